@@ -1,0 +1,1 @@
+"""thorfleet roles: one folder per role, each with its config model, operations and templates."""

@@ -1,0 +1,93 @@
+"""The `thorfleet` command: validate, list and render a fleet's configuration."""
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from thorfleet.config import ConfigError
+from thorfleet.host_files import host_files
+from thorfleet.inventory import Fleet, load_fleet
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fleet(inventory: str) -> Fleet:
+    """Load an inventory; configuration problems end the command with exit status 2, no traceback."""
+    try:
+        return load_fleet(Path(inventory))
+    except ConfigError as err:
+        errors.print("error:", style="bold red", end=" ")
+        errors.print(f"{inventory}: {err.format()}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="thorfleet")
+def main() -> None:
+    """Provision NVIDIA Jetson AGX Thor units and serve LLMs on them."""
+
+
+@main.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+def validate(inventory: str) -> None:
+    """Check an inventory's group_vars/host_vars for every host; exit 0 when all is valid."""
+    fleet = _fleet(inventory)
+    engines = sum(len(h.config.engines) for h in fleet.hosts.values())
+    models = {m for h in fleet.hosts.values() for m in h.config.needed_models()}
+    console.print(
+        f"[green]ok[/] {inventory}: {len(fleet.hosts)} hosts, {engines} engines, {len(models)} models "
+        f"(config from {fleet.config_dir})", highlight=False,
+    )
+
+
+@main.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+def hosts(inventory: str) -> None:
+    """Show each host with its groups, engines, ports and models."""
+    fleet = _fleet(inventory)
+    table = Table(title=f"{inventory}")
+    for column in ("host", "groups", "engines", "ports", "models"):
+        table.add_column(column)
+    for host in fleet.hosts.values():
+        engines = host.config.engines
+        table.add_row(
+            host.name,
+            ", ".join(host.groups),
+            "\n".join(f"{n} ({e.kind})" for n, e in engines.items()) or "-",
+            "\n".join(f"{e.bind}:{'/'.join(map(str, e.ports))}" for e in engines.values()) or "-",
+            "\n".join(host.config.needed_models()) or "-",
+        )
+    console.print(table)
+
+
+@main.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.argument("host")
+@click.option("--file", "only", metavar="PATH", help="Print only the file with this destination path.")
+def render(inventory: str, host: str, only: str | None) -> None:
+    """Print every file the deploy would write on HOST, without connecting to it."""
+    fleet = _fleet(inventory)
+    if host not in fleet.hosts:
+        errors.print(f"error: {host!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})", highlight=False, markup=False)
+        sys.exit(2)
+    files = host_files(fleet.hosts[host].config)
+    if only:
+        files = [f for f in files if f.dest == only]
+        if not files:
+            errors.print(f"error: the deploy writes no {only} on {host}", highlight=False, markup=False)
+            sys.exit(2)
+    plain = not sys.stdout.isatty()
+    for rendered in files:
+        if plain:
+            click.echo(f"==> {rendered.dest} (mode {rendered.mode}, role {rendered.role}) <==")
+            click.echo(rendered.content, nl=False)
+            click.echo()
+        else:
+            console.rule(f"{rendered.dest}  [dim](mode {rendered.mode}, role {rendered.role})[/]")
+            lexer = "json" if rendered.dest.endswith(".json") else "ini"
+            console.print(Syntax(rendered.content, lexer, theme="ansi_dark", background_color="default"))

@@ -1,0 +1,126 @@
+"""Attach the YAML configuration to the hosts of an ordinary pyinfra inventory file.
+
+An inventory file declares its groups as pyinfra does (module-level lists of hosts, or of
+`(host, data)` tuples) and ends with `attach_config(globals())`. Each host then carries its
+validated `HostConfig` as `host.data.thorfleet`. A configuration error stops pyinfra before
+it connects to any host.
+"""
+
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thorfleet.config import ConfigError, ConfigIssue, HostConfig, load_host_config
+
+DATA_KEY = "thorfleet"
+_raise_errors = False  # set by the thorfleet CLI, which reports errors itself
+
+
+@dataclass
+class FleetHost:
+    name: str
+    groups: list[str]
+    config: HostConfig
+    data: dict = field(default_factory=dict)  # connection data from the inventory file
+
+
+@dataclass
+class Fleet:
+    inventory: Path
+    config_dir: Path
+    hosts: dict[str, FleetHost]
+
+
+def config_dir_for(inventory_file: Path) -> Path:
+    """group_vars/ and host_vars/ live next to the inventory file, or one folder up (inventory/lab.py)."""
+    here = inventory_file.resolve().parent
+    for candidate in (here, here.parent):
+        if (candidate / "group_vars").is_dir() or (candidate / "host_vars").is_dir():
+            return candidate
+    return here.parent
+
+
+def _groups(namespace: dict) -> dict[str, list]:
+    """Module-level host groups, in declaration order, by pyinfra's own rules."""
+    groups = {}
+    for key, value in namespace.items():
+        if key.startswith("_"):
+            continue
+        hosts = value[0] if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict) else value
+        if isinstance(hosts, list) and all(isinstance(h, (str, tuple)) for h in hosts):
+            groups[key] = hosts
+    return groups
+
+
+def _host_name(entry) -> str:
+    return entry[0] if isinstance(entry, tuple) else entry
+
+
+def build_fleet(namespace: dict) -> Fleet:
+    inventory = Path(namespace["__file__"])
+    config_dir = config_dir_for(inventory)
+    groups = _groups(namespace)
+    file_group = inventory.stem
+    membership: dict[str, list[str]] = {}
+    connection: dict[str, dict] = {}
+    for group, hosts in groups.items():
+        for entry in hosts:
+            name = _host_name(entry)
+            membership.setdefault(name, []).append(group)
+            if isinstance(entry, tuple):
+                connection.setdefault(name, {}).update(entry[1])
+    issues: list[ConfigIssue] = []
+    fleet_hosts = {}
+    for name, host_groups in membership.items():
+        ordered = host_groups + ([file_group] if file_group not in host_groups else [])
+        try:
+            config = load_host_config(config_dir, ordered, name)
+        except ConfigError as err:
+            issues += err.issues
+            continue
+        fleet_hosts[name] = FleetHost(name, ordered, config, connection.get(name, {}))
+    if issues:
+        raise ConfigError(issues)
+    return Fleet(inventory, config_dir, fleet_hosts)
+
+
+def attach_config(namespace: dict) -> None:
+    """Validate every host's configuration and hand it to pyinfra as host data."""
+    try:
+        fleet = build_fleet(namespace)
+    except ConfigError as err:
+        if _raise_errors:
+            raise
+        print(f"thorfleet: {namespace['__file__']}: {err.format()}", file=sys.stderr)
+        raise SystemExit(2)
+    namespace["_thorfleet_fleet"] = fleet
+    for group, hosts in _groups(namespace).items():
+        for index, entry in enumerate(hosts):
+            name = _host_name(entry)
+            data = {**fleet.hosts[name].data, DATA_KEY: fleet.hosts[name].config}
+            hosts[index] = (name, data)
+
+
+@contextmanager
+def _errors_raised():
+    global _raise_errors
+    previous, _raise_errors = _raise_errors, True
+    try:
+        yield
+    finally:
+        _raise_errors = previous
+
+
+def load_fleet(inventory_file: Path) -> Fleet:
+    """Run an inventory file as pyinfra would and return its hosts with their configuration."""
+    if not inventory_file.is_file():
+        raise ConfigError([ConfigIssue(str(inventory_file), "", "no such inventory file")])
+    namespace = {"__file__": str(inventory_file)}
+    code = compile(inventory_file.read_text(encoding="utf-8"), str(inventory_file), "exec")
+    with _errors_raised():
+        exec(code, namespace)
+    fleet = namespace.get("_thorfleet_fleet")
+    if fleet is None:
+        raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.inventory.attach_config(globals())")])
+    return fleet

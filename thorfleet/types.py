@@ -1,0 +1,153 @@
+"""Constrained value types shared by the role config models.
+
+Each type rejects what would break the file or command it ends up in, with a reason
+a user can act on.
+"""
+
+import ipaddress
+import re
+from pathlib import PurePosixPath
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# A name that is usable as part of a systemd unit name, a file name and a container name.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} cannot be used in a systemd unit or file name: use 1-63 characters "
+            "of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+
+
+def _abs_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path")
+    if any(ch in value for ch in "\n\r\t\0") or "%" in value or "$" in value:
+        raise ValueError(f"{value!r} contains a control character, '%' or '$'")
+    if " " in value:
+        raise ValueError(f"{value!r} contains a space, which systemd path settings do not accept")
+    if ".." in PurePosixPath(value).parts:
+        raise ValueError(f"{value!r} contains '..'")
+    return str(PurePosixPath(value))
+
+
+AbsPath = Annotated[str, AfterValidator(_abs_path)]
+
+
+def _relative_path(value: str) -> str:
+    path = PurePosixPath(value)
+    if value.startswith("/") or ".." in path.parts or not value:
+        raise ValueError(f"{value!r} must be a relative path inside the model folder")
+    if any(ch in value for ch in "\n\r\t\0%$ "):
+        raise ValueError(f"{value!r} contains whitespace, a control character, '%' or '$'")
+    return str(path)
+
+
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+
+
+def _bind_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (use 127.0.0.1, 0.0.0.0 or a unit address)")
+    return value
+
+
+BindAddress = Annotated[str, AfterValidator(_bind_address)]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+# Environment variable names as POSIX shells and systemd accept them.
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str) -> str:
+    if not ENV_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid environment variable name")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+def _single_line(value: str) -> str:
+    if any(ch in value for ch in "\n\r\0"):
+        raise ValueError("must be a single line (no newline or NUL)")
+    return value
+
+
+SingleLine = Annotated[str, AfterValidator(_single_line)]
+
+# A container image reference: [registry[:port]/]path[:tag][@digest].
+IMAGE_RE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+def _image(value: str) -> str:
+    if not IMAGE_RE.match(value):
+        raise ValueError(f"{value!r} is not a container image reference such as 'owner/name:tag'")
+    if ":" not in value.rsplit("/", 1)[-1] and "@" not in value:
+        raise ValueError(f"{value!r} has no tag: pin a tag or digest so every unit runs the same image")
+    return value
+
+
+Image = Annotated[str, AfterValidator(_image)]
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha256(value: str) -> str:
+    value = value.lower()
+    if not SHA256_RE.match(value):
+        raise ValueError(f"{value!r} is not a sha256 sum (64 hexadecimal digits)")
+    return value
+
+
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^(https?|file|ssh|git)://[^\s]+$", value) and not re.match(r"^/[^\s]*$", value):
+        raise ValueError(f"{value!r} is not a URL (http, https, file, ssh or git) or an absolute path")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_url)]
+
+
+class SecretSource(StrictModel):
+    """Where a secret comes from on the controller: an environment variable or a file. Never inline."""
+
+    env: EnvName | None = Field(None, description="Name of an environment variable on the controller holding the secret.")
+    file: str | None = Field(None, description="Path of a file on the controller holding the secret (first line).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_inline(cls, data):
+        if isinstance(data, (str, int, float)):
+            raise ValueError("an inline secret is not allowed: give {env: VARIABLE} or {file: PATH} on the controller")
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' or 'file'")
+        return self
