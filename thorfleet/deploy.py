@@ -3,11 +3,12 @@
 from pyinfra import logger
 from pyinfra.api.exceptions import PyinfraError
 
+from roles.docker import deploy as docker_role
 from thorfleet.config.schema import ROLE_ORDER
 from thorfleet.inventory import DATA_KEY
 
 # Role name -> its pyinfra @deploy. Roles join this table as they are implemented.
-ROLE_DEPLOYS: dict = {}
+ROLE_DEPLOYS: dict = {"docker": docker_role.apply}
 
 
 def apply_roles(host) -> None:

@@ -12,6 +12,17 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
+def matching(pattern: re.Pattern, message: str) -> AfterValidator:
+    """A validator that accepts strings matching `pattern`; `message` may use {value!r}."""
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(message.format(value=value))
+        return value
+
+    return AfterValidator(check)
+
+
 class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors, values are checked on assignment."""
 
@@ -77,13 +88,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _env_name(value: str) -> str:
-    if not ENV_NAME_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid environment variable name")
-    return value
-
-
-EnvName = Annotated[str, AfterValidator(_env_name)]
+EnvName = Annotated[str, matching(ENV_NAME_RE, "{value!r} is not a valid environment variable name")]
 
 
 def _single_line(value: str) -> str:

@@ -5,16 +5,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from thorfleet.types import SecretSource, SingleLine, StrictModel
+from thorfleet.types import SecretSource, SingleLine, StrictModel, matching
 
 APT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$")
-
-
-def _apt_name(value: str) -> str:
-    if not APT_NAME_RE.match(value):
-        raise ValueError(f"{value!r} is not a Debian package name")
-    return value
 
 
 def _ssh_key(value: str) -> str:
@@ -23,7 +17,7 @@ def _ssh_key(value: str) -> str:
     return value.strip()
 
 
-AptPackage = Annotated[str, AfterValidator(_apt_name)]
+AptPackage = Annotated[str, matching(APT_NAME_RE, "{value!r} is not a Debian package name")]
 SshPublicKey = Annotated[str, AfterValidator(_ssh_key)]
 
 

@@ -4,20 +4,14 @@ import fnmatch
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from thorfleet.types import AbsPath, RelativePath, Sha256, SingleLine, StrictModel, Url
+from thorfleet.types import AbsPath, RelativePath, Sha256, SingleLine, StrictModel, Url, matching
 
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def _repo_id(value: str) -> str:
-    if not REPO_ID_RE.match(value):
-        raise ValueError(f"{value!r} is not a repository id such as 'Qwen/Qwen3-8B-GGUF'")
-    return value
-
-
-RepoId = Annotated[str, AfterValidator(_repo_id)]
+RepoId = Annotated[str, matching(REPO_ID_RE, "{value!r} is not a repository id such as 'Qwen/Qwen3-8B-GGUF'")]
 
 
 class ModelConfig(StrictModel):

@@ -1,0 +1,28 @@
+"""Facts of the docker role."""
+
+import json
+
+from pyinfra.api import FactBase
+
+from roles.docker.files import DAEMON_JSON
+
+
+class DaemonJson(FactBase):
+    """`/etc/docker/daemon.json` as found: `{"exists": bool, "settings": dict | None, "error": str | None}`."""
+
+    # Print a marker first so that a missing file and an empty one can be told apart.
+    command = f"if [ -f {DAEMON_JSON} ]; then echo present; cat {DAEMON_JSON}; else echo absent; fi"
+
+    def process(self, output):
+        if not output or output[0] == "absent":
+            return {"exists": False, "settings": {}, "error": None}
+        text = "\n".join(output[1:])
+        if not text.strip():
+            return {"exists": True, "settings": {}, "error": None}
+        try:
+            settings = json.loads(text)
+        except json.JSONDecodeError as err:
+            return {"exists": True, "settings": None, "error": f"line {err.lineno}, column {err.colno}: {err.msg}"}
+        if not isinstance(settings, dict):
+            return {"exists": True, "settings": None, "error": "the top level is not a JSON object"}
+        return {"exists": True, "settings": settings, "error": None}

@@ -1,0 +1,30 @@
+"""Operation tests in pyinfra's own style: facts in, commands out, without a host."""
+
+from pyinfra.api.command import FileUploadCommand
+from pyinfra.context import ctx_host
+
+
+class FakeHost:
+    name = "thor-01"
+
+    def __init__(self, facts: dict):
+        self.facts = facts  # fact class name -> value
+        self.noops: list[str] = []
+
+    def get_fact(self, fact, *args, **kwargs):
+        return self.facts[fact.__name__]
+
+    def noop(self, description: str) -> None:
+        self.noops.append(description)
+
+    def get_temp_filename(self, hash_key=None, *args, **kwargs) -> str:
+        return "/tmp/pyinfra-upload"
+
+
+def run_operation(op, facts: dict, *args, **kwargs):
+    """The commands an operation yields for these facts, uploads as (dest, content), and its no-op messages."""
+    host = FakeHost(facts)
+    with ctx_host.use(host):
+        yielded = list(op._inner(*args, **kwargs))
+    commands = [(c.dest, c.src.getvalue()) if isinstance(c, FileUploadCommand) else str(c) for c in yielded]
+    return commands, host.noops
