@@ -11,6 +11,7 @@ from rich.table import Table
 from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.inventory import Fleet, load_fleet
+from thorfleet.lab.cli import lab_group
 
 console = Console()
 errors = Console(stderr=True)
@@ -91,3 +92,6 @@ def render(inventory: str, host: str, only: str | None) -> None:
             console.rule(f"{rendered.dest}  [dim](mode {rendered.mode}, role {rendered.role})[/]")
             lexer = "json" if rendered.dest.endswith(".json") else "ini"
             console.print(Syntax(rendered.content, lexer, theme="ansi_dark", background_color="default"))
+
+
+main.add_command(lab_group, "lab")

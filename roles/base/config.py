@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from thorfleet.types import SecretSource, SingleLine, StrictModel, matching
+from thorfleet.types import SecretSource, SingleLine, StrictModel, Url, matching
 
 APT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$")
@@ -44,4 +44,7 @@ class BaseConfig(StrictModel):
     )
     jetson_stats: bool = Field(True, description="Install jetson-stats (`jtop`) with pip, as its docs say for JetPack 7.")
     jetson_stats_version: SingleLine = Field("7.2.2", description="Pinned jetson-stats version from PyPI.")
+    pip_index_url: Url | None = Field(
+        None, description="Package index for what the deploy installs with pip (jetson-stats, modelscope); PyPI when unset."
+    )
     wifi: WifiConfig | None = Field(None, description="Optional Wi-Fi network to join.")

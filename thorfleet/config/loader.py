@@ -149,6 +149,8 @@ def _reason(error: dict) -> str:
         return f"unknown key{f'; did you mean {close[0]!r}?' if close else ''}"
     if error["type"] == "missing":
         return "is required"
+    if error["type"] == "union_tag_not_found":
+        return f"has no {error['ctx']['discriminator']}: on this host no file defines the whole entry, only some of its keys"
     message = re.sub(r" or instance of \w+", "", error["msg"])
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 

@@ -1,0 +1,149 @@
+"""The controller's HTTP server for the lab: a ModelScope-compatible endpoint, a package index, files.
+
+What each path stands in for:
+  /api/v1/models/OWNER/NAME/repo/files   ModelScope's file listing (modelscope_hub _legacy_api.py)
+  /api/v1/models/OWNER/NAME/repo         ModelScope's file download (?Revision=…&FilePath=…, Range)
+  /simple/PROJECT/                       a PEP 503 package index over the lab's wheelhouse (PyPI)
+  /files/PATH                            plain files (lab container images, raw model files)
+Only the `master` revision exists. Bound to the lab bridge's address, never to the outside.
+"""
+
+import hashlib
+import html
+import json
+import re
+import sys
+from functools import lru_cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+REPO_RE = re.compile(r"^/api/v1/models/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/repo(/files)?$")
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: Path, mtime: float) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _normalize(project: str) -> str:
+    return re.sub(r"[-_.]+", "-", project).lower()
+
+
+class LabHandler(BaseHTTPRequestHandler):
+    server_version = "thorfleet-lab"
+    models: Path
+    wheels: Path
+    files: Path
+
+    def log_message(self, format, *args):
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _json(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _not_found(self, what: str) -> None:
+        self._json(404, {"Code": 10010205001, "Message": f"{what} not found", "Success": False})
+
+    def _html(self, body: str) -> None:
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        path, query = unquote(url.path), parse_qs(url.query)
+        if match := REPO_RE.match(path):
+            return self._modelscope(match.group(1), bool(match.group(2)), query)
+        if path.startswith("/simple"):
+            return self._simple(path)
+        if path.startswith("/wheels/"):
+            return self._file(self.wheels, path.removeprefix("/wheels/"))
+        if path.startswith("/files/"):
+            return self._file(self.files, path.removeprefix("/files/"))
+        self._not_found(path)
+
+    def _inside(self, root: Path, relative: str) -> Path | None:
+        target = (root / relative).resolve()
+        return target if target.is_file() and target.is_relative_to(root.resolve()) else None
+
+    def _modelscope(self, repo: str, listing: bool, query: dict) -> None:
+        root = self.models / repo
+        revision = query.get("Revision", ["master"])[0]
+        if not root.is_dir():
+            return self._not_found(f"model {repo}")
+        if revision != "master":
+            return self._not_found(f"revision {revision} of {repo}")
+        if listing:
+            files = [{
+                "Name": p.name, "Path": str(p.relative_to(root)), "Type": "blob", "Size": p.stat().st_size,
+                "Sha256": _sha256(p, p.stat().st_mtime), "Revision": "master",
+            } for p in sorted(root.rglob("*")) if p.is_file()]
+            return self._json(200, {"Code": 200, "Data": {"Files": files}, "Success": True})
+        file_path = query.get("FilePath", [""])[0]
+        self._file(root, file_path)
+
+    def _simple(self, path: str) -> None:
+        wheels = sorted(self.wheels.glob("*.whl"))
+        parts = [p for p in path.split("/") if p][1:]
+        if not parts:
+            names = sorted({_normalize(w.name.split("-")[0]) for w in wheels})
+            return self._html("".join(f'<a href="/simple/{n}/">{n}</a><br>\n' for n in names))
+        project = _normalize(parts[0])
+        links = [
+            f'<a href="/wheels/{html.escape(w.name)}#sha256={_sha256(w, w.stat().st_mtime)}">{html.escape(w.name)}</a><br>\n'
+            for w in wheels if _normalize(w.name.split("-")[0]) == project
+        ]
+        if not links:
+            return self._not_found(f"project {project}")
+        self._html("".join(links))
+
+    def _file(self, root: Path, relative: str) -> None:
+        target = self._inside(root, relative)
+        if target is None:
+            return self._not_found(relative)
+        size = target.stat().st_size
+        start, end = 0, size - 1
+        ranged = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+        if ranged:
+            start = int(ranged.group(1))
+            end = min(int(ranged.group(2)), size - 1) if ranged.group(2) else size - 1
+            if start >= size:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.end_headers()
+                return
+        self.send_response(206 if ranged else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes")
+        if ranged:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        with open(target, "rb") as data:
+            data.seek(start)
+            remaining = end - start + 1
+            while remaining > 0 and (block := data.read(min(1 << 20, remaining))):
+                self.wfile.write(block)
+                remaining -= len(block)
+
+    do_HEAD = do_GET  # HEAD bodies are dropped by clients; the headers are what they read
+
+
+def make_server(address: str, port: int, models: Path, wheels: Path, files: Path) -> ThreadingHTTPServer:
+    handler = type("Handler", (LabHandler,), {"models": models, "wheels": wheels, "files": files})
+    ThreadingHTTPServer.allow_reuse_address = True
+    return ThreadingHTTPServer((address, port), handler)

@@ -1,0 +1,101 @@
+"""The lab's cached Debian bookworm image: what every unit boots from (read-only, under an overlay).
+
+Ubuntu 24.04 (Thor's OS) cannot be bootstrapped here, so Debian bookworm stands in for it. The
+image carries sshd, Python, Docker and every package the deploy installs with apt, so that the
+deploy's package steps converge on units that have no route to the outside.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from roles.base.config import BaseConfig
+from thorfleet.lab import layout
+from thorfleet.lab.system import LabError, run
+
+SUITE = "bookworm"
+IMAGE = layout.LAB / "image"
+ROOTFS = IMAGE / "rootfs"
+RECIPE = IMAGE / "recipe.json"
+DEB_CACHE = layout.DOWNLOADS / "debs"
+
+# A booted systemd host reachable over SSH, with Docker (the lab's own needs).
+SYSTEM_PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps",
+    "python3", "sudo", "ca-certificates", "docker.io", "less", "kmod",
+]
+
+
+def packages() -> list[str]:
+    """The lab's own packages plus everything the base role installs by default."""
+    return sorted(set(SYSTEM_PACKAGES) | set(BaseConfig().apt_packages))
+
+
+def recipe() -> dict:
+    return {"suite": SUITE, "packages": packages(), "version": 1}
+
+
+def mirror() -> str:
+    """The Debian mirror the controller itself uses (THORFLEET_LAB_MIRROR overrides it)."""
+    if os.environ.get("THORFLEET_LAB_MIRROR"):
+        return os.environ["THORFLEET_LAB_MIRROR"]
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in sources:
+        text = path.read_text() if path.is_file() else ""
+        for uri in re.findall(r"^URIs:\s*(\S+)", text, re.M) + re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+\S+", text, re.M):
+            if uri.rstrip("/").endswith("/debian"):
+                return uri
+    raise LabError("no Debian mirror found in /etc/apt/sources.list*: set THORFLEET_LAB_MIRROR to one")
+
+
+def is_current() -> bool:
+    return RECIPE.is_file() and json.loads(RECIPE.read_text()) == recipe()
+
+
+def recipe_id() -> str:
+    return hashlib.sha256(json.dumps(recipe(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build(log=print) -> bool:
+    """Build the image unless the cached one matches the recipe; True when it was (re)built."""
+    if is_current():
+        return False
+    partial = IMAGE / "rootfs.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    DEB_CACHE.mkdir(parents=True, exist_ok=True)
+    log(f"bootstrapping Debian {SUITE} into {partial} (a few minutes; the packages are cached in {DEB_CACHE})")
+    run("debootstrap", "--variant=minbase", f"--cache-dir={DEB_CACHE}",
+        "--include=systemd,systemd-sysv,dbus,python3,ca-certificates", SUITE, str(partial), mirror())
+    log(f"installing {len(packages())} packages into the image")
+    _in_image(partial, "apt-get", "update", "-qq")
+    _in_image(partial, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages())
+    _configure(partial)
+    shutil.rmtree(ROOTFS, ignore_errors=True)
+    partial.rename(ROOTFS)
+    RECIPE.write_text(json.dumps(recipe(), indent=2))
+    return True
+
+
+def _in_image(root: Path, *command: str) -> None:
+    """Run a command inside the image being built, with the controller's network and the deb cache."""
+    run("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
+        "--resolv-conf=copy-host", f"--bind={DEB_CACHE}:/var/cache/apt/archives",
+        "--setenv=DEBIAN_FRONTEND=noninteractive", *command)
+
+
+def _configure(root: Path) -> None:
+    """The login user, sudo, and what a booted container needs; host keys are made per unit."""
+    _in_image(root, "useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", layout.LOGIN_USER)
+    (root / "etc/sudoers.d/90-lab-login").write_text(f"{layout.LOGIN_USER} ALL=(ALL) NOPASSWD:ALL\n")
+    (root / "etc/sudoers.d/90-lab-login").chmod(0o440)
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    # Services that cannot work inside a container, or would reach out of the lab.
+    for unit in ("systemd-timesyncd.service", "apt-daily.timer", "apt-daily-upgrade.timer", "getty@tty1.service"):
+        (root / "etc/systemd/system" / unit).unlink(missing_ok=True)
+        (root / "etc/systemd/system" / unit).symlink_to("/dev/null")
+    (root / "etc/apt/apt.conf.d/90-lab-no-recommends").write_text('APT::Install-Recommends "false";\n')

@@ -1,0 +1,83 @@
+"""The controller's lab services, in one background process: `git daemon` and the HTTP server.
+
+`python -m thorfleet.lab.services` serves on the lab bridge's address only (see layout.py), so
+nothing of it is reachable from outside the lab.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from thorfleet.lab import layout
+from thorfleet.lab.system import LabError, alive, python
+
+PIDFILE = layout.LAB / "services.pid"
+LOG = layout.LAB / "services.log"
+GIT_ROOT = layout.LAB / "git"
+MODELS = layout.LAB / "models"
+FILES = layout.LAB / "files"
+
+
+def _pid() -> int | None:
+    try:
+        pid = int(PIDFILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if alive(pid) else None
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection((layout.CONTROLLER_ADDRESS, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def start(log=print) -> None:
+    if _pid():
+        return
+    with open(LOG, "ab") as out:
+        process = subprocess.Popen([python(), "-m", "thorfleet.lab.services"], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    PIDFILE.write_text(str(process.pid))
+    deadline = time.monotonic() + 20
+    while not (_listening(layout.HTTP_PORT) and _listening(layout.GIT_PORT)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise LabError(f"the lab services did not start; see {LOG}")
+        time.sleep(0.2)
+    log(f"lab services on {layout.CONTROLLER_ADDRESS}: http :{layout.HTTP_PORT}, git :{layout.GIT_PORT}")
+
+
+def stop() -> None:
+    if pid := _pid():
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    PIDFILE.unlink(missing_ok=True)
+
+
+def main() -> None:
+    from thorfleet.lab.downloads import WHEELS
+    from thorfleet.lab.http_server import make_server
+
+    git = subprocess.Popen([
+        "git", "daemon", "--reuseaddr", "--export-all", f"--base-path={GIT_ROOT}",
+        f"--listen={layout.CONTROLLER_ADDRESS}", f"--port={layout.GIT_PORT}", str(GIT_ROOT),
+    ])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server = make_server(layout.CONTROLLER_ADDRESS, layout.HTTP_PORT, MODELS, WHEELS, FILES)
+    try:
+        server.serve_forever()
+    finally:
+        git.terminate()
+
+
+if __name__ == "__main__":
+    main()

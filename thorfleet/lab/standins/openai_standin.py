@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""thorfleet lab stand-in for the serving engines in NVIDIA's containers (vLLM, SGLang, Ollama,
+Triton); not any of them. The entry point of the lab images `thorfleet-lab/<engine>:standin`.
+
+It takes the engine's own command line (`vllm serve MODEL --host H --port P …`,
+`python3 -m sglang.launch_server --model-path M …`, `ollama serve` with OLLAMA_HOST,
+`tritonserver --http-address H --http-port P …`), listens where it says, and answers the
+endpoints thorfleet's verify suite calls: /health, /v1/models, /v1/chat/completions,
+/v1/completions, /metrics, Ollama's /api/tags and /api/version, Triton's /v2/health/ready.
+`--api-key K` (or VLLM_API_KEY) makes /v1 answer 401 without `Authorization: Bearer K`.
+Replies are canned text: there is no model here.
+"""
+
+import json
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def option(argv, *names, default=None):
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return default
+
+
+def settings(argv):
+    host, port = "127.0.0.1", 8000
+    if "OLLAMA_HOST" in os.environ:
+        host, _, port = os.environ["OLLAMA_HOST"].rpartition(":")
+    host = option(argv, "--host", "--http-address", default=host)
+    port = int(option(argv, "--port", "--http-port", default=port))
+    model = option(argv, "--served-model-name", default=None)
+    if model is None:
+        model = option(argv, "--model-path", "--model", default=argv[2] if argv[:2] == ["vllm", "serve"] and len(argv) > 2 else "standin")
+    key = option(argv, "--api-key", default=os.environ.get("VLLM_API_KEY"))
+    return host, port, model, key
+
+
+def handler(model, key, engine):
+    started = int(time.time())
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = f"thorfleet-lab-{engine}-standin"
+
+        def reply(self, status, body, kind="application/json"):
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def authorized(self):
+            if key and self.path.startswith("/v1") and self.headers.get("Authorization") != f"Bearer {key}":
+                self.reply(401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})
+                return False
+            return True
+
+        def do_GET(self):
+            if not self.authorized():
+                return
+            if self.path in ("/health", "/v2/health/ready", "/v2/health/live", "/"):
+                return self.reply(200, {"status": "ok"} if self.path != "/" else "Ollama is running")
+            if self.path == "/v1/models":
+                return self.reply(200, {"object": "list", "data": [{"id": model, "object": "model", "created": started, "owned_by": engine}]})
+            if self.path == "/api/tags":
+                return self.reply(200, {"models": [{"name": model, "model": model}]})
+            if self.path == "/api/version":
+                return self.reply(200, {"version": "0.0.0-thorfleet-lab"})
+            if self.path == "/metrics":
+                return self.reply(200, "# thorfleet lab stand-in\nstandin_requests_total 1\n", "text/plain")
+            self.reply(404, {"error": {"message": f"{self.path} not found"}})
+
+        def do_POST(self):
+            if not self.authorized():
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                request = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                return self.reply(400, {"error": {"message": "body is not JSON"}})
+            text = f"lab stand-in reply from {engine} ({model})"
+            usage = {"prompt_tokens": 1, "completion_tokens": 8, "total_tokens": 9}
+            if self.path == "/v1/chat/completions":
+                return self.reply(200, {"id": "chatcmpl-lab", "object": "chat.completion", "created": int(time.time()),
+                                        "model": request.get("model", model), "usage": usage, "choices": [{
+                                            "index": 0, "finish_reason": "stop",
+                                            "message": {"role": "assistant", "content": text}}]})
+            if self.path == "/v1/completions":
+                return self.reply(200, {"id": "cmpl-lab", "object": "text_completion", "created": int(time.time()),
+                                        "model": request.get("model", model), "usage": usage,
+                                        "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]})
+            self.reply(404, {"error": {"message": f"{self.path} not found"}})
+
+        def log_message(self, format, *args):
+            sys.stderr.write(f"{engine}-standin {format % args}\n")
+
+    return Handler
+
+
+def main(argv):
+    if argv[:1] == ["--version"]:
+        print("thorfleet lab OpenAI-compatible stand-in 1")
+        return 0
+    names = {"vllm": "vllm", "sglang.launch_server": "sglang", "ollama": "ollama", "tritonserver": "triton"}
+    engine = next((n for word, n in names.items() if word in argv), "engine")
+    host, port, model, key = settings(argv)
+    print(f"{engine} stand-in serving {model} on {host}:{port}", flush=True)
+    ThreadingHTTPServer((host, port), handler(model, key, engine)).serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,73 @@
+"""Running commands on the controller, and what the lab needs of it (root, Linux, a few tools)."""
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+
+class LabError(Exception):
+    """Something the lab cannot do; the CLI prints it as one line, without a traceback."""
+
+
+# Tool → Debian package that has it; `lab up` installs what is missing.
+HOST_TOOLS = {
+    "debootstrap": "debootstrap",
+    "systemd-nspawn": "systemd-container",
+    "ip": "iproute2",
+    "nsenter": "util-linux",
+    "mkfs.ext4": "e2fsprogs",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "git": "git",
+}
+
+
+def require_root_linux() -> None:
+    if platform.system() != "Linux":
+        raise LabError(f"the lab needs Linux (network namespaces, systemd-nspawn); this is {platform.system()}")
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, mounts, systemd-nspawn): run it with sudo or as root")
+
+
+def ensure_host_tools(log=print) -> None:
+    """Install the Debian packages that provide missing tools, so that `lab up` needs no manual set-up."""
+    missing = sorted({pkg for tool, pkg in HOST_TOOLS.items() if not shutil.which(tool)})
+    if not missing:
+        return
+    if not shutil.which("apt-get"):
+        raise LabError(f"missing tools and no apt-get to install them: install the packages {', '.join(missing)}")
+    log(f"installing the controller's lab tools: {', '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        result = subprocess.run(args, env=env, capture_output=True, text=True)
+        if result.returncode:
+            raise LabError(f"{' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:]}")
+
+
+def run(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, capturing its output; a failure raises LabError with the command and its last words."""
+    result = subprocess.run(list(args), capture_output=True, text=True, **kwargs)
+    if check and result.returncode:
+        last = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        raise LabError(f"`{' '.join(args)}` failed ({result.returncode}): {' / '.join(last)}")
+    return result
+
+
+def succeeds(*args: str) -> bool:
+    return subprocess.run(list(args), capture_output=True).returncode == 0
+
+
+def python() -> str:
+    """The interpreter running thorfleet (background lab processes use the same one)."""
+    return sys.executable
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
