@@ -194,3 +194,14 @@ def test_down_removes_everything_it_made_and_up_brings_it_back(lab_units):
     assert all(units.system_state(u) == "running" for u in lab_units)
     assert ssh(lab_units[2], "sudo docker image inspect --format '{{.Id}}' thorfleet-lab/sglang:standin").stdout.strip() \
         == container_images.image_id()
+
+
+def test_lab_model_is_a_qwen2_gguf_with_the_real_tokenizer(lab_units):
+    import gguf
+
+    reader = gguf.GGUFReader(lab_models.MODELS / lab_models.TINY_QWEN2 / lab_models.TINY_QWEN2_FILE)
+    arch = reader.fields["general.architecture"]
+    assert bytes(arch.parts[arch.data[0]]) == b"qwen2"
+    assert len(reader.fields["tokenizer.ggml.tokens"].data) == 151936  # Qwen2's vocabulary
+    assert "tokenizer.chat_template" in reader.fields
+    assert {t.name for t in reader.tensors} >= {"token_embd.weight", "blk.1.ffn_down.weight", "output_norm.weight"}

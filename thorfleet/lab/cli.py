@@ -15,7 +15,7 @@ console = Console()
 
 
 def _fail(err: LabError) -> None:
-    Console(stderr=True).print(f"error: {err}", style="bold red", highlight=False, markup=False)
+    Console(stderr=True).print(f"error: {err}", style="bold red", highlight=False, markup=False, soft_wrap=True)
     sys.exit(1)
 
 
