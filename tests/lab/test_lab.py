@@ -205,3 +205,13 @@ def test_lab_model_is_a_qwen2_gguf_with_the_real_tokenizer(lab_units):
     assert len(reader.fields["tokenizer.ggml.tokens"].data) == 151936  # Qwen2's vocabulary
     assert "tokenizer.chat_template" in reader.fields
     assert {t.name for t in reader.tensors} >= {"token_embd.weight", "blk.1.ffn_down.weight", "output_norm.weight"}
+
+
+def test_lab_whisper_model_has_whisper_cpp_header_and_every_tensor(lab_units):
+    import struct
+
+    data = (lab_models.MODELS / lab_models.TINY_WHISPER / lab_models.TINY_WHISPER_FILE).read_bytes()
+    magic, n_vocab, audio_ctx, audio_state, *_ = struct.unpack_from("<I11i", data)
+    assert (magic, n_vocab, audio_ctx, audio_state) == (lab_models.GGML_MAGIC, 51865, 1500, 64)  # multilingual vocabulary
+    for name in (b"encoder.conv1.weight", b"decoder.blocks.0.cross_attn.out.bias", b"decoder.token_embedding.weight"):
+        assert name in data

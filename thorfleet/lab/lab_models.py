@@ -3,8 +3,14 @@
 `thorfleet-lab/tiny-qwen2-GGUF`: a 2-layer, 64-wide qwen2 GGUF with Qwen2's real tokenizer
 (copied from the vocabulary file llama.cpp carries), written with the `gguf` package. llama-server
 loads and serves it; what it says is noise. It stands in for the seeds' Qwen3 GGUFs.
+
+`thorfleet-lab/tiny-whisper-ggml`: a whisper.cpp ggml model, 1 layer each way and 64 wide, with
+Whisper's real mel filters and vocabulary (copied from the header-only test model whisper.cpp
+carries) and random weights. whisper-server loads it; its transcripts are noise. It stands in for
+ggml-large-v3-turbo.bin.
 """
 
+import struct
 import tarfile
 import tempfile
 from pathlib import Path
@@ -87,16 +93,97 @@ def write_tiny_qwen2(vocab_gguf: Path, target: Path, seed: int = 0) -> None:
     writer.close()
 
 
-def ensure_models(log=print) -> None:
-    """Generate the lab models once (deterministic: a fixed seed)."""
-    target = MODELS / TINY_QWEN2 / TINY_QWEN2_FILE
+TINY_WHISPER = "thorfleet-lab/tiny-whisper-ggml"
+TINY_WHISPER_FILE = "ggml-tiny-random.bin"
+WHISPER_TEST_MODEL = "pywhispercpp-1.5.1/whisper.cpp/models/for-tests-ggml-tiny.bin"
+GGML_MAGIC = 0x67676D6C
+
+
+def write_tiny_whisper(header_model: Path, target: Path, seed: int = 0) -> None:
+    """whisper.cpp's ggml format (src/whisper.cpp, whisper_model_load): header, filters, vocab, tensors."""
+    import numpy as np
+
+    data = header_model.read_bytes()
+    magic, *hparams = struct.unpack_from("<I11i", data)
+    if magic != GGML_MAGIC:
+        raise ValueError(f"{header_model} is not a ggml whisper model")
+    offset = 4 + 11 * 4
+    n_mel, n_fft = struct.unpack_from("<2i", data, offset)
+    offset += 8 + 4 * n_mel * n_fft
+    (n_vocab,) = struct.unpack_from("<i", data, offset)
+    offset += 4
+    for _ in range(n_vocab):
+        (length,) = struct.unpack_from("<I", data, offset)
+        offset += 4 + length
+    filters_and_vocab = data[4 + 11 * 4:offset]
+    vocab, audio_ctx, text_ctx, mels, width = hparams[0], 1500, 448, hparams[9], 64
+    rng = np.random.default_rng(seed)
+    tensors = []  # (name, array in ggml order reversed, i.e. numpy shape)
+
+    def add(name, *shape, kind="f16"):
+        """f16: random weights; f32: layer-norm gains of 1, biases of 0."""
+        if kind == "f16":
+            tensors.append((name, (rng.standard_normal(shape) * 0.02).astype(np.float16)))
+        else:
+            gain = "ln" in name.split(".")[-2] and name.endswith(".weight")
+            tensors.append((name, np.full(shape, 1.0 if gain else 0.0, np.float32)))
+
+    def block(prefix, cross):
+        for part in (["attn", "cross_attn"] if cross else ["attn"]):
+            add(f"{prefix}.{part}_ln.weight", width, kind="f32")
+            add(f"{prefix}.{part}_ln.bias", width, kind="f32")
+            for proj in ("query", "key", "value", "out"):
+                add(f"{prefix}.{part}.{proj}.weight", width, width)
+                if proj != "key":
+                    add(f"{prefix}.{part}.{proj}.bias", width, kind="f32")
+        add(f"{prefix}.mlp_ln.weight", width, kind="f32")
+        add(f"{prefix}.mlp_ln.bias", width, kind="f32")
+        add(f"{prefix}.mlp.0.weight", 4 * width, width)
+        add(f"{prefix}.mlp.0.bias", 4 * width, kind="f32")
+        add(f"{prefix}.mlp.2.weight", width, 4 * width)
+        add(f"{prefix}.mlp.2.bias", width, kind="f32")
+
+    tensors.append(("encoder.positional_embedding", (rng.standard_normal((audio_ctx, width)) * 0.02).astype(np.float32)))
+    add("encoder.conv1.weight", width, mels, 3)
+    add("encoder.conv1.bias", width, 1, kind="f32")
+    add("encoder.conv2.weight", width, width, 3)
+    add("encoder.conv2.bias", width, 1, kind="f32")
+    block("encoder.blocks.0", cross=False)
+    add("encoder.ln_post.weight", width, kind="f32")
+    add("encoder.ln_post.bias", width, kind="f32")
+    tensors.append(("decoder.positional_embedding", (rng.standard_normal((text_ctx, width)) * 0.02).astype(np.float32)))
+    add("decoder.token_embedding.weight", vocab, width)
+    block("decoder.blocks.0", cross=True)
+    add("decoder.ln.weight", width, kind="f32")
+    add("decoder.ln.bias", width, kind="f32")
+    header = [vocab, audio_ctx, width, 1, 1, text_ctx, width, 1, 1, mels, 1]  # 1 head, 1 layer, ftype f16
+    with open(target, "wb") as out:
+        out.write(struct.pack("<I11i", GGML_MAGIC, *header))
+        out.write(filters_and_vocab)
+        for name, array in tensors:
+            encoded = name.encode()
+            shape = tuple(reversed(array.shape))
+            out.write(struct.pack(f"<3i{len(shape)}i", len(shape), len(encoded), 1 if array.dtype == np.float16 else 0, *shape))
+            out.write(encoded)
+            out.write(array.tobytes())
+
+
+def _generate(repo: str, filename: str, sdist: tuple, member: str, write, log) -> None:
+    """Write a lab model from a file inside an sdist, once; the result appears only when complete."""
+    target = MODELS / repo / filename
     if target.exists():
         return
-    log(f"generating the lab model {TINY_QWEN2}/{TINY_QWEN2_FILE}")
-    archive = downloads.sdist(*sources.LLAMA_SDIST)
+    log(f"generating the lab model {repo}/{filename}")
+    archive = downloads.sdist(*sdist)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive) as tar:
-        tar.extractall(scratch, members=[tar.getmember(VOCAB_MEMBER)], filter="data")
+        tar.extractall(scratch, members=[tar.getmember(member)], filter="data")
         partial = target.with_suffix(".partial")
-        write_tiny_qwen2(Path(scratch) / VOCAB_MEMBER, partial)
+        write(Path(scratch) / member, partial)
         partial.rename(target)
+
+
+def ensure_models(log=print) -> None:
+    """Generate the lab models once (deterministic: fixed seeds)."""
+    _generate(TINY_QWEN2, TINY_QWEN2_FILE, sources.LLAMA_SDIST, VOCAB_MEMBER, write_tiny_qwen2, log)
+    _generate(TINY_WHISPER, TINY_WHISPER_FILE, sources.WHISPER_SDIST, WHISPER_TEST_MODEL, write_tiny_whisper, log)
