@@ -1,8 +1,10 @@
 """The simulated Thor lab itself: units, stand-ins, controller services, faults, and a clean `down`."""
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,17 +168,11 @@ def test_controller_serves_git_packages_models_to_units(lab_units):
 
 
 def test_pyinfra_reaches_every_unit_of_the_sim_inventory(lab_units):
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # this environment's pyinfra
     result = subprocess.run(["pyinfra", "-y", "inventory/sim.py", "exec", "--", "nvpmodel", "-q"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=_venv_env())
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": path})
     assert result.returncode == 0, result.stdout + result.stderr
     assert (result.stdout + result.stderr).count("NV Power Mode:") == 3
-
-
-def _venv_env():
-    import os
-    import sys
-
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
 def test_down_removes_everything_it_made_and_up_brings_it_back(lab_units):

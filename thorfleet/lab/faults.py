@@ -50,7 +50,7 @@ def fill_disk(unit: UnitLayout) -> int:
     """Take all free space of the unit's root file system (root's reserve too); bytes taken."""
     script = (
         "import os\n"
-        f"s = os.statvfs('/'); free = s.f_bfree * s.f_frsize\n"
+        "s = os.statvfs('/'); free = s.f_bfree * s.f_frsize\n"
         f"fd = os.open({FILL_FILE!r}, os.O_WRONLY | os.O_CREAT, 0o600)\n"
         "taken = 0\n"
         "for size in (free, 1 << 26, 1 << 20, 1 << 12):\n"

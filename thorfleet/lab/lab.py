@@ -77,11 +77,8 @@ def status() -> list[UnitStatus]:
     require_root_linux()
     found = []
     for u in layout.existing_units():
-        running = units.leader_pid(u) is not None
         found.append(UnitStatus(
-            u.name, u.address, units.system_state(u),
-            units.service_state(u, "ssh") if running else "stopped",
-            units.service_state(u, "docker") if running else "stopped",
-            "up" if network.link_is_up(u) else "cut",
+            u.name, u.address, units.system_state(u), units.service_state(u, "ssh"),
+            units.service_state(u, "docker"), "up" if network.link_is_up(u) else "cut",
         ))
     return found

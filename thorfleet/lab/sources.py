@@ -14,7 +14,7 @@ from pathlib import Path
 
 from roles.builds.config import LlamaCppBuild, WhisperCppBuild
 from thorfleet.lab import downloads, layout
-from thorfleet.lab.system import LabError, run
+from thorfleet.lab.system import LabError, run, succeeds
 
 GIT = layout.LAB / "git"
 LLAMA_SDIST = ("llama-cpp-python", "llama_cpp_python-0.3.36.tar.gz",
@@ -36,43 +36,49 @@ def _extract(archive: Path, member_prefix: str, into: Path) -> Path:
     return into / member_prefix
 
 
-def _serve(bare: Path) -> None:
+def _mirror(name: str, ref: str, sdist: tuple, make_repo) -> Path:
+    """A bare mirror served by git daemon, made once from an sdist; remade when it lacks `ref`.
+
+    `make_repo(archive, scratch)` returns a repository (git dir or work tree) holding `ref`."""
+    bare = GIT / f"{name}.git"
+    has_ref = succeeds("git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if (bare / "git-daemon-export-ok").exists() and has_ref:
+        return bare
+    archive = downloads.sdist(*sdist)
+    GIT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=GIT) as scratch:
+        repo = make_repo(archive, Path(scratch))
+        shutil.rmtree(bare, ignore_errors=True)
+        run("git", "clone", "--quiet", "--bare", f"file://{repo}", str(bare))
     run("git", "-C", str(bare), "config", "uploadpack.allowAnySHA1InWant", "true")  # fetch by commit id
     (bare / "git-daemon-export-ok").touch()
+    return bare
 
 
 def llama_cpp_mirror() -> Path:
-    bare = GIT / "llama.cpp.git"
     pinned = LlamaCppBuild().ref
-    if (bare / "git-daemon-export-ok").exists():
-        return bare
-    archive = downloads.sdist(*LLAMA_SDIST)
-    with tempfile.TemporaryDirectory(dir=layout.LAB) as scratch:
-        gitdir = _extract(archive, "llama_cpp_python-0.3.36/.git/modules/vendor/llama.cpp", Path(scratch))
+
+    def make_repo(archive: Path, scratch: Path) -> Path:
+        gitdir = _extract(archive, "llama_cpp_python-0.3.36/.git/modules/vendor/llama.cpp", scratch)
         run("git", "config", "--file", str(gitdir / "config"), "--unset", "core.worktree", check=False)
         head = run("git", f"--git-dir={gitdir}", "rev-parse", "HEAD").stdout.strip()
         if head != pinned:
             raise LabError(f"{LLAMA_SDIST[1]} carries llama.cpp {head}, not the pinned {pinned}")
-        shutil.rmtree(bare, ignore_errors=True)
-        run("git", "clone", "--quiet", "--bare", f"file://{gitdir}", str(bare))
-    _serve(bare)
-    return bare
+        return gitdir
+
+    return _mirror("llama.cpp", pinned, LLAMA_SDIST, make_repo)
 
 
 def whisper_cpp_mirror() -> Path:
-    bare = GIT / "whisper.cpp.git"
     tag = WhisperCppBuild().ref
-    if (bare / "git-daemon-export-ok").exists():
-        return bare
-    archive = downloads.sdist(*WHISPER_SDIST)
-    with tempfile.TemporaryDirectory(dir=layout.LAB) as scratch:
-        tree = _extract(archive, "pywhispercpp-1.5.1/whisper.cpp", Path(scratch))
+
+    def make_repo(archive: Path, scratch: Path) -> Path:
+        tree = _extract(archive, "pywhispercpp-1.5.1/whisper.cpp", scratch)
         env = {**os.environ, **COMMIT_ENV}
         for args in (["init", "--quiet", "--initial-branch=master"], ["add", "--all", "--force"],
                      ["commit", "--quiet", "--no-gpg-sign", "-m", f"whisper.cpp {tag}, as carried by {WHISPER_SDIST[1]}"],
                      ["tag", tag]):
             run("git", "-C", str(tree), *args, env=env)
-        shutil.rmtree(bare, ignore_errors=True)
-        run("git", "clone", "--quiet", "--bare", str(tree), str(bare))
-    _serve(bare)
-    return bare
+        return tree
+
+    return _mirror("whisper.cpp", tag, WHISPER_SDIST, make_repo)

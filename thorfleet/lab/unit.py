@@ -22,7 +22,6 @@ STANDIN_FILES = {
     "nvidia-smi": ("/usr/bin/nvidia-smi", 0o755),
     "nvidia-container-runtime": ("/usr/bin/nvidia-container-runtime", 0o755),
     "nv_tegra_release": ("/etc/nv_tegra_release", 0o644),
-    "docker-daemon.json": ("/etc/docker/daemon.json", 0o644),
     "thorfleet-lab-cgroups.service": ("/etc/systemd/system/thorfleet-lab-cgroups.service", 0o644),
 }
 
@@ -124,10 +123,10 @@ def provision(unit: UnitLayout) -> None:
     for path in (ssh_dir, ssh_dir / "authorized_keys"):
         os.chown(path, *_login_ids(root))
     for name, (dest, mode) in STANDIN_FILES.items():
-        target = root / dest.lstrip("/")
-        if name == "docker-daemon.json" and target.exists():
-            continue  # the unit's own daemon.json (the deploy manages it) is kept
-        _write(target, (STANDINS / name).read_bytes(), mode)
+        _write(root / dest.lstrip("/"), (STANDINS / name).read_bytes(), mode)
+    daemon_json = root / "etc/docker/daemon.json"
+    if not daemon_json.exists():  # as JetPack's container toolkit leaves it; afterwards the deploy owns it
+        _write(daemon_json, (STANDINS / "docker-daemon.json").read_bytes(), 0o644)
     wants = root / "etc/systemd/system/multi-user.target.wants/thorfleet-lab-cgroups.service"
     if not wants.is_symlink():
         wants.symlink_to("/etc/systemd/system/thorfleet-lab-cgroups.service")
