@@ -79,7 +79,7 @@ def test_units_reach_the_controller_and_nothing_else(lab_units):
     routes = ssh(lab_units[0], "ip -4 route show table main | grep -v docker0").stdout.splitlines()
     assert routes == [f"{layout.SUBNET_PREFIX}.0/24 dev host0 proto kernel scope link src {lab_units[0].address} "]
     assert ssh(lab_units[0], "curl -sS -m 3 http://192.0.2.1/").returncode != 0
-    assert ssh(lab_units[0], f"ping -c1 -W2 {lab_units[1].address}").returncode == 0
+    assert ssh(lab_units[0], f"sudo ping -c1 -W2 {lab_units[1].address}").returncode == 0
 
 
 def _set_mode_rebooting(unit, mode: int) -> None:
@@ -130,7 +130,7 @@ def test_cut_and_restore_a_unit(lab_units):
 
 def test_kill_a_process_and_fill_the_disk(lab_units):
     unit = lab_units[2]
-    assert ssh(unit, "sudo systemd-run --quiet --unit=lab-probe sleep 1000").returncode == 0
+    assert ssh(unit, "sudo systemd-run --quiet --property=Type=exec --unit=lab-probe sleep 1000").returncode == 0
     assert faults.kill(unit, "sleep") == 1
     assert ssh(unit, "systemctl is-active lab-probe").stdout.strip() in ("failed", "inactive")
     assert faults.kill(unit, "sleep") == 0

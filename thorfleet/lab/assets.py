@@ -8,7 +8,7 @@ from thorfleet.lab import container_images, downloads, lab_models, sources, unit
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError
 
-UNIT_PYTHON = "3.11"  # Debian bookworm's python3, for the wheelhouse
+UNIT_PYTHON = "3.13"  # Debian trixie's python3, for the wheelhouse
 
 
 def wheel_requirements() -> list[str]:

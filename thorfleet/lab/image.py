@@ -1,6 +1,6 @@
-"""The lab's cached Debian bookworm image: what every unit boots from (read-only, under an overlay).
+"""The lab's cached Debian trixie image: what every unit boots from (read-only, under an overlay).
 
-Ubuntu 24.04 (Thor's OS) cannot be bootstrapped here, so Debian bookworm stands in for it. The
+Ubuntu 24.04 (Thor's OS) cannot be bootstrapped here, so Debian trixie stands in for it (its Docker 26 has `dockerd --validate`, as JetPack 7's does). The
 image carries sshd, Python, Docker and every package the deploy installs with apt, so that the
 deploy's package steps converge on units that have no route to the outside.
 """
@@ -16,7 +16,7 @@ from roles.base.config import BaseConfig
 from thorfleet.lab import layout
 from thorfleet.lab.system import LabError, run
 
-SUITE = "bookworm"
+SUITE = "trixie"
 IMAGE = layout.LAB / "image"
 ROOTFS = IMAGE / "rootfs"
 RECIPE = IMAGE / "recipe.json"
@@ -25,7 +25,7 @@ DEB_CACHE = layout.DOWNLOADS / "debs"
 # A booted systemd host reachable over SSH, with Docker (the lab's own needs).
 SYSTEM_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps",
-    "python3", "sudo", "ca-certificates", "docker.io", "less", "kmod",
+    "python3", "sudo", "ca-certificates", "docker.io", "docker-cli", "less", "kmod",
 ]
 
 
@@ -35,7 +35,7 @@ def packages() -> list[str]:
 
 
 def recipe() -> dict:
-    return {"suite": SUITE, "packages": packages(), "version": 1}
+    return {"suite": SUITE, "packages": packages(), "version": 2}
 
 
 def mirror() -> str:
@@ -99,3 +99,8 @@ def _configure(root: Path) -> None:
         (root / "etc/systemd/system" / unit).unlink(missing_ok=True)
         (root / "etc/systemd/system" / unit).symlink_to("/dev/null")
     (root / "etc/apt/apt.conf.d/90-lab-no-recommends").write_text('APT::Install-Recommends "false";\n')
+    # Docker 26 fails to start a bridged container when it cannot switch IPv6 off on the container's
+    # interface, which it cannot inside an nspawn unit; the variable is Docker's own way out.
+    dropin = root / "etc/systemd/system/docker.service.d"
+    dropin.mkdir(parents=True, exist_ok=True)
+    (dropin / "lab-ipv6.conf").write_text("[Service]\nEnvironment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1\n")
