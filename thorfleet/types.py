@@ -5,8 +5,9 @@ a user can act on.
 """
 
 import ipaddress
+import os
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -156,3 +157,23 @@ class SecretSource(StrictModel):
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of 'env' or 'file'")
         return self
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def read(self) -> str:
+        """The secret, read on the controller when the deploy needs it; SecretUnavailable says why not."""
+        if self.env:
+            value = os.environ.get(self.env, "")
+        else:
+            try:
+                value = Path(self.file).expanduser().read_text().split("\n", 1)[0]
+            except OSError as err:
+                raise SecretUnavailable(f"cannot read {self.describe()}: {err.strerror}") from None
+        if not value.strip():
+            raise SecretUnavailable(f"{self.describe()} is empty or not set")
+        return value.strip()
+
+
+class SecretUnavailable(Exception):
+    """A configured secret cannot be read on the controller."""

@@ -27,6 +27,11 @@ class DockerConfig(StrictModel):
     pull_images: list[Image] = Field(
         default_factory=list, description="Images to pre-pull; the container engines' images are pulled in any case."
     )
+    image_archives: dict[Image, SingleLine] = Field(
+        default_factory=dict,
+        description="Images loaded from `docker save` archives on the controller instead of pulled (units without a "
+        "registry): image -> archive path, relative to where pyinfra runs. One archive may hold several images.",
+    )
 
     @model_validator(mode="after")
     def _runtime_present(self):

@@ -26,3 +26,26 @@ class DaemonJson(FactBase):
         if not isinstance(settings, dict):
             return {"exists": True, "settings": None, "error": "the top level is not a JSON object"}
         return {"exists": True, "settings": settings, "error": None}
+
+
+class DockerDefaultRuntime(FactBase):
+    """`docker info`'s default runtime (`nvidia` once daemon.json took effect), or None when Docker is down."""
+
+    requires_command = "docker"
+    command = "docker info --format '{{.DefaultRuntime}}' 2>/dev/null || true"
+
+    def process(self, output):
+        return output[0].strip() if output and output[0].strip() else None
+
+
+class DockerImages(FactBase):
+    """The images Docker has, as `repository:tag` and `repository@digest`."""
+
+    requires_command = "docker"
+    command = "docker image ls --format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' 2>/dev/null || true"
+
+    def process(self, output):
+        names = set()
+        for line in output:
+            names.update(n for n in line.split() if not n.endswith((":<none>", "@<none>")))
+        return sorted(names)

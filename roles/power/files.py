@@ -8,6 +8,10 @@ ORIGINAL_CLOCKS = "/var/lib/thorfleet/jetson_clocks.orig"
 JETSON_CLOCKS = "/usr/bin/jetson_clocks"
 
 
+def unit_paths() -> list[str]:
+    return [f"/etc/systemd/system/{CLOCKS_UNIT}.service", f"/etc/systemd/system/{CLOCKS_UNIT}.timer"]
+
+
 def rendered_files(config) -> list[RenderedFile]:
     if config.power.clocks != "locked":
         return []
@@ -17,9 +21,8 @@ def rendered_files(config) -> list[RenderedFile]:
         "original_clocks": ORIGINAL_CLOCKS,
         "unit": CLOCKS_UNIT,
     }
+    service, timer = unit_paths()
     return [
-        RenderedFile(f"/etc/systemd/system/{CLOCKS_UNIT}.service",
-                     render_template("roles/power/jetson-clocks.service.j2", **context), role="power"),
-        RenderedFile(f"/etc/systemd/system/{CLOCKS_UNIT}.timer",
-                     render_template("roles/power/jetson-clocks.timer.j2", **context), role="power"),
+        RenderedFile(service, render_template("roles/power/jetson-clocks.service.j2", **context), role="power"),
+        RenderedFile(timer, render_template("roles/power/jetson-clocks.timer.j2", **context), role="power"),
     ]

@@ -1,6 +1,6 @@
 """Operation tests in pyinfra's own style: facts in, commands out, without a host."""
 
-from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.context import ctx_host
 
 
@@ -12,7 +12,9 @@ class FakeHost:
         self.noops: list[str] = []
 
     def get_fact(self, fact, *args, **kwargs):
-        return self.facts[fact.__name__]
+        """A fact's value; a callable value answers per argument (File facts by path)."""
+        value = self.facts[fact.__name__]
+        return value(*args, **kwargs) if callable(value) else value
 
     def noop(self, description: str) -> None:
         self.noops.append(description)
@@ -26,5 +28,13 @@ def run_operation(op, facts: dict, *args, **kwargs):
     host = FakeHost(facts)
     with ctx_host.use(host):
         yielded = list(op._inner(*args, **kwargs))
-    commands = [(c.dest, c.src.getvalue()) if isinstance(c, FileUploadCommand) else str(c) for c in yielded]
+    commands = [_shown(c) for c in yielded]
     return commands, host.noops
+
+
+def _shown(command):
+    if isinstance(command, FileUploadCommand):
+        return (command.dest, command.src.getvalue() if hasattr(command.src, "getvalue") else command.src)
+    if isinstance(command, FunctionCommand):
+        return repr(command)
+    return str(command)

@@ -5,9 +5,11 @@ import json
 import pytest
 from pyinfra.api import OperationError
 
-from roles.docker.facts import DaemonJson
+from roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from roles.docker.files import DAEMON_JSON, owned_settings
-from roles.docker.operations import CANDIDATE, daemon_json
+from roles.docker.operations import (
+    CANDIDATE, daemon_json, default_runtime, docker_group, image_ref, images, runtime_check,
+)
 from thorfleet.config.schema import HostConfig
 
 from .fake_host import run_operation
@@ -79,3 +81,67 @@ def test_owned_settings_follow_the_config():
     assert owned["registry-mirrors"] == ["https://mirror.example"]
     assert owned["data-root"] == "/mnt/nvme/docker"
     assert "registry-mirrors" not in OWNED and "data-root" not in OWNED
+
+
+def test_docker_facts_parse_docker_output():
+    assert DockerDefaultRuntime().process(["nvidia"]) == "nvidia"
+    assert DockerDefaultRuntime().process([]) is None
+    names = DockerImages().process(["ubuntu:24.04 ubuntu@sha256:abc", "<none>:<none> <none>@<none>"])
+    assert names == ["ubuntu:24.04", "ubuntu@sha256:abc"]
+
+
+def test_default_runtime_right_gives_no_commands_else_restart_and_check():
+    commands, noops = run_operation(default_runtime, {"DockerDefaultRuntime": "nvidia"}, "nvidia")
+    assert commands == [] and noops == ["docker info reports the default runtime nvidia"]
+    commands, _ = run_operation(default_runtime, {"DockerDefaultRuntime": "runc"}, "nvidia")
+    assert commands[0].startswith("systemctl restart docker && runtime=$(docker info --format '{{.DefaultRuntime}}')")
+    assert '[ "$runtime" = nvidia ]' in commands[0]
+
+
+def test_merge_checks_the_runtime_after_the_restart():
+    commands, _ = run_operation(daemon_json, fact({}), OWNED)
+    assert commands[-1] == runtime_check("nvidia")
+
+
+def test_docker_group():
+    users = {"nvidia": {"group": "nvidia", "groups": ["sudo"]}, "ci": {"group": "ci", "groups": ["docker"]}}
+    commands, _ = run_operation(docker_group, {"Users": users}, ["nvidia", "ci"])
+    assert commands == ["usermod -aG docker nvidia"]
+    users["nvidia"]["groups"].append("docker")
+    commands, noops = run_operation(docker_group, {"Users": users}, ["nvidia", "ci"])
+    assert commands == [] and noops == ["nvidia, ci in the docker group"]
+    with pytest.raises(OperationError, match="user 'ghost' .docker.users. does not exist"):
+        run_operation(docker_group, {"Users": users}, ["ghost"])
+
+
+def test_image_refs_follow_docker_image_ls():
+    assert image_ref("ubuntu") == "ubuntu:latest"
+    assert image_ref("docker.io/library/ubuntu:24.04") == "ubuntu:24.04"
+    assert image_ref("nvcr.io/nvidia/vllm:25.10-py3") == "nvcr.io/nvidia/vllm:25.10-py3"
+    assert image_ref("localhost:5000/x") == "localhost:5000/x:latest"
+
+
+def test_present_images_give_no_commands():
+    facts = {"DockerImages": ["nvcr.io/nvidia/vllm:25.10-py3"]}
+    commands, noops = run_operation(images, facts, ["nvcr.io/nvidia/vllm:25.10-py3"], {})
+    assert commands == [] and noops == ["all 1 images are present"]
+
+
+def test_missing_images_are_pulled_with_retries():
+    commands, _ = run_operation(images, {"DockerImages": []}, ["nvcr.io/nvidia/vllm:25.10-py3"], {})
+    assert len(commands) == 1
+    assert commands[0].startswith("for attempt in $(seq 4); do docker pull nvcr.io/nvidia/vllm:25.10-py3 && break;")
+    assert "sleep $((attempt * 15))" in commands[0]
+
+
+def test_archives_are_pushed_and_loaded_once_for_all_their_images(tmp_path):
+    archive = tmp_path / "standins.tar"
+    archive.write_bytes(b"tar")
+    archives = {"lab/a:1": str(archive), "lab/b:1": str(archive)}
+    commands, _ = run_operation(images, {"DockerImages": []}, [], archives)
+    assert commands == [
+        ("/var/tmp/thorfleet-standins.tar", str(archive)),
+        "docker load -i /var/tmp/thorfleet-standins.tar; status=$?; rm -f /var/tmp/thorfleet-standins.tar; exit $status",
+    ]
+    with pytest.raises(OperationError, match=r"docker.image_archives\['lab/c:1'\]: /nope.tar is not a file on the controller"):
+        run_operation(images, {"DockerImages": []}, [], {"lab/c:1": "/nope.tar"})

@@ -1,0 +1,39 @@
+"""Facts of the base role: a user's authorized keys, jetson-stats, and a Wi-Fi connection file."""
+
+import shlex
+
+from pyinfra.api import FactBase
+
+
+class AuthorizedKeys(FactBase):
+    """The key lines of a user's `~/.ssh/authorized_keys` (empty when the file is missing)."""
+
+    def command(self, user: str) -> str:
+        home = f"$(getent passwd {shlex.quote(user)} | cut -d: -f6)"
+        return f'cat "{home}/.ssh/authorized_keys" 2>/dev/null || true'
+
+    def process(self, output):
+        return [line.strip() for line in output if line.strip() and not line.lstrip().startswith("#")]
+
+
+class JetsonStats(FactBase):
+    """jetson-stats as installed for the system Python: `{"version": "7.2.2" | None, "service": bool}`."""
+
+    command = (
+        "python3 -c 'import importlib.metadata as m; print(m.version(\"jetson-stats\"))' 2>/dev/null || echo none; "
+        "test -e /etc/systemd/system/jtop.service && echo service || echo no-service"
+    )
+
+    def process(self, output):
+        version = output[0].strip() if output else "none"
+        return {"version": None if version == "none" else version, "service": "service" in output[1:]}
+
+
+class FileSha256(FactBase):
+    """sha256 of a root-only file (a Wi-Fi connection holds its password), or None when it is missing."""
+
+    def command(self, path: str) -> str:
+        return f"sha256sum {shlex.quote(path)} 2>/dev/null | cut -d' ' -f1 || true"
+
+    def process(self, output):
+        return output[0].strip() if output and output[0].strip() else None

@@ -1,0 +1,120 @@
+"""Operations of the base role: apt packages, authorized keys, jetson-stats, Wi-Fi."""
+
+import shlex
+import uuid
+from hashlib import sha256
+from io import StringIO
+from urllib.parse import urlparse
+
+from pyinfra import host
+from pyinfra.api import OperationError, operation
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.facts.deb import DebPackages
+
+from roles.base.facts import AuthorizedKeys, FileSha256, JetsonStats
+from thorfleet.types import SecretUnavailable
+
+APT_ENV = "DEBIAN_FRONTEND=noninteractive"
+WIFI_CONNECTION = "thorfleet-wifi"
+WIFI_KEYFILE = f"/etc/NetworkManager/system-connections/{WIFI_CONNECTION}.nmconnection"
+
+
+@operation()
+def apt_packages(packages: list[str]):
+    """Install the packages that are missing. The package lists are refreshed only when an install
+    fails without them, so that a unit with everything present converges with no network at all."""
+    installed = host.get_fact(DebPackages)
+    missing = [p for p in packages if p not in installed]
+    if not missing:
+        host.noop(f"all {len(packages)} apt packages are installed")
+        return
+    install = f"{APT_ENV} apt-get install -y --no-install-recommends {' '.join(missing)}"
+    yield f"{install} || {{ {APT_ENV} apt-get update && {install}; }}"
+
+
+def key_id(line: str) -> str:
+    """A key is the same key whatever its comment: compare type and blob."""
+    return " ".join(line.split()[:2])
+
+
+@operation()
+def authorized_keys(user: str, keys: list[str]):
+    """Add the keys missing from the user's authorized_keys; other keys there are kept."""
+    present = {key_id(line) for line in host.get_fact(AuthorizedKeys, user=user)}
+    missing = [k for k in keys if key_id(k) not in present]
+    if not missing:
+        host.noop(f"{user} has all {len(keys)} authorized keys")
+        return
+    home = f"$(getent passwd {shlex.quote(user)} | cut -d: -f6)"
+    lines = " ".join(shlex.quote(k) for k in missing)
+    yield (
+        f'home="{home}" && install -d -m 700 -o {user} -g "$(id -gn {user})" "$home/.ssh" && '
+        f'printf "%s\\n" {lines} >> "$home/.ssh/authorized_keys" && '
+        f'chown {user}: "$home/.ssh/authorized_keys" && chmod 600 "$home/.ssh/authorized_keys"'
+    )
+
+
+def pip_install_command(requirement: str, index_url: str | None) -> str:
+    """`pip3 install` into the system Python, as jetson-stats' docs say for Ubuntu 24.04."""
+    command = f"pip3 install --break-system-packages --no-input --disable-pip-version-check {shlex.quote(requirement)}"
+    if index_url:
+        command += f" --index-url {shlex.quote(index_url)}"
+        parsed = urlparse(index_url)
+        if parsed.scheme == "http":  # pip refuses plain http unless the host is trusted
+            command += f" --trusted-host {shlex.quote(parsed.hostname)}"
+    return command
+
+
+@operation()
+def jetson_stats(version: str, index_url: str | None = None):
+    """jetson-stats (`jtop`) at the pinned version, with its jtop.service (`jtop --install-service`)."""
+    found = host.get_fact(JetsonStats)
+    if found["version"] == version and found["service"]:
+        host.noop(f"jetson-stats {version} is installed with its service")
+        return
+    if found["version"] != version:
+        yield pip_install_command(f"jetson-stats=={version}", index_url)
+    # Installed from a wheel, jetson-stats does not set its service up itself (jtop/__main__.py).
+    yield "jtop --install-service"
+
+
+def wifi_keyfile(ssid: str, password: str, interface: str | None, hidden: bool) -> str:
+    """A NetworkManager keyfile; the same settings always give the same file (the uuid follows the SSID)."""
+    lines = [
+        "[connection]", f"id={WIFI_CONNECTION}", f"uuid={uuid.uuid5(uuid.NAMESPACE_DNS, 'thorfleet-wifi.' + ssid)}",
+        "type=wifi", "autoconnect=true",
+    ]
+    if interface:
+        lines.append(f"interface-name={interface}")
+    lines += ["", "[wifi]", "mode=infrastructure", f"ssid={ssid}"]
+    if hidden:
+        lines.append("hidden=true")
+    lines += ["", "[wifi-security]", "key-mgmt=wpa-psk", f"psk={password}", "", "[ipv4]", "method=auto",
+              "", "[ipv6]", "method=auto", ""]
+    return "\n".join(lines)
+
+
+@operation()
+def wifi(ssid: str, password: str, interface: str | None = None, hidden: bool = False):
+    """Join a Wi-Fi network with NetworkManager. The password goes into a root-only keyfile,
+    uploaded into a file only the login user can read: never on a command line or in output."""
+    content = wifi_keyfile(ssid, password, interface, hidden)
+    if host.get_fact(FileSha256, path=WIFI_KEYFILE) == sha256(content.encode()).hexdigest():
+        host.noop(f"Wi-Fi connection {WIFI_CONNECTION} to {ssid!r} is configured")
+        return
+    staged = host.get_temp_filename(f"thorfleet-wifi-{ssid}")
+    yield "command -v nmcli >/dev/null || { echo 'thorfleet: nmcli (NetworkManager) is not installed' >&2; exit 1; }"
+    yield StringCommand(f"( umask 077 && : > {staged} )", _sudo=False)
+    yield FileUploadCommand(StringIO(content), staged, _sudo=False)
+    yield (
+        f"install -m 600 -o root -g root {staged} {WIFI_KEYFILE} && rm -f {staged} && "
+        f"nmcli connection reload && nmcli connection up id {WIFI_CONNECTION}"
+    )
+
+
+def read_secret(source, what: str) -> str:
+    """A secret from the controller, or an error naming the config key before anything runs."""
+    try:
+        return source.read()
+    except SecretUnavailable as err:
+        raise OperationError(f"{what}: {err}") from None

@@ -1,0 +1,104 @@
+"""The base role: packages, authorized keys, jetson-stats and Wi-Fi, with fake facts."""
+
+import os
+from hashlib import sha256
+
+import pytest
+from pyinfra.api import OperationError
+
+from roles.base.facts import AuthorizedKeys, JetsonStats
+from roles.base.operations import (
+    WIFI_KEYFILE, apt_packages, authorized_keys, jetson_stats, pip_install_command, read_secret, wifi, wifi_keyfile,
+)
+from thorfleet.types import SecretSource
+
+from .fake_host import run_operation
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop"
+
+
+def test_present_packages_give_no_commands():
+    commands, noops = run_operation(apt_packages, {"DebPackages": {"git": ["1"], "curl": ["8"]}}, ["git", "curl"])
+    assert commands == [] and noops == ["all 2 apt packages are installed"]
+
+
+def test_missing_packages_install_and_refresh_lists_only_when_the_install_fails():
+    commands, _ = run_operation(apt_packages, {"DebPackages": {"git": ["1"]}}, ["git", "cmake", "ccache"])
+    install = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cmake ccache"
+    assert commands == [f"{install} || {{ DEBIAN_FRONTEND=noninteractive apt-get update && {install}; }}"]
+
+
+def test_authorized_keys_fact_and_missing_key_added():
+    assert AuthorizedKeys().process(["# comment", KEY, ""]) == [KEY]
+    commands, noops = run_operation(authorized_keys, {"AuthorizedKeys": []}, "nvidia", [KEY])
+    assert noops == [] and len(commands) == 1
+    assert f"'{KEY}' >> \"$home/.ssh/authorized_keys\"" in commands[0]
+    assert 'install -d -m 700 -o nvidia' in commands[0] and 'chmod 600 "$home/.ssh/authorized_keys"' in commands[0]
+
+
+def test_present_key_with_another_comment_gives_no_commands():
+    present = KEY.replace("laptop", "other comment")
+    commands, noops = run_operation(authorized_keys, {"AuthorizedKeys": [present]}, "nvidia", [KEY])
+    assert commands == [] and noops == ["nvidia has all 1 authorized keys"]
+
+
+def test_jetson_stats_fact():
+    assert JetsonStats().process(["7.2.2", "service"]) == {"version": "7.2.2", "service": True}
+    assert JetsonStats().process(["none", "no-service"]) == {"version": None, "service": False}
+
+
+def test_jetson_stats_at_its_pin_gives_no_commands():
+    facts = {"JetsonStats": {"version": "7.2.2", "service": True}}
+    commands, noops = run_operation(jetson_stats, facts, "7.2.2")
+    assert commands == [] and noops == ["jetson-stats 7.2.2 is installed with its service"]
+
+
+def test_jetson_stats_installed_with_pip_as_its_docs_say_then_its_service():
+    facts = {"JetsonStats": {"version": "4.2.0", "service": True}}
+    commands, _ = run_operation(jetson_stats, facts, "7.2.2", "http://10.231.0.1:7080/simple/")
+    assert commands == [
+        "pip3 install --break-system-packages --no-input --disable-pip-version-check jetson-stats==7.2.2 "
+        "--index-url http://10.231.0.1:7080/simple/ --trusted-host 10.231.0.1",
+        "jtop --install-service",
+    ]
+    commands, _ = run_operation(jetson_stats, {"JetsonStats": {"version": "7.2.2", "service": False}}, "7.2.2")
+    assert commands == ["jtop --install-service"]
+
+
+def test_https_index_is_not_trusted_blindly():
+    assert "--trusted-host" not in pip_install_command("x==1", "https://pypi.mirror.example/simple/")
+
+
+def test_wifi_password_never_appears_in_a_command():
+    commands, noops = run_operation(wifi, {"FileSha256": None}, "lab-net", "s3cret-pass", None, False)
+    shell = [c for c in commands if isinstance(c, str)]
+    uploads = [c for c in commands if isinstance(c, tuple)]
+    assert not any("s3cret-pass" in c for c in shell)
+    assert len(uploads) == 1 and "psk=s3cret-pass" in uploads[0][1]
+    staged = uploads[0][0]
+    # The staging file is made private before the upload writes the password into it.
+    assert shell[1] == f"( umask 077 && : > {staged} )"
+    assert shell[2].startswith(f"install -m 600 -o root -g root {staged} {WIFI_KEYFILE} && rm -f {staged}")
+    assert shell[2].endswith("nmcli connection up id thorfleet-wifi")
+
+
+def test_wifi_with_the_same_keyfile_gives_no_commands():
+    content = wifi_keyfile("lab-net", "s3cret-pass", "wlan0", True)
+    assert "interface-name=wlan0" in content and "hidden=true" in content
+    assert content == wifi_keyfile("lab-net", "s3cret-pass", "wlan0", True)  # stable uuid
+    facts = {"FileSha256": sha256(content.encode()).hexdigest()}
+    commands, noops = run_operation(wifi, facts, "lab-net", "s3cret-pass", "wlan0", True)
+    assert commands == [] and noops == ["Wi-Fi connection thorfleet-wifi to 'lab-net' is configured"]
+
+
+def test_missing_secret_names_the_key_and_the_source(monkeypatch, tmp_path):
+    monkeypatch.delenv("THOR_WIFI", raising=False)
+    with pytest.raises(OperationError, match="base.wifi.password: environment variable THOR_WIFI is empty or not set"):
+        read_secret(SecretSource(env="THOR_WIFI"), "base.wifi.password")
+    with pytest.raises(OperationError, match="cannot read file .*nope: No such file"):
+        read_secret(SecretSource(file=str(tmp_path / "nope")), "base.wifi.password")
+    (tmp_path / "pw").write_text("from-file\nignored\n")
+    assert read_secret(SecretSource(file=str(tmp_path / "pw")), "x") == "from-file"
+    os.environ["THOR_WIFI"] = "from-env"
+    assert read_secret(SecretSource(env="THOR_WIFI"), "x") == "from-env"
+    del os.environ["THOR_WIFI"]

@@ -1,0 +1,68 @@
+"""The verify suite: testinfra checks that converged units are as their configuration says.
+
+    pytest tests/verify --inventory inventory/sim.py [--limit sim-01,sim-02]
+
+Hosts come from the inventory file, with the configuration thorfleet validated for each, so
+the same checks run against the simulated lab and against real Thor units (docs/verify.md).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+import testinfra
+
+from thorfleet.config.schema import HostConfig
+from thorfleet.inventory import FleetHost, load_fleet
+
+
+@dataclass
+class Unit:
+    """One host to verify: its name, validated configuration, and a testinfra connection."""
+
+    fleet_host: FleetHost
+
+    @property
+    def name(self) -> str:
+        return self.fleet_host.name
+
+    @property
+    def config(self) -> HostConfig:
+        return self.fleet_host.config
+
+    @cached_property
+    def host(self):
+        data = self.fleet_host.data
+        user = data.get("ssh_user")
+        target = data.get("ssh_hostname", self.name)
+        extra = ["-o BatchMode=yes"]
+        if data.get("ssh_known_hosts_file"):
+            extra.append(f"-o UserKnownHostsFile={data['ssh_known_hosts_file']}")
+        if data.get("ssh_strict_host_key_checking"):
+            extra.append(f"-o StrictHostKeyChecking={data['ssh_strict_host_key_checking']}")
+        spec = f"ssh://{user}@{target}" if user else f"ssh://{target}"
+        if data.get("ssh_port"):
+            spec += f":{data['ssh_port']}"
+        return testinfra.get_host(spec, ssh_identity_file=data.get("ssh_key"), ssh_extra_args=" ".join(extra))
+
+    def applies(self, role: str) -> bool:
+        return self.config.applies(role)
+
+
+def _units(config) -> list[Unit]:
+    fleet = load_fleet(Path(config.getoption("inventory")))
+    limit = config.getoption("limit")
+    wanted = set(limit.split(",")) if limit else None
+    unknown = (wanted or set()) - set(fleet.hosts)
+    if unknown:
+        raise pytest.UsageError(f"--limit names hosts the inventory does not have: {', '.join(sorted(unknown))}")
+    return [Unit(h) for name, h in fleet.hosts.items() if wanted is None or name in wanted]
+
+
+def pytest_generate_tests(metafunc):
+    """Each check module names its ROLE; it runs for every host that applies that role."""
+    if "unit" in metafunc.fixturenames:
+        role = getattr(metafunc.module, "ROLE")
+        units = [u for u in _units(metafunc.config) if u.applies(role)]
+        metafunc.parametrize("unit", units, ids=[u.name for u in units], scope="module")
