@@ -5,12 +5,13 @@ from io import StringIO
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import OperationError, operation
+from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
 from pyinfra.facts.server import Users
 
 from roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from roles.docker.files import DAEMON_JSON, merge_daemon_json
+from thorfleet.failure import failure
 
 CANDIDATE = f"{DAEMON_JSON}.thorfleet-new"
 
@@ -25,10 +26,11 @@ def daemon_json(owned: dict):
     """
     current = host.get_fact(DaemonJson)
     if current["error"]:
-        raise OperationError(
+        yield failure(
             f"{DAEMON_JSON} is not valid JSON ({current['error']}); thorfleet will not overwrite it blindly: "
             "fix or remove it, then deploy again"
         )
+        return
     merged = merge_daemon_json(current["settings"], owned)
     if current["exists"] and merged == current["settings"]:
         host.noop(f"{DAEMON_JSON} already has thorfleet's settings")
@@ -71,9 +73,10 @@ def restart_or_restore(restore: str = f'cp -a "$backup" {DAEMON_JSON}') -> str:
 def docker_group(users: list[str]):
     """Put users in the `docker` group (they then run docker without sudo, from their next login)."""
     known = host.get_fact(Users)
-    for user in users:
-        if user not in known:
-            raise OperationError(f"user {user!r} (docker.users) does not exist on this unit")
+    unknown = [u for u in users if u not in known]
+    if unknown:
+        yield failure(f"user {unknown[0]!r} (docker.users) does not exist on this unit")
+        return
     missing = [u for u in users if "docker" not in known[u]["groups"] and known[u]["group"] != "docker"]
     if not missing:
         host.noop(f"{', '.join(users)} in the docker group")
@@ -130,7 +133,8 @@ def images(pull: list[str], archives: dict[str, str]):
             continue
         local = Path(archive).expanduser()
         if not local.is_file():
-            raise OperationError(f"docker.image_archives[{wanted[ref]!r}]: {archive} is not a file on the controller")
+            yield failure(f"docker.image_archives[{wanted[ref]!r}]: {archive} is not a file on the controller")
+            return
         remote = f"/var/tmp/thorfleet-{local.name}"
         yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
         yield f"docker load -i {remote}; status=$?; rm -f {remote}; exit $status"

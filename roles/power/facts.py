@@ -70,3 +70,12 @@ class JetsonClocks(FactBase):
         if not seen:
             return None
         return {"locked": not unlocked, "unlocked": unlocked}
+
+
+class BootId(FactBase):
+    """The kernel's id of this boot: it changes at every reboot (uptime does not, in a container)."""
+
+    command = "cat /proc/sys/kernel/random/boot_id"
+
+    def process(self, output):
+        return output[0].strip() if output else None

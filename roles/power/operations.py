@@ -4,14 +4,14 @@ import re
 import time
 
 from pyinfra import host, logger
-from pyinfra.api import OperationError, operation
+from pyinfra.api import operation
 from pyinfra.api.command import FunctionCommand, StringCommand
 from pyinfra.facts.files import File
-from pyinfra.facts.server import Uptime
 from pyinfra.facts.systemd import SystemdStatus
 
-from roles.power.facts import JetsonClocks, NvpmodelMode, NvpmodelModes
+from roles.power.facts import BootId, JetsonClocks, NvpmodelMode, NvpmodelModes
 from roles.power.files import CLOCKS_UNIT, JETSON_CLOCKS, ORIGINAL_CLOCKS, unit_paths
+from thorfleet.failure import failure, log_failure
 
 # nvpmodel's question when the new mode changes the GPU power-gating mask (jetson-stats nvpmodel.py).
 REBOOT_ASKED = re.compile(r"reboot", re.IGNORECASE)
@@ -24,7 +24,7 @@ def resolve_mode(wanted: int | str, modes: dict[int, str]) -> int:
         if wanted == mode_id or (isinstance(wanted, str) and wanted.upper() == name.upper()):
             return mode_id
     offered = ", ".join(f"{i} {n}" for i, n in sorted(modes.items())) or "none"
-    raise OperationError(f"power.mode {wanted!r} is not a mode of this unit (its nvpmodel.conf offers: {offered})")
+    raise ValueError(f"power.mode {wanted!r} is not a mode of this unit (its nvpmodel.conf offers: {offered})")
 
 
 @operation()
@@ -32,9 +32,14 @@ def nvpmodel_mode(mode: int | str, allow_reboot: bool = False):
     """Set the nvpmodel mode when it differs; reboot into it only if nvpmodel asks and the config allows."""
     current = host.get_fact(NvpmodelMode)
     if current is None:
-        raise OperationError("nvpmodel is not installed or `nvpmodel -q` printed no mode: is this a Jetson with JetPack?")
+        yield failure("nvpmodel is not installed or `nvpmodel -q` printed no mode: is this a Jetson with JetPack?")
+        return
     modes = host.get_fact(NvpmodelModes)["modes"]
-    wanted = resolve_mode(mode, modes)
+    try:
+        wanted = resolve_mode(mode, modes)
+    except ValueError as err:
+        yield failure(str(err))
+        return
     if current["id"] == wanted:
         host.noop(f"power mode is already {current['name']} ({wanted})")
         return
@@ -46,27 +51,27 @@ def switch_mode(state, host, mode_id: int, name: str, was: str, allow_reboot: bo
     ok, output = host.run_shell_command(StringCommand(f"echo no | nvpmodel -m {mode_id}"), _sudo=True)
     text = f"{output.stdout}\n{output.stderr}".strip()
     if not ok:
-        return _fail(host, f"`nvpmodel -m {mode_id}` failed: {text[-400:]}")
+        return log_failure(None, host, f"`nvpmodel -m {mode_id}` failed: {text[-400:]}")
     if not REBOOT_ASKED.search(text):
         return True
     if not allow_reboot:
-        return _fail(host, (
+        return log_failure(None, host, (
             f"nvpmodel must reboot the unit to switch from {was} to {name} ({mode_id}); the mode was not changed. "
             f"Set power.allow_reboot: true to let the deploy reboot it, or run `sudo nvpmodel -m {mode_id}` "
             "on the unit and answer YES, then deploy again"
         ))
     host.log_styled(f"nvpmodel asks for a reboot to switch to {name}: rebooting the unit", fg="yellow", log_func=logger.info)
     if not _reboot_into(host, mode_id):
-        return _fail(host, f"the unit did not come back within {REBOOT_TIMEOUT} s of the reboot into {name}")
+        return log_failure(None, host, f"the unit did not come back within {REBOOT_TIMEOUT} s of the reboot into {name}")
     after = host.get_fact(NvpmodelMode)
     if not after or after["id"] != mode_id:
-        return _fail(host, f"after the reboot the power mode is {after and after['name']}, not {name}")
+        return log_failure(None, host, f"after the reboot the power mode is {after and after['name']}, not {name}")
     return True
 
 
 def _reboot_into(host, mode_id: int) -> bool:
     """Answer YES to nvpmodel detached from the SSH session (it reboots), then reconnect (as server.reboot)."""
-    before = host.get_fact(Uptime)
+    before = host.get_fact(BootId)
     host.run_shell_command(
         StringCommand(f"( sleep 1 && echo YES | nvpmodel -m {mode_id} ) </dev/null >/dev/null 2>&1 &"), _sudo=True
     )
@@ -75,14 +80,9 @@ def _reboot_into(host, mode_id: int) -> bool:
     deadline = time.monotonic() + REBOOT_TIMEOUT
     while time.monotonic() < deadline:
         host.connect(show_errors=False)
-        if host.connected and host.get_fact(Uptime) < before:
+        if host.connected and host.get_fact(BootId) != before:
             return True
         time.sleep(2)
-    return False
-
-
-def _fail(host, message: str) -> bool:
-    host.log_styled(f"thorfleet: {message}", fg="red", log_func=logger.error)
     return False
 
 
@@ -91,7 +91,8 @@ def clocks_locked():
     """Lock the clocks now through the clocks unit (which stores the original clocks first)."""
     clocks = host.get_fact(JetsonClocks)
     if clocks is None:
-        raise OperationError(f"{JETSON_CLOCKS} is missing or `jetson_clocks --show` printed no clocks: is this a Jetson?")
+        yield failure(f"{JETSON_CLOCKS} is missing or `jetson_clocks --show` printed no clocks: is this a Jetson?")
+        return
     active = host.get_fact(SystemdStatus).get(f"{CLOCKS_UNIT}.service", False)
     if clocks["locked"] and active:
         host.noop("clocks are locked by the clocks unit")

@@ -1,8 +1,16 @@
+import re
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from thorfleet.lab.cli import ssh_command
 from thorfleet.lab.layout import UnitLayout
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def thorfleet(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -14,3 +22,45 @@ def thorfleet(*args: str, **kwargs) -> subprocess.CompletedProcess:
 def ssh(unit: UnitLayout, command: str, **kwargs) -> subprocess.CompletedProcess:
     """A shell command line on a unit, over SSH as the lab's login user."""
     return subprocess.run(ssh_command(unit, (command,)), capture_output=True, text=True, timeout=120, **kwargs)
+
+
+@dataclass
+class Converge:
+    """One `pyinfra INVENTORY deploy.py` run: exit status, output, and its results table."""
+
+    returncode: int
+    output: str
+
+    def rows(self) -> dict[str, tuple[str, str, str, str]]:
+        """Operation -> (hosts, success, error, no change), from pyinfra's results table."""
+        table = self.output.split("--> Results:", 1)[-1]
+        return {m.group(1).strip(): m.groups()[1:] for m in _RESULT_ROW.finditer(table)}
+
+    def changed(self) -> list[str]:
+        """Operations that changed something on some host ('-' under Success means none did)."""
+        return [op for op, (_, success, _, _) in self.rows().items() if success != "-" and op != "Grand total"]
+
+
+_RESULT_ROW = re.compile(r"^\s{4}(.+?)\s{2,}(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.M)
+
+
+def converge(inventory: str | Path = "inventory/sim.py", *args: str, timeout: int = 1800) -> Converge:
+    """The deploy as a user runs it, from the project root (`-y`: no confirmation prompt)."""
+    result = subprocess.run([sys.executable, "-m", "pyinfra", "-y", str(inventory), "deploy.py", *args],
+                            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return Converge(result.returncode, result.stdout + result.stderr)
+
+
+def project_with(tmp_path: Path, host_vars: dict[str, dict]) -> Path:
+    """A copy of the inventory and its YAML where some hosts' host_vars have extra keys (merged at the top level
+    and one level down); returns the copied inventory/sim.py."""
+    for folder in ("inventory", "group_vars", "host_vars"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, dirs_exist_ok=True)
+    for host, extra in host_vars.items():
+        path = tmp_path / "host_vars" / f"{host}.yml"
+        data = yaml.safe_load(path.read_text()) if path.exists() else {}
+        data = data or {}
+        for key, value in extra.items():
+            data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+        path.write_text(yaml.safe_dump(data))
+    return tmp_path / "inventory" / "sim.py"

@@ -3,6 +3,8 @@
 from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.context import ctx_host
 
+from thorfleet.failure import log_failure
+
 
 class FakeHost:
     name = "thor-01"
@@ -36,5 +38,13 @@ def _shown(command):
     if isinstance(command, FileUploadCommand):
         return (command.dest, command.src.getvalue() if hasattr(command.src, "getvalue") else command.src)
     if isinstance(command, FunctionCommand):
+        if command.function is log_failure:
+            return ("fail", command.args[0])
         return repr(command)
     return str(command)
+
+
+def failure_of(commands) -> str:
+    """The message of an operation that yielded only a failure (and so changed nothing)."""
+    assert len(commands) == 1 and commands[0][0] == "fail", commands
+    return commands[0][1]

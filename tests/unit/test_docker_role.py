@@ -1,9 +1,9 @@
 """The docker role: the daemon.json fact and the merge operation, with fake facts."""
 
+import re
 import json
 
 import pytest
-from pyinfra.api import OperationError
 
 from roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from roles.docker.files import DAEMON_JSON, owned_settings
@@ -12,7 +12,7 @@ from roles.docker.operations import (
 )
 from thorfleet.config.schema import HostConfig
 
-from .fake_host import run_operation
+from .fake_host import failure_of, run_operation
 
 OWNED = owned_settings(HostConfig().docker)
 
@@ -71,8 +71,8 @@ def test_missing_file_is_created_and_removed_again_if_docker_fails():
 
 
 def test_broken_existing_file_is_not_overwritten():
-    with pytest.raises(OperationError, match="is not valid JSON .line 3, column 1: Expecting.*will not overwrite it blindly"):
-        run_operation(daemon_json, fact(error="line 3, column 1: Expecting ',' delimiter"), OWNED)
+    commands, _ = run_operation(daemon_json, fact(error="line 3, column 1: Expecting ',' delimiter"), OWNED)
+    assert re.search("is not valid JSON .line 3, column 1: Expecting.*will not overwrite it blindly", failure_of(commands))
 
 
 def test_owned_settings_follow_the_config():
@@ -110,8 +110,8 @@ def test_docker_group():
     users["nvidia"]["groups"].append("docker")
     commands, noops = run_operation(docker_group, {"Users": users}, ["nvidia", "ci"])
     assert commands == [] and noops == ["nvidia, ci in the docker group"]
-    with pytest.raises(OperationError, match="user 'ghost' .docker.users. does not exist"):
-        run_operation(docker_group, {"Users": users}, ["ghost"])
+    commands, _ = run_operation(docker_group, {"Users": users}, ["ghost"])
+    assert re.search("user 'ghost' .docker.users. does not exist", failure_of(commands))
 
 
 def test_image_refs_follow_docker_image_ls():
@@ -143,5 +143,5 @@ def test_archives_are_pushed_and_loaded_once_for_all_their_images(tmp_path):
         ("/var/tmp/thorfleet-standins.tar", str(archive)),
         "docker load -i /var/tmp/thorfleet-standins.tar; status=$?; rm -f /var/tmp/thorfleet-standins.tar; exit $status",
     ]
-    with pytest.raises(OperationError, match=r"docker.image_archives\['lab/c:1'\]: /nope.tar is not a file on the controller"):
-        run_operation(images, {"DockerImages": []}, [], {"lab/c:1": "/nope.tar"})
+    commands, _ = run_operation(images, {"DockerImages": []}, [], {"lab/c:1": "/nope.tar"})
+    assert re.search(r"docker.image_archives\['lab/c:1'\]: /nope.tar is not a file on the controller", failure_of(commands))

@@ -1,13 +1,13 @@
 """The power role: facts parse real nvpmodel and jetson_clocks output; operations with fake facts."""
 
+import re
 import pytest
-from pyinfra.api import OperationError
 
 from roles.power.facts import JetsonClocks, NvpmodelMode, NvpmodelModes
 from roles.power.files import CLOCKS_UNIT, ORIGINAL_CLOCKS
 from roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode, switch_mode
 
-from .fake_host import run_operation
+from .fake_host import failure_of, run_operation
 
 MODES = {"modes": {0: "MAXN", 1: "120W"}, "default": 1}
 # jetson_clocks --show on a JetPack board (L4T script), before and after `jetson_clocks`.
@@ -60,13 +60,13 @@ def test_other_mode_switches_by_id():
 
 
 def test_unknown_mode_names_the_offered_ones():
-    with pytest.raises(OperationError, match="power.mode '40W' is not a mode of this unit .* offers: 0 MAXN, 1 120W"):
-        run_operation(nvpmodel_mode, mode_facts({"id": 1, "name": "120W"}), "40W")
+    commands, _ = run_operation(nvpmodel_mode, mode_facts({"id": 1, "name": "120W"}), "40W")
+    assert re.search("power.mode '40W' is not a mode of this unit .* offers: 0 MAXN, 1 120W", failure_of(commands))
 
 
 def test_missing_nvpmodel_is_a_clear_error():
-    with pytest.raises(OperationError, match="nvpmodel is not installed"):
-        run_operation(nvpmodel_mode, mode_facts(None), "MAXN")
+    commands, _ = run_operation(nvpmodel_mode, mode_facts(None), "MAXN")
+    assert re.search("nvpmodel is not installed", failure_of(commands))
 
 
 class Output:
