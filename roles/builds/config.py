@@ -15,7 +15,7 @@ TARGET_RE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 # Set by thorfleet from the keys above; giving them in cmake_flags would contradict those keys.
-OWNED_CMAKE_VARS = {"GGML_CUDA", "CMAKE_CUDA_ARCHITECTURES", "GGML_NATIVE", "CMAKE_BUILD_TYPE"}
+OWNED_CMAKE_VARS = {"GGML_CUDA", "CMAKE_CUDA_ARCHITECTURES", "GGML_NATIVE", "CMAKE_BUILD_TYPE", "BUILD_SHARED_LIBS"}
 
 
 def _cuda_architectures(value: str) -> str:

@@ -141,3 +141,13 @@ def test_a_mode_that_needs_a_reboot_stops_or_reboots_as_configured(lab_units, tm
     result = converge(back, "--limit", unit.name)
     assert result.returncode == 0, result.output[-3000:]
     assert ssh(unit, "nvpmodel -q").stdout.splitlines()[0] == "NV Power Mode: MAXN"
+
+
+def test_a_missing_image_is_loaded_from_the_controllers_archive(lab_units, inventory):
+    unit = lab_units[2]
+    assert ssh(unit, "sudo docker rmi thorfleet-lab/ollama:standin").returncode == 0
+    result = converge(inventory, "--limit", unit.name)
+    assert result.returncode == 0, result.output[-3000:]
+    assert result.changed() == ["docker | Docker images"]
+    assert ssh(unit, "sudo docker image inspect thorfleet-lab/ollama:standin").returncode == 0
+    assert converge(inventory, "--limit", unit.name).changed() == []

@@ -48,6 +48,10 @@ class HostConfig(StrictModel):
         """The models this host's engines serve: only these are downloaded here."""
         return {e.model: self.models[e.model] for e in self.engines.values() if e.model in self.models}
 
+    def needed_builds(self) -> list[str]:
+        """The builds (builds.<key>) this host's native engines run, in a fixed order."""
+        return sorted({NATIVE_KINDS[e.kind] for e in self.engines.values() if e.kind in NATIVE_KINDS})
+
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Checks that span several keys; each problem is (key path, reason)."""
         found = []

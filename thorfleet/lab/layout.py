@@ -10,6 +10,9 @@ from thorfleet import PROJECT_ROOT
 CACHE = Path(os.environ.get("THORFLEET_CACHE", PROJECT_ROOT / ".cache")).resolve()
 LAB = CACHE / "lab"
 DOWNLOADS = CACHE / "downloads"
+# One ccache for every unit (same build paths on each, so a build on one unit makes the others fast).
+CCACHE = LAB / "ccache"
+UNIT_CCACHE = "/var/cache/thorfleet-lab-ccache"
 
 BRIDGE = "tflab0"
 SUBNET_PREFIX = "10.231.0"  # a /24 of its own; units get .11, .12, ...

@@ -21,6 +21,8 @@ LLAMA_SDIST = ("llama-cpp-python", "llama_cpp_python-0.3.36.tar.gz",
                "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e")
 WHISPER_SDIST = ("pywhispercpp", "pywhispercpp-1.5.1.tar.gz",
                  "5df897e5dd9d9f16804fc937bd85b9f5880a0b29a55f8843585e0e03d76195e5")
+# The lab mirror's tag one commit above the pinned whisper.cpp release.
+WHISPER_NEXT_TAG = "lab-next"
 # A fixed identity and date, so that the whisper.cpp mirror's commit is the same on every controller.
 COMMIT_ENV = {
     "GIT_AUTHOR_NAME": "thorfleet lab", "GIT_AUTHOR_EMAIL": "lab@thorfleet.invalid",
@@ -36,13 +38,14 @@ def _extract(archive: Path, member_prefix: str, into: Path) -> Path:
     return into / member_prefix
 
 
-def _mirror(name: str, ref: str, sdist: tuple, make_repo) -> Path:
-    """A bare mirror served by git daemon, made once from an sdist; remade when it lacks `ref`.
+def _mirror(name: str, refs: list[str], sdist: tuple, make_repo) -> Path:
+    """A bare mirror served by git daemon, made once from an sdist; remade when it lacks one of `refs`.
 
-    `make_repo(archive, scratch)` returns a repository (git dir or work tree) holding `ref`."""
+    `make_repo(archive, scratch)` returns a repository (git dir or work tree) holding `refs`."""
     bare = GIT / f"{name}.git"
-    has_ref = succeeds("git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if (bare / "git-daemon-export-ok").exists() and has_ref:
+    has_refs = all(succeeds("git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+                   for ref in refs)
+    if (bare / "git-daemon-export-ok").exists() and has_refs:
         return bare
     archive = downloads.sdist(*sdist)
     GIT.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,7 @@ def llama_cpp_mirror() -> Path:
             raise LabError(f"{LLAMA_SDIST[1]} carries llama.cpp {head}, not the pinned {pinned}")
         return gitdir
 
-    return _mirror("llama.cpp", pinned, LLAMA_SDIST, make_repo)
+    return _mirror("llama.cpp", [pinned], LLAMA_SDIST, make_repo)
 
 
 def whisper_cpp_mirror() -> Path:
@@ -79,6 +82,12 @@ def whisper_cpp_mirror() -> Path:
                      ["commit", "--quiet", "--no-gpg-sign", "-m", f"whisper.cpp {tag}, as carried by {WHISPER_SDIST[1]}"],
                      ["tag", tag]):
             run("git", "-C", str(tree), *args, env=env)
+        # A later commit, so that a test can move the pin: it changes no code, only a note.
+        (tree / "THORFLEET-LAB.md").write_text(f"A lab commit above {tag}, for tests that bump builds.whisper_cpp.ref.\n")
+        for args in (["add", "THORFLEET-LAB.md"],
+                     ["commit", "--quiet", "--no-gpg-sign", "-m", "lab: a commit to move the pin to"],
+                     ["tag", WHISPER_NEXT_TAG]):
+            run("git", "-C", str(tree), *args, env=env)
         return tree
 
-    return _mirror("whisper.cpp", tag, WHISPER_SDIST, make_repo)
+    return _mirror("whisper.cpp", [tag, WHISPER_NEXT_TAG], WHISPER_SDIST, make_repo)

@@ -57,6 +57,7 @@ def nspawn_command(unit: UnitLayout) -> list[str]:
         # Docker inside the unit: all capabilities, bpf and keyring calls (cgroups: enter_own_cgroups).
         "--capability=all", "--system-call-filter=@keyring bpf",
         f"--bind={unit.disk / 'docker'}:/var/lib/docker",
+        f"--bind={layout.CCACHE}:{layout.UNIT_CCACHE}",
         "--console=read-only", "--resolv-conf=off", "--timezone=off", "--link-journal=no",
     ]
 

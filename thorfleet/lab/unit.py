@@ -127,6 +127,9 @@ def provision(unit: UnitLayout) -> None:
     daemon_json = root / "etc/docker/daemon.json"
     if not daemon_json.exists():  # as JetPack's container toolkit leaves it; afterwards the deploy owns it
         _write(daemon_json, (STANDINS / "docker-daemon.json").read_bytes(), 0o644)
+    # The lab's shared compiler cache (a real unit keeps its own, in root's home).
+    layout.CCACHE.mkdir(parents=True, exist_ok=True)
+    _write(root / "etc/ccache.conf", f"cache_dir = {layout.UNIT_CCACHE}\nmax_size = 5G\n".encode(), 0o644)
     wants = root / "etc/systemd/system/multi-user.target.wants/thorfleet-lab-cgroups.service"
     if not wants.is_symlink():
         wants.symlink_to("/etc/systemd/system/thorfleet-lab-cgroups.service")

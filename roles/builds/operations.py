@@ -1,0 +1,35 @@
+"""Operations of the builds role: build an engine when its stamp is new, switch to kept builds."""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import operation
+from pyinfra.api.command import FileUploadCommand
+
+from roles.builds.facts import InstalledBuilds
+from roles.builds.files import ENGINES, build_id, build_script, engine_dir
+
+
+def switch_command(directory: str, build: str) -> str:
+    """Point `current` at a build by renaming a new link over it: never a moment without one."""
+    return f'ln -sfn "builds/{build}" {directory}/current.new && mv -T {directory}/current.new {directory}/current'
+
+
+@operation()
+def engine_build(key: str, build, root: str, keep: int):
+    """The configured build of one engine is current: already (nothing runs), kept from before
+    (switch back, no rebuild), or new (fetch, configure, build, check, install, switch)."""
+    directory = engine_dir(root, key)
+    wanted = build_id(build)
+    found = host.get_fact(InstalledBuilds, engine_dir=directory)
+    if found["current"] == wanted:
+        host.noop(f"{ENGINES[key]} {build.ref} is current ({wanted})")
+        return
+    if wanted in found["builds"]:
+        yield switch_command(directory, wanted)
+        return
+    script = f"{directory}/logs/{wanted}.sh"
+    yield f"mkdir -p {directory}/logs"
+    yield FileUploadCommand(StringIO(build_script(root, key, build, keep)), script,
+                            remote_temp_filename=host.get_temp_filename(script))
+    yield f"bash {script}"

@@ -1,0 +1,99 @@
+"""llama.cpp and whisper.cpp built on lab units from the lab's git mirrors (CPU flags, group_vars/sim.yml)."""
+
+import pytest
+
+from roles.builds.files import build_id
+from thorfleet.config.schema import HostConfig
+from thorfleet.lab.sources import WHISPER_NEXT_TAG
+
+from .helpers import converge, project_with, ssh
+
+pytestmark = pytest.mark.lab
+ROLES = ["base", "builds"]
+LLAMA = "/opt/thorfleet/builds/llama.cpp"
+WHISPER = "/opt/thorfleet/builds/whisper.cpp"
+
+
+def builds_only(tmp_path, **host_vars):
+    per_host = {name: {"roles": ROLES} for name in ("sim-01", "sim-02", "sim-03")}
+    for name, extra in host_vars.items():
+        per_host[name].update(extra)
+    return project_with(tmp_path, per_host)
+
+
+def current(unit, directory) -> str:
+    return ssh(unit, f"readlink {directory}/current").stdout.strip()
+
+
+def lab_whisper(ref=None):
+    """sim's whisper.cpp build as the deploy sees it, with another ref if given."""
+    from thorfleet.inventory import load_fleet
+
+    config = load_fleet(__import__("pathlib").Path("inventory/sim.py")).hosts["sim-01"].config
+    build = config.builds.whisper_cpp
+    return build.model_copy(update={"ref": ref}) if ref else build
+
+
+@pytest.fixture(scope="module")
+def built(lab_units, tmp_path_factory):
+    """sim-01 builds both engines, then sim-02 its llama.cpp (the lab's shared ccache makes that one fast)."""
+    inventory = builds_only(tmp_path_factory.mktemp("builds"))
+    first = converge(inventory, "--limit", "sim-01")
+    assert first.returncode == 0, first.output[-4000:]
+    rest = converge(inventory)
+    assert rest.returncode == 0, rest.output[-4000:]
+    return inventory
+
+
+def test_units_run_the_built_programs_at_the_pinned_refs(lab_units, built):
+    sim01, sim02, sim03 = lab_units
+    pinned = HostConfig().builds.llama_cpp.ref
+    for unit in (sim01, sim02):
+        version = ssh(unit, f"{LLAMA}/current/bin/llama-server --version")
+        assert version.returncode == 0 and f"({pinned[:7]})" in version.stdout + version.stderr
+        assert ssh(unit, f"cat {LLAMA}/current/commit").stdout.strip() == pinned
+    assert ssh(sim01, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
+    assert ssh(sim02, f"test -e {WHISPER}").returncode != 0  # sim-02 runs no whisper-server
+    assert ssh(sim03, "test -e /opt/thorfleet/builds").returncode != 0  # containers only
+    log = ssh(sim01, f"cat {LLAMA}/logs/$(basename $(readlink {LLAMA}/current)).log").stdout
+    assert "-DGGML_CUDA=OFF" in log or "GGML_CUDA" in log
+
+
+def test_second_converge_does_not_rebuild(lab_units, built):
+    stamp = f"stat -c %Y {LLAMA}/logs/*.log {WHISPER}/logs/*.log"
+    before = ssh(lab_units[0], stamp).stdout
+    again = converge(built)
+    assert again.returncode == 0 and again.changed() == [], again.changed()
+    assert ssh(lab_units[0], stamp).stdout == before
+
+
+def test_ref_bump_rebuilds_and_switches_and_the_old_ref_switches_back(lab_units, built, tmp_path):
+    unit = lab_units[0]
+    old = current(unit, WHISPER)
+    bumped = builds_only(tmp_path / "bump", **{unit.name: {"builds": {"whisper_cpp": {"ref": WHISPER_NEXT_TAG}}}})
+    result = converge(bumped, "--limit", unit.name)
+    assert result.returncode == 0, result.output[-4000:]
+    new = current(unit, WHISPER)
+    assert new == f"builds/{build_id(lab_whisper(WHISPER_NEXT_TAG))}" and new != old
+    assert ssh(unit, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
+    assert ssh(unit, f"test -d {WHISPER}/{old}").returncode == 0  # the previous build is kept
+    # Back to the pinned ref: the kept build becomes current again, nothing is rebuilt.
+    back = converge(built, "--limit", unit.name)
+    assert back.returncode == 0 and current(unit, WHISPER) == old
+    assert "bash /opt/thorfleet" not in back.output
+
+
+@pytest.mark.parametrize("change,step", [
+    ({"ref": "no-such-tag"}, "fetching no-such-tag"),
+    ({"cmake_flags": {"CMAKE_CXX_COMPILER": "/usr/bin/false"}}, "cmake configure"),
+])
+def test_broken_ref_or_flag_fails_cleanly_and_current_stays(lab_units, built, tmp_path, change, step):
+    unit = lab_units[0]
+    before = current(unit, WHISPER)
+    broken = builds_only(tmp_path, **{unit.name: {"builds": {"whisper_cpp": change}}})
+    result = converge(broken, "--limit", unit.name)
+    assert result.returncode != 0
+    assert f"whisper.cpp build" in result.output and f"failed at: {step} (current is unchanged)" in result.output
+    assert "Traceback" not in result.output
+    assert current(unit, WHISPER) == before
+    assert ssh(unit, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0

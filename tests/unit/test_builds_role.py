@@ -1,0 +1,116 @@
+"""The builds role: build identity, the build script, and the operation with fake facts."""
+
+import subprocess
+
+from roles.builds.facts import InstalledBuilds
+from roles.builds.files import build_id, build_script, configure_args
+from roles.builds.operations import engine_build
+from thorfleet.config.schema import HostConfig
+
+from .fake_host import run_operation
+
+ROOT = "/opt/thorfleet/builds"
+
+
+def llama(**changes):
+    return HostConfig.model_validate({"builds": {"llama_cpp": changes}}).builds.llama_cpp
+
+
+def installed(current=None, builds=()):
+    return {"InstalledBuilds": {"current": current, "builds": list(builds)}}
+
+
+def test_configure_flags_for_thor_and_for_cpu():
+    assert configure_args(llama()) == [
+        "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DBUILD_SHARED_LIBS=OFF",
+        "-DGGML_CUDA=ON", "-DCMAKE_CUDA_ARCHITECTURES=110", "-DLLAMA_BUILD_TESTS=OFF",
+    ]
+    cpu = configure_args(llama(cuda=False, cmake_flags={"GGML_BLAS": True}))
+    assert "-DGGML_CUDA=OFF" in cpu and "-DGGML_BLAS=ON" in cpu and not any("ARCHITECTURES" in a for a in cpu)
+
+
+def test_build_id_follows_ref_flags_and_targets_only():
+    base = build_id(llama())
+    assert base.startswith("0c1e57098bba-")
+    assert build_id(llama()) == base
+    assert build_id(llama(jobs=2)) == base  # the job cap does not change what is built
+    assert build_id(llama(ref="b7000")) != base
+    assert build_id(llama(cuda_architectures="90")) != base
+    assert build_id(llama(targets=["llama-server"])) != base
+
+
+def test_installed_builds_fact():
+    output = ["current builds/abc-1", "build abc-1", "build old-2"]
+    assert InstalledBuilds().process(output) == {"current": "abc-1", "builds": ["abc-1", "old-2"]}
+    assert InstalledBuilds().process(["current "]) == {"current": None, "builds": []}
+
+
+def test_current_build_gives_no_commands():
+    build = llama()
+    commands, noops = run_operation(engine_build, installed(build_id(build), [build_id(build)]), "llama_cpp", build, ROOT, 2)
+    assert commands == []
+    assert noops == [f"llama.cpp {build.ref} is current ({build_id(build)})"]
+
+
+def test_changed_ref_uploads_and_runs_the_build_script():
+    build = llama(ref="b7000")
+    commands, _ = run_operation(engine_build, installed("old", ["old"]), "llama_cpp", build, ROOT, 2)
+    script = f"{ROOT}/llama.cpp/logs/{build_id(build)}.sh"
+    assert commands[0] == f"mkdir -p {ROOT}/llama.cpp/logs"
+    assert commands[1][0] == script and "fetch --depth 1 https://github.com/ggml-org/llama.cpp.git b7000" in commands[1][1]
+    assert commands[2] == f"bash {script}"
+
+
+def test_kept_build_is_switched_to_without_a_rebuild():
+    build = llama()
+    commands, _ = run_operation(engine_build, installed("newer", ["newer", build_id(build)]), "llama_cpp", build, ROOT, 2)
+    assert commands == [
+        f'ln -sfn "builds/{build_id(build)}" {ROOT}/llama.cpp/current.new && '
+        f"mv -T {ROOT}/llama.cpp/current.new {ROOT}/llama.cpp/current"
+    ]
+
+
+def test_script_switches_only_after_install_and_smoke_check():
+    script = build_script(ROOT, "llama_cpp", llama(), keep=3)
+    smoke = script.index('"$staged/bin/$program" --help')
+    install = script.index('mv "$staged" "$dir/builds/$id"')
+    switch = script.index('mv -T "$dir/current.new" "$dir/current"')
+    assert smoke < install < switch
+    assert "tail -n +3" in script  # keep: current and the 2 newest others
+    assert 'tail -n 25 "$log"' in script  # a failure shows the end of the build log
+
+
+def _run_script(tmp_path, build, smoke_ok: bool):
+    """Run the real script against a fake git/cmake on PATH: the unit's shell logic, without a compiler."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "git").write_text("#!/bin/sh\n[ \"$3\" = rev-parse ] && echo 0c1e57098bba43ac29e6e3b677cdceebdd22334f\n"
+                                 "[ \"$1\" = init ] && mkdir -p \"$3/.git\"\nexit 0\n")
+    program = "#!/bin/sh\nexit 0\n" if smoke_ok else "#!/bin/sh\necho broken >&2; exit 1\n"
+    (bin_dir / "cmake").write_text(
+        "#!/bin/sh\nif [ \"$1\" = --build ]; then mkdir -p \"$2/bin\"; for t in llama-server llama-bench; do\n"
+        f"printf '%s' '{program}' > \"$2/bin/$t\"; chmod +x \"$2/bin/$t\"; done; fi\nexit 0\n")
+    for tool in ("git", "cmake"):
+        (bin_dir / tool).chmod(0o755)
+    root = tmp_path / "builds"
+    script = build_script(str(root), "llama_cpp", build, keep=2)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env), root / "llama.cpp"
+
+
+def test_script_installs_and_switches(tmp_path):
+    result, directory = _run_script(tmp_path, llama(), smoke_ok=True)
+    assert result.returncode == 0, result.stderr
+    assert (directory / "current").readlink().as_posix() == f"builds/{build_id(llama())}"
+    assert (directory / "current" / "stamp.json").exists()
+
+
+def test_failed_smoke_check_leaves_current_alone(tmp_path):
+    good, directory = _run_script(tmp_path, llama(), smoke_ok=True)
+    assert good.returncode == 0
+    result, _ = _run_script(tmp_path, llama(ref="b7000"), smoke_ok=False)
+    assert result.returncode == 1
+    assert "failed at: the --help check of the new programs (current is unchanged)" in result.stderr
+    assert "llama-server --help failed" in result.stderr  # the log's tail
+    assert (directory / "current").readlink().as_posix() == f"builds/{build_id(llama())}"
+    assert not (directory / "builds" / build_id(llama(ref="b7000"))).exists()
