@@ -50,13 +50,13 @@ def test_units_run_the_built_programs_at_the_pinned_refs(lab_units, built):
     pinned = HostConfig().builds.llama_cpp.ref
     for unit in (sim01, sim02):
         version = ssh(unit, f"{LLAMA}/current/bin/llama-server --version")
-        assert version.returncode == 0 and f"({pinned[:7]})" in version.stdout + version.stderr
+        assert version.returncode == 0 and f"commit {pinned[:7]}" in version.stderr
         assert ssh(unit, f"cat {LLAMA}/current/commit").stdout.strip() == pinned
     assert ssh(sim01, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
     assert ssh(sim02, f"test -e {WHISPER}").returncode != 0  # sim-02 runs no whisper-server
     assert ssh(sim03, "test -e /opt/thorfleet/builds").returncode != 0  # containers only
     log = ssh(sim01, f"cat {LLAMA}/logs/$(basename $(readlink {LLAMA}/current)).log").stdout
-    assert "-DGGML_CUDA=OFF" in log or "GGML_CUDA" in log
+    assert "Including CPU backend" in log and "Including CUDA backend" not in log  # sim's cuda: false
 
 
 def test_second_converge_does_not_rebuild(lab_units, built):
@@ -84,7 +84,7 @@ def test_ref_bump_rebuilds_and_switches_and_the_old_ref_switches_back(lab_units,
 
 
 @pytest.mark.parametrize("change,step", [
-    ({"ref": "no-such-tag"}, "fetching no-such-tag"),
+    ({"ref": "no-such-tag"}, "fetching no-such-tag from git://10.231.0.1/whisper.cpp.git"),
     ({"cmake_flags": {"CMAKE_CXX_COMPILER": "/usr/bin/false"}}, "cmake configure"),
 ])
 def test_broken_ref_or_flag_fails_cleanly_and_current_stays(lab_units, built, tmp_path, change, step):
@@ -93,7 +93,7 @@ def test_broken_ref_or_flag_fails_cleanly_and_current_stays(lab_units, built, tm
     broken = builds_only(tmp_path, **{unit.name: {"builds": {"whisper_cpp": change}}})
     result = converge(broken, "--limit", unit.name)
     assert result.returncode != 0
-    assert f"whisper.cpp build" in result.output and f"failed at: {step} (current is unchanged)" in result.output
+    assert f"failed at: {step}" in result.output and "(current is unchanged)" in result.output
     assert "Traceback" not in result.output
     assert current(unit, WHISPER) == before
     assert ssh(unit, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
