@@ -67,6 +67,10 @@ class BuildConfig(StrictModel):
 
     repo: Url = Field(description="Git URL of the source (upstream, a mirror, or a path on the unit).")
     ref: GitRef = Field(description="Pinned tag or commit that is built.")
+    source_archive: SingleLine | None = Field(
+        None, description="A `.tar.gz` of the source tree on the controller (`git archive --format=tar.gz REF`), pushed to "
+        "units that reach no git server instead of fetching `repo`; `ref` then names what it holds. Relative to where pyinfra runs.",
+    )
     cuda: bool = Field(True, description="Build with CUDA (`GGML_CUDA=ON`).")
     cuda_architectures: CudaArchitectures = Field("110", description="`CMAKE_CUDA_ARCHITECTURES`; Thor is 110 (compute capability 11.0).")
     cmake_flags: CMakeFlags = Field(default_factory=dict, description="Extra `-DNAME=VALUE` CMake flags.")

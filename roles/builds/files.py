@@ -1,6 +1,7 @@
 """Where builds live on a unit, what identifies a build, and the script that makes one.
 
-    <root>/<engine>/src                  git checkout of the source
+    <root>/<engine>/src                  git checkout of the source (or the pushed archive, unpacked)
+    <root>/<engine>/sources/<id>.tar.gz  a source archive pushed from the controller, until it is unpacked
     <root>/<engine>/work/<id>            CMake build tree; removed once installed (ccache on the unit speeds the next
                                          build), kept after a failure for a look and a faster retry
     <root>/<engine>/builds/<id>/bin      an installed build, with stamp.json saying what it is
@@ -11,6 +12,7 @@
 import hashlib
 import json
 import shlex
+from pathlib import Path
 
 from thorfleet.render import render_template
 
@@ -38,7 +40,22 @@ def configure_args(build) -> list[str]:
 
 def stamp(build) -> dict:
     """What a build is made of; a different stamp is a different build."""
-    return {"ref": build.ref, "configure": configure_args(build), "targets": list(build.targets)}
+    made_of = {"ref": build.ref, "configure": configure_args(build), "targets": list(build.targets)}
+    if build.source_archive:
+        made_of["source_sha256"] = archive_sha256(build.source_archive)
+    return made_of
+
+
+def archive_sha256(path: str) -> str:
+    """sha256 of a source archive on the controller ('missing' when there is none: the deploy says so)."""
+    try:
+        return hashlib.file_digest(open(Path(path).expanduser(), "rb"), "sha256").hexdigest()
+    except OSError:
+        return "missing"
+
+
+def archive_on_unit(root: str, key: str, build) -> str:
+    return f"{engine_dir(root, key)}/sources/{build_id(build)}.tar.gz"
 
 
 def build_id(build) -> str:
@@ -67,4 +84,5 @@ def build_script(root: str, key: str, build, keep: int) -> str:
         smoke_arg=SMOKE_ARG,
         gib_per_job=GIB_PER_JOB[build.cuda],
         keep=keep,
+        archive=archive_on_unit(root, key, build) if build.source_archive else None,
     )

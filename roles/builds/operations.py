@@ -1,13 +1,15 @@
 """Operations of the builds role: build an engine when its stamp is new, switch to kept builds."""
 
 from io import StringIO
+from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
 
 from roles.builds.facts import InstalledBuilds
-from roles.builds.files import ENGINES, build_id, build_script, engine_dir
+from roles.builds.files import ENGINES, archive_on_unit, build_id, build_script, engine_dir
+from thorfleet.failure import failure
 
 
 def switch_command(directory: str, build: str) -> str:
@@ -29,7 +31,14 @@ def engine_build(key: str, build, root: str, keep: int):
         yield switch_command(directory, wanted)
         return
     script = f"{directory}/logs/{wanted}.sh"
-    yield f"mkdir -p {directory}/logs"
+    yield f"mkdir -p {directory}/logs {directory}/sources"
+    if build.source_archive:
+        local = Path(build.source_archive).expanduser()
+        if not local.is_file():
+            yield failure(f"builds.{key}.source_archive: {build.source_archive} is not a file on the controller")
+            return
+        archive = archive_on_unit(root, key, build)
+        yield FileUploadCommand(str(local), archive, remote_temp_filename=host.get_temp_filename(archive))
     yield FileUploadCommand(StringIO(build_script(root, key, build, keep)), script,
                             remote_temp_filename=host.get_temp_filename(script))
     yield f"bash {script}"

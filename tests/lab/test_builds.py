@@ -1,12 +1,16 @@
 """llama.cpp and whisper.cpp built on lab units from the lab's git mirrors (CPU flags, group_vars/sim.yml)."""
 
+import subprocess
+
 import pytest
 
 from roles.builds.files import build_id
 from thorfleet.config.schema import HostConfig
+from thorfleet.inventory import load_fleet
+from thorfleet.lab import layout
 from thorfleet.lab.sources import WHISPER_NEXT_TAG
 
-from .helpers import converge, project_with, ssh
+from .helpers import ROOT, converge, project_with, ssh
 
 pytestmark = pytest.mark.lab
 ROLES = ["base", "builds"]
@@ -27,10 +31,7 @@ def current(unit, directory) -> str:
 
 def lab_whisper(ref=None):
     """sim's whisper.cpp build as the deploy sees it, with another ref if given."""
-    from thorfleet.inventory import load_fleet
-
-    config = load_fleet(__import__("pathlib").Path("inventory/sim.py")).hosts["sim-01"].config
-    build = config.builds.whisper_cpp
+    build = load_fleet(ROOT / "inventory/sim.py").hosts["sim-01"].config.builds.whisper_cpp
     return build.model_copy(update={"ref": ref}) if ref else build
 
 
@@ -97,3 +98,20 @@ def test_broken_ref_or_flag_fails_cleanly_and_current_stays(lab_units, built, tm
     assert "Traceback" not in result.output
     assert current(unit, WHISPER) == before
     assert ssh(unit, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
+
+
+def test_a_source_archive_from_the_controller_builds_without_git(lab_units, built, tmp_path):
+    """A unit that reaches no git server gets `git archive`'s tarball pushed instead."""
+    unit = lab_units[0]
+    before = current(unit, WHISPER)
+    archive = tmp_path / "whisper.cpp-lab-next.tar.gz"
+    subprocess.run(["git", f"--git-dir={layout.LAB / 'git/whisper.cpp.git'}", "archive", "--format=tar.gz",
+                    "--prefix=whisper.cpp/", "-o", str(archive), WHISPER_NEXT_TAG], check=True)
+    pushed = builds_only(tmp_path, **{unit.name: {"builds": {"whisper_cpp": {
+        "ref": WHISPER_NEXT_TAG, "repo": "git://192.0.2.1/unreachable.git", "source_archive": str(archive)}}}})
+    result = converge(pushed, "--limit", unit.name)
+    assert result.returncode == 0, result.output[-4000:]
+    assert current(unit, WHISPER) != before
+    assert ssh(unit, f"cat {WHISPER}/current/commit").stdout.strip() == WHISPER_NEXT_TAG
+    assert ssh(unit, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
+    assert converge(built, "--limit", unit.name).returncode == 0 and current(unit, WHISPER) == before

@@ -56,7 +56,7 @@ def test_changed_ref_uploads_and_runs_the_build_script():
     build = llama(ref="b7000")
     commands, _ = run_operation(engine_build, installed("old", ["old"]), "llama_cpp", build, ROOT, 2)
     script = f"{ROOT}/llama.cpp/logs/{build_id(build)}.sh"
-    assert commands[0] == f"mkdir -p {ROOT}/llama.cpp/logs"
+    assert commands[0] == f"mkdir -p {ROOT}/llama.cpp/logs {ROOT}/llama.cpp/sources"
     assert commands[1][0] == script and "fetch --depth 1 https://github.com/ggml-org/llama.cpp.git b7000" in commands[1][1]
     assert commands[2] == f"bash {script}"
 
@@ -114,3 +114,42 @@ def test_failed_smoke_check_leaves_current_alone(tmp_path):
     assert "llama-server --help failed" in result.stderr  # the log's tail
     assert (directory / "current").readlink().as_posix() == f"builds/{build_id(llama())}"
     assert not (directory / "builds" / build_id(llama(ref="b7000"))).exists()
+
+
+def test_source_archive_is_pushed_and_unpacked_instead_of_fetched(tmp_path):
+    tree = tmp_path / "llama.cpp-b7000"
+    tree.mkdir()
+    (tree / "CMakeLists.txt").write_text("project(x)\n")
+    archive = tmp_path / "llama.cpp-b7000.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(tmp_path), tree.name], check=True)
+    build = llama(ref="b7000", source_archive=str(archive))
+    assert build_id(build) != build_id(llama(ref="b7000"))  # the archive's sha256 is part of the build
+    commands, _ = run_operation(engine_build, installed(), "llama_cpp", build, ROOT, 2)
+    unit_archive = f"{ROOT}/llama.cpp/sources/{build_id(build)}.tar.gz"
+    assert commands[1] == (unit_archive, str(archive))
+    assert commands[2][0].endswith(".sh") and f"tar -xzf {unit_archive}" in commands[2][1]
+    assert "git -C \"$dir/src\" fetch" not in commands[2][1]
+
+
+def test_missing_source_archive_fails_before_anything_is_pushed():
+    build = llama(source_archive="/nope/llama.tar.gz")
+    commands, _ = run_operation(engine_build, installed(), "llama_cpp", build, ROOT, 2)
+    assert commands[-1] == ("fail", "builds.llama_cpp.source_archive: /nope/llama.tar.gz is not a file on the controller")
+    assert not any(isinstance(c, tuple) and c[0] != "fail" for c in commands)
+
+
+def test_script_unpacks_an_archive_with_a_top_folder(tmp_path):
+    tree = tmp_path / "top"
+    tree.mkdir()
+    (tree / "CMakeLists.txt").write_text("project(x)\n")
+    archive = tmp_path / "src.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(tmp_path), "top"], check=True)
+    build = llama(source_archive=str(archive))
+    root = tmp_path / "builds"
+    unit_archive = root / "llama.cpp" / "sources" / f"{build_id(build)}.tar.gz"
+    unit_archive.parent.mkdir(parents=True)
+    unit_archive.write_bytes(archive.read_bytes())
+    result, directory = _run_script(tmp_path, build, smoke_ok=True)
+    assert result.returncode == 0, result.stderr
+    assert (directory / "src" / "CMakeLists.txt").exists() and not unit_archive.exists()
+    assert (directory / "current" / "commit").read_text().strip() == build.ref
