@@ -4,7 +4,6 @@ import shlex
 import uuid
 from hashlib import sha256
 from io import StringIO
-from urllib.parse import urlparse
 
 from pyinfra import host
 from pyinfra.api import OperationError, operation
@@ -12,6 +11,7 @@ from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.facts.deb import DebPackages
 
 from roles.base.facts import AuthorizedKeys, FileSha256, JetsonStats
+from thorfleet.pip import pip_install_command
 from thorfleet.types import SecretUnavailable
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
@@ -54,17 +54,6 @@ def authorized_keys(user: str, keys: list[str]):
     )
 
 
-def pip_install_command(requirement: str, index_url: str | None) -> str:
-    """`pip3 install` into the system Python, as jetson-stats' docs say for Ubuntu 24.04."""
-    command = f"pip3 install --break-system-packages --no-input --disable-pip-version-check {shlex.quote(requirement)}"
-    if index_url:
-        command += f" --index-url {shlex.quote(index_url)}"
-        parsed = urlparse(index_url)
-        if parsed.scheme == "http":  # pip refuses plain http unless the host is trusted
-            command += f" --trusted-host {shlex.quote(parsed.hostname)}"
-    return command
-
-
 @operation()
 def jetson_stats(version: str, index_url: str | None = None):
     """jetson-stats (`jtop`) at the pinned version, with its jtop.service (`jtop --install-service`)."""
@@ -73,7 +62,7 @@ def jetson_stats(version: str, index_url: str | None = None):
         host.noop(f"jetson-stats {version} is installed with its service")
         return
     if found["version"] != version:
-        yield pip_install_command(f"jetson-stats=={version}", index_url)
+        yield pip_install_command("pip3", [f"jetson-stats=={version}"], index_url, system=True)
     # Installed from a wheel, jetson-stats does not set its service up itself (jtop/__main__.py).
     yield "jtop --install-service"
 

@@ -60,8 +60,9 @@ class ModelStoreConfig(StrictModel):
     root: AbsPath = Field("/models", description="Root of the model store (seed 002 uses `/models/<id>`).")
     modelscope_version: SingleLine = Field("1.40.2", description="Pinned `modelscope` CLI version, installed in its own virtualenv.")
     modelscope_endpoint: Url | None = Field(None, description="`MODELSCOPE_ENDPOINT` for a mirror or the lab; the public hub when unset.")
+    hf_version: SingleLine = Field("2.4.0", description="Pinned `huggingface_hub` (its `hf` CLI), installed beside modelscope when a model comes from Hugging Face.")
     hf_endpoint: Url | None = Field(None, description="`HF_ENDPOINT` for Hugging Face mirrors; the public hub when unset.")
-    prune: bool = Field(False, description="Delete model folders under `root` that no configured model uses.")
+    prune: bool = Field(False, description="Delete the model folders thorfleet filled under `root` that no model of the host uses any more; otherwise they stay.")
 
     def dest(self, model: ModelConfig) -> str:
         if model.dest:

@@ -8,8 +8,9 @@ from pyinfra.api import OperationError
 
 from roles.base.facts import AuthorizedKeys, JetsonStats
 from roles.base.operations import (
-    WIFI_KEYFILE, apt_packages, authorized_keys, jetson_stats, pip_install_command, read_secret, wifi, wifi_keyfile,
+    WIFI_KEYFILE, apt_packages, authorized_keys, jetson_stats, read_secret, wifi, wifi_keyfile,
 )
+from thorfleet.pip import pip_install_command
 from thorfleet.types import SecretSource
 
 from .fake_host import run_operation
@@ -57,7 +58,7 @@ def test_jetson_stats_installed_with_pip_as_its_docs_say_then_its_service():
     facts = {"JetsonStats": {"version": "4.2.0", "service": True}}
     commands, _ = run_operation(jetson_stats, facts, "7.2.2", "http://10.231.0.1:7080/simple/")
     assert commands == [
-        "pip3 install --break-system-packages --no-input --disable-pip-version-check jetson-stats==7.2.2 "
+        "pip3 install --no-input --disable-pip-version-check --break-system-packages jetson-stats==7.2.2 "
         "--index-url http://10.231.0.1:7080/simple/ --trusted-host 10.231.0.1",
         "jtop --install-service",
     ]
@@ -66,7 +67,7 @@ def test_jetson_stats_installed_with_pip_as_its_docs_say_then_its_service():
 
 
 def test_https_index_is_not_trusted_blindly():
-    assert "--trusted-host" not in pip_install_command("x==1", "https://pypi.mirror.example/simple/")
+    assert "--trusted-host" not in pip_install_command("pip", ["x==1"], "https://pypi.mirror.example/simple/")
 
 
 def test_wifi_password_never_appears_in_a_command():

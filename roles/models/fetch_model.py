@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""thorfleet's model fetcher, run on the unit by the models role: `fetch_model.py SPEC.json`.
+
+SPEC: {"name", "dest", "source", "id", "revision", "url", "cli", "files": [{"path", "size", "sha256"}]}.
+Files already verified (a stamp in DEST/.thorfleet-verified.json matching their size and mtime)
+are not read again. Others are hashed; a wrong one is deleted. Missing ones are fetched with the
+hub's own CLI (`modelscope download` or `hf download`, both resume from their partial files) or
+curl (resuming), then checked against the size and sha256 the hub published (or the config gave).
+Exit 0: every file verified. Exit 1: a message saying which file and why, on stderr.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+STAMPS = ".thorfleet-verified.json"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_stamps(dest: Path) -> dict:
+    try:
+        return json.loads((dest / STAMPS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def save_stamps(dest: Path, stamps: dict) -> None:
+    partial = dest / (STAMPS + ".new")
+    partial.write_text(json.dumps(stamps, indent=1, sort_keys=True))
+    partial.replace(dest / STAMPS)
+
+
+def stamped(path: Path, stamp: dict | None, want: dict) -> bool:
+    """The file is as it was when it was last verified, and that verification still holds."""
+    if not stamp or not path.is_file():
+        return False
+    stat = path.stat()
+    return (stamp["size"], stamp["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns) and \
+        (want["sha256"] is None or stamp["sha256"] == want["sha256"])
+
+
+def verify(path: Path, want: dict) -> tuple[str | None, dict | None]:
+    """(None, its stamp) when the file is right, else (why not, None)."""
+    stat = path.stat()
+    if want["size"] is not None and stat.st_size != want["size"]:
+        return f"size {stat.st_size} is not the expected {want['size']}", None
+    found = sha256(path)
+    if want["sha256"] is not None and found != want["sha256"]:
+        return f"sha256 {found} is not the expected {want['sha256']}", None
+    return None, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": found}
+
+
+def download(spec: dict, dest: Path, files: list[dict]) -> int:
+    paths = [f["path"] for f in files]
+    if spec["source"] == "modelscope":
+        command = [spec["cli"]["modelscope"], "download", "--model", spec["id"], "--local_dir", str(dest)]
+        command += ["--revision", spec["revision"]] if spec["revision"] else []
+        command += ["--include", *paths]
+    elif spec["source"] == "huggingface":
+        command = [spec["cli"]["hf"], "download", spec["id"], *paths, "--local-dir", str(dest)]
+        command += ["--revision", spec["revision"]] if spec["revision"] else []
+    else:
+        target = dest / paths[0]
+        command = ["curl", "-fL", "--retry", "3", "-C", "-", "-o", str(target) + ".part", spec["url"]]
+        status = subprocess.call(command)
+        if status == 0:
+            os.replace(str(target) + ".part", target)
+        return status
+    print("fetching:", " ".join(command), flush=True)
+    return subprocess.call(command)
+
+
+def main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    dest = Path(spec["dest"])
+    dest.mkdir(parents=True, exist_ok=True)
+    stamps = load_stamps(dest)
+    todo = []
+    for want in spec["files"]:
+        path = dest / want["path"]
+        if stamped(path, stamps.get(want["path"]), want):
+            continue
+        if path.is_file():
+            problem, stamp = verify(path, want)
+            if problem is None:
+                stamps[want["path"]] = stamp
+                continue
+            print(f"{spec['name']}: {want['path']}: {problem}; deleted, fetching it again", flush=True)
+            path.unlink()
+        todo.append(want)
+    save_stamps(dest, stamps)
+    if todo:
+        status = download(spec, dest, todo)
+        if status != 0:
+            print(f"thorfleet: {spec['name']}: the download stopped (exit {status}); what arrived is kept "
+                  "and the next deploy resumes it", file=sys.stderr)
+            return 1
+        for want in todo:
+            path = dest / want["path"]
+            problem, stamp = ("missing after the download", None) if not path.is_file() else verify(path, want)
+            if problem:
+                if path.is_file():
+                    path.unlink()
+                print(f"thorfleet: {spec['name']}: {want['path']} {problem}; deleted, the next deploy fetches it again",
+                      file=sys.stderr)
+                return 1
+            stamps[want["path"]] = stamp
+        save_stamps(dest, stamps)
+    print(f"{spec['name']}: {len(spec['files'])} files verified in {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
