@@ -1,8 +1,9 @@
 """Faults for reliability tests: pull a unit's cable, reboot it, kill a process, fill its disk."""
 
+import json
 import time
 
-from thorfleet.lab import network, unit as units
+from thorfleet.lab import layout, network, unit as units
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError
 
@@ -65,3 +66,19 @@ def fill_disk(unit: UnitLayout) -> int:
 
 def free_disk(unit: UnitLayout) -> None:
     units.exec_in(unit, "rm", "-f", FILL_FILE, check=True)
+
+
+def throttle(bytes_per_second: int | None) -> None:
+    """Slow the controller's file transfers down (so that a test can interrupt one), or not (None)."""
+    if bytes_per_second:
+        layout.HTTP_RATE.write_text(str(bytes_per_second))
+    else:
+        layout.HTTP_RATE.unlink(missing_ok=True)
+
+
+def transfers(file_suffix: str = "") -> list[dict]:
+    """The file transfers the controller's HTTP server made so far (optionally only files ending so)."""
+    if not layout.HTTP_TRANSFERS.exists():
+        return []
+    found = [json.loads(line) for line in layout.HTTP_TRANSFERS.read_text().splitlines() if line.strip()]
+    return [t for t in found if t["file"].endswith(file_suffix)]

@@ -6,6 +6,8 @@ What each path stands in for:
   /simple/PROJECT/                       a PEP 503 package index over the lab's wheelhouse (PyPI)
   /files/PATH                            plain files (lab container images, raw model files)
 Only the `master` revision exists. Bound to the lab bridge's address, never to the outside.
+Every file transfer is recorded in layout.HTTP_TRANSFERS (tests count them); layout.HTTP_RATE,
+when present, slows transfers down to that many bytes per second (tests interrupt them).
 """
 
 import hashlib
@@ -13,11 +15,14 @@ import html
 import json
 import re
 import sys
+import time
 from functools import lru_cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from thorfleet.lab import layout
 
 REPO_RE = re.compile(r"^/api/v1/models/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/repo(/files)?$")
 
@@ -133,14 +138,36 @@ class LabHandler(BaseHTTPRequestHandler):
         if ranged:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
-        with open(target, "rb") as data:
-            data.seek(start)
-            remaining = end - start + 1
-            while remaining > 0 and (block := data.read(min(1 << 20, remaining))):
-                self.wfile.write(block)
-                remaining -= len(block)
+        rate = _rate()
+        sent = 0
+        try:
+            with open(target, "rb") as data:
+                data.seek(start)
+                remaining = end - start + 1
+                while remaining > 0 and (block := data.read(min(1 << 16 if rate else 1 << 20, remaining))):
+                    self.wfile.write(block)
+                    remaining -= len(block)
+                    sent += len(block)
+                    if rate:
+                        time.sleep(len(block) / rate)
+        finally:
+            if self.command == "GET":
+                _record({"file": relative, "start": start, "sent": sent, "client": self.client_address[0]})
 
     do_HEAD = do_GET  # HEAD bodies are dropped by clients; the headers are what they read
+
+
+def _rate() -> int | None:
+    """The transfer rate limit a test set with `faults.throttle`, in bytes per second."""
+    try:
+        return int(layout.HTTP_RATE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _record(transfer: dict) -> None:
+    with open(layout.HTTP_TRANSFERS, "a") as log:
+        log.write(json.dumps(transfer) + "\n")
 
 
 def make_server(address: str, port: int, models: Path, wheels: Path, files: Path) -> ThreadingHTTPServer:

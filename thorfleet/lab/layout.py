@@ -13,6 +13,9 @@ DOWNLOADS = CACHE / "downloads"
 # One ccache for every unit (same build paths on each, so a build on one unit makes the others fast).
 CCACHE = LAB / "ccache"
 UNIT_CCACHE = "/var/cache/thorfleet-lab-ccache"
+# The HTTP server's record of file transfers (one JSON line each), and its optional rate limit (bytes/s).
+HTTP_TRANSFERS = LAB / "http-transfers.jsonl"
+HTTP_RATE = LAB / "http-rate"
 
 BRIDGE = "tflab0"
 SUBNET_PREFIX = "10.231.0"  # a /24 of its own; units get .11, .12, ...
