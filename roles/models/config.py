@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from thorfleet.types import AbsPath, RelativePath, Sha256, SingleLine, StrictModel, Url, matching
+from thorfleet.types import AbsPath, BindAddress, RelativePath, Sha256, SingleLine, StrictModel, Url, matching
 
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -62,7 +62,26 @@ class ModelStoreConfig(StrictModel):
     modelscope_endpoint: Url | None = Field(None, description="`MODELSCOPE_ENDPOINT` for a mirror or the lab; the public hub when unset.")
     hf_version: SingleLine = Field("2.4.0", description="Pinned `huggingface_hub` (its `hf` CLI), installed beside modelscope when a model comes from Hugging Face.")
     hf_endpoint: Url | None = Field(None, description="`HF_ENDPOINT` for Hugging Face mirrors; the public hub when unset.")
+    fetch: Literal["unit", "controller"] = Field(
+        "unit", description="`unit`: each unit downloads from the hub. `controller`: the controller downloads each file "
+        "once into `controller_cache` and serves it to the units on `serve_address` while the deploy runs (units "
+        "without internet, or many units and one uplink).",
+    )
+    controller_cache: SingleLine = Field(
+        ".cache/models", description="For `fetch: controller`: the controller's model cache, relative to where pyinfra runs."
+    )
+    serve_address: BindAddress | None = Field(
+        None, description="For `fetch: controller`: the controller's address the units reach; the cache is served there, "
+        "without authentication (models are public files), only while a deploy runs.",
+    )
+    serve_port: int = Field(7081, ge=1024, le=65535, description="For `fetch: controller`: the port the cache is served on.")
     prune: bool = Field(False, description="Delete the model folders thorfleet filled under `root` that no model of the host uses any more; otherwise they stay.")
+
+    @model_validator(mode="after")
+    def _served_somewhere(self):
+        if self.fetch == "controller" and not self.serve_address:
+            raise ValueError("fetch 'controller' needs serve_address: the controller's address that the units reach")
+        return self
 
     def dest(self, model: ModelConfig) -> str:
         if model.dest:

@@ -6,12 +6,16 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import files
 
+from roles.models.controller_cache import ensure, serve
 from roles.models.hub import HubError, model_files
 from roles.models.operations import CLI, FETCHER, hub_cli, model, prune
 
 
 def requirements(config) -> list[str]:
+    """The hub CLIs the unit needs: none when the controller fetches for it, or for plain URLs."""
     store, sources = config.model_store, {m.source for m in config.needed_models().values()}
+    if store.fetch == "controller":
+        return []
     wanted = []
     if "modelscope" in sources:
         wanted.append(f"modelscope=={store.modelscope_version}")
@@ -33,11 +37,13 @@ def model_spec(name: str, config) -> dict:
     store, entry = config.model_store, config.models[name]
     try:
         listed = model_files(entry, store)
+        mirror = f"{serve(store)}/{ensure(entry, listed, store)}" if store.fetch == "controller" else None
     except HubError as err:
         raise PyinfraError(f"models.{name}: {err}") from None
     return {
         "name": name, "dest": store.dest(entry), "source": entry.source, "id": entry.id, "revision": entry.revision,
-        "url": entry.url, "cli": CLI, "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed],
+        "url": entry.url, "mirror": mirror, "cli": CLI,
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed],
     }
 
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """thorfleet's model fetcher, run on the unit by the models role: `fetch_model.py SPEC.json`.
 
-SPEC: {"name", "dest", "source", "id", "revision", "url", "cli", "files": [{"path", "size", "sha256"}]}.
+SPEC: {"name", "dest", "source", "id", "revision", "url", "mirror", "cli", "files": [{"path", "size", "sha256"}]}.
 Files already verified (a stamp in DEST/.thorfleet-verified.json matching their size and mtime)
 are not read again. Others are hashed; a wrong one is deleted. Missing ones are fetched with the
-hub's own CLI (`modelscope download` or `hf download`, both resume from their partial files) or
-curl (resuming), then checked against the size and sha256 the hub published (or the config gave).
+hub's own CLI (`modelscope download` or `hf download`, both resume from their partial files), or
+with curl (resuming) from a URL or from the controller's cache (`mirror`), then checked against the size and sha256 the hub published (or the config gave).
 Exit 0: every file verified. Exit 1: a message saying which file and why, on stderr.
 """
 
@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 STAMPS = ".thorfleet-verified.json"
 
@@ -60,8 +61,21 @@ def verify(path: Path, want: dict) -> tuple[str | None, dict | None]:
     return None, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": found}
 
 
+def curl(url: str, target: Path) -> int:
+    """One file over HTTP, resuming a `.part` left by an earlier try."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = str(target) + ".part"
+    status = subprocess.call(["curl", "-fsSL", "--retry", "3", "-C", "-", "-o", part, url])
+    if status == 0:
+        os.replace(part, target)
+    return status
+
+
 def download(spec: dict, dest: Path, files: list[dict]) -> int:
     paths = [f["path"] for f in files]
+    if spec.get("mirror"):  # model_store.fetch: controller
+        print(f"fetching {len(paths)} files from {spec['mirror']}", flush=True)
+        return max(curl(f"{spec['mirror']}/{quote(path)}", dest / path) for path in paths)
     if spec["source"] == "modelscope":
         command = [spec["cli"]["modelscope"], "download", "--model", spec["id"], "--local_dir", str(dest)]
         command += ["--revision", spec["revision"]] if spec["revision"] else []
@@ -70,12 +84,7 @@ def download(spec: dict, dest: Path, files: list[dict]) -> int:
         command = [spec["cli"]["hf"], "download", spec["id"], *paths, "--local-dir", str(dest)]
         command += ["--revision", spec["revision"]] if spec["revision"] else []
     else:
-        target = dest / paths[0]
-        command = ["curl", "-fL", "--retry", "3", "-C", "-", "-o", str(target) + ".part", spec["url"]]
-        status = subprocess.call(command)
-        if status == 0:
-            os.replace(str(target) + ".part", target)
-        return status
+        return curl(spec["url"], dest / paths[0])
     print("fetching:", " ".join(command), flush=True)
     return subprocess.call(command)
 

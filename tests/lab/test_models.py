@@ -105,3 +105,22 @@ def test_a_download_cut_off_midway_resumes_on_the_next_run(lab_units, inventory)
     assert unit_sha(unit, path) == GGUF_SHA
     resumed = faults.transfers(GGUF)[before:]
     assert resumed and resumed[-1]["start"] >= kept - (1 << 20), resumed  # picked up where it stopped, not from 0
+
+
+def test_download_once_distribute_serves_each_file_from_the_endpoint_once(lab_units, tmp_path):
+    """model_store.fetch: controller — the controller fetches, the three units get it from there."""
+    store = {"fetch": "controller", "controller_cache": str(tmp_path / "cache"), "serve_address": layout.CONTROLLER_ADDRESS}
+    inventory = project_with(tmp_path, {h: {"roles": ROLES, "model_store": store} for h in ("sim-01", "sim-02", "sim-03")})
+    for unit in lab_units:
+        ssh(unit, "sudo rm -rf /models")
+    before = len(faults.transfers(GGUF))
+    result = converge(inventory)
+    assert result.returncode == 0, result.output[-4000:]
+    for unit, path in zip(lab_units, ("/models/thorfleet-lab/tiny-qwen2-GGUF", "/models/lab/coder", "/models/lab/qwen3-8b")):
+        assert unit_sha(unit, f"{path}/{GGUF}") == GGUF_SHA
+    assert unit_sha(lab_units[1], f"/models/lab/gpt-oss/{GGUF}") == GGUF_SHA
+    fetched = faults.transfers(GGUF)[before:]
+    assert [t["client"] for t in fetched] == [layout.CONTROLLER_ADDRESS], fetched  # once, by the controller
+    again = converge(inventory)
+    assert again.returncode == 0 and again.changed() == []
+    assert len(faults.transfers(GGUF)) == before + 1

@@ -15,13 +15,12 @@ import html
 import json
 import re
 import sys
-import time
 from functools import lru_cache
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from thorfleet.http_files import send_file
 from thorfleet.lab import layout
 
 REPO_RE = re.compile(r"^/api/v1/models/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/repo(/files)?$")
@@ -120,36 +119,9 @@ class LabHandler(BaseHTTPRequestHandler):
         target = self._inside(root, relative)
         if target is None:
             return self._not_found(relative)
-        size = target.stat().st_size
-        start, end = 0, size - 1
-        ranged = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
-        if ranged:
-            start = int(ranged.group(1))
-            end = min(int(ranged.group(2)), size - 1) if ranged.group(2) else size - 1
-            if start >= size:
-                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.end_headers()
-                return
-        self.send_response(206 if ranged else 200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        if ranged:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.end_headers()
-        rate = _rate()
-        sent = 0
+        start, sent = 0, 0
         try:
-            with open(target, "rb") as data:
-                data.seek(start)
-                remaining = end - start + 1
-                while remaining > 0 and (block := data.read(min(1 << 16 if rate else 1 << 20, remaining))):
-                    self.wfile.write(block)
-                    remaining -= len(block)
-                    sent += len(block)
-                    if rate:
-                        time.sleep(len(block) / rate)
+            start, sent = send_file(self, target, _rate())
         finally:
             if self.command == "GET":
                 _record({"file": relative, "start": start, "sent": sent, "client": self.client_address[0]})

@@ -1,0 +1,194 @@
+"""The models role: hub listings, the fetch decisions on the unit, and the operations with fake facts."""
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from roles.models import hub
+from roles.models.facts import ModelState, VenvPackages
+from roles.models.operations import FETCHER, HUB_VENV, hub_cli, model, prune
+from thorfleet.config.schema import HostConfig
+from thorfleet.http_files import send_file
+
+from .fake_host import failure_of, run_operation
+
+FETCH_MODEL = Path(__file__).resolve().parents[2] / "roles/models/fetch_model.py"
+
+
+def config(models: dict, **store):
+    return HostConfig.model_validate({"models": models, "model_store": store})
+
+
+def test_modelscope_listing_is_filtered_by_include_and_config_sha_wins(monkeypatch):
+    listing = {"Data": {"Files": [
+        {"Path": "Qwen3-8B-Q5_K_M.gguf", "Size": 10, "Sha256": "a" * 64, "Type": "blob"},
+        {"Path": "Qwen3-8B-Q8_0.gguf", "Size": 20, "Sha256": "b" * 64, "Type": "blob"},
+        {"Path": "docs", "Type": "tree"},
+    ]}}
+    asked = []
+    monkeypatch.setattr(hub, "_get_json", lambda url: asked.append(url) or listing)
+    c = config({"m": {"id": "Qwen/Qwen3-8B-GGUF", "include": ["*Q5_K_M.gguf"], "revision": "v1"}},
+               modelscope_endpoint="http://mirror.example:7080")
+    files = hub.model_files(c.models["m"], c.model_store)
+    assert files == [hub.HubFile("Qwen3-8B-Q5_K_M.gguf", 10, "a" * 64)]
+    assert asked == ["http://mirror.example:7080/api/v1/models/Qwen/Qwen3-8B-GGUF/repo/files?Recursive=true&Revision=v1"]
+    c = config({"m": {"id": "Qwen/Qwen3-8B-GGUF", "include": ["*Q5_K_M.gguf"], "sha256": {"Qwen3-8B-Q5_K_M.gguf": "c" * 64}}})
+    assert hub.model_files(c.models["m"], c.model_store)[0].sha256 == "c" * 64
+
+
+def test_huggingface_listing_takes_the_lfs_sha256(monkeypatch):
+    tree = [{"type": "file", "path": "ggml-large-v3-turbo.bin", "size": 5, "lfs": {"oid": "d" * 64}},
+            {"type": "file", "path": "README.md", "size": 1}, {"type": "directory", "path": "x"}]
+    monkeypatch.setattr(hub, "_get_json", lambda url: tree)
+    c = config({"w": {"source": "huggingface", "id": "ggerganov/whisper.cpp", "include": ["ggml-large-v3-turbo.bin"]}})
+    assert hub.model_files(c.models["w"], c.model_store) == [hub.HubFile("ggml-large-v3-turbo.bin", 5, "d" * 64)]
+
+
+def test_a_listing_with_no_matching_file_is_an_error(monkeypatch):
+    monkeypatch.setattr(hub, "_get_json", lambda url: {"Data": {"Files": []}})
+    c = config({"m": {"id": "Qwen/Qwen3-8B-GGUF", "include": ["*.gguf"]}})
+    with pytest.raises(hub.HubError, match="no file matches"):
+        hub.model_files(c.models["m"], c.model_store)
+
+
+def spec(tmp_path, files, **extra):
+    return {"name": "m", "dest": str(tmp_path / "dest"), "source": "url", "id": None, "revision": None,
+            "url": None, "mirror": None, "cli": {}, "files": files, **extra}
+
+
+def state(verified: dict, free=10 << 30, have=0):
+    return {"ModelState": {"files": {p: {"verified": v, "bytes": have} for p, v in verified.items()}, "free": free}}
+
+
+def test_verified_model_gives_no_commands():
+    s = spec(Path("/x"), [{"path": "a.gguf", "size": 5, "sha256": None}])
+    commands, noops = run_operation(model, state({"a.gguf": True}), s, {})
+    assert commands == [] and noops == ["model m: 1 files verified in /x/dest"]
+
+
+def test_pending_model_uploads_its_spec_and_runs_the_fetcher_with_the_endpoint():
+    s = spec(Path("/x"), [{"path": "a.gguf", "size": 5, "sha256": None}])
+    commands, _ = run_operation(model, state({"a.gguf": False}), s, {"MODELSCOPE_ENDPOINT": "http://10.231.0.1:7080"})
+    assert commands[0] == "mkdir -p /var/lib/thorfleet/models"
+    assert commands[1][0] == "/var/lib/thorfleet/models/m.json" and json.loads(commands[1][1])["dest"] == "/x/dest"
+    assert commands[2] == f"MODELSCOPE_ENDPOINT=http://10.231.0.1:7080 python3 {FETCHER} /var/lib/thorfleet/models/m.json"
+
+
+def test_too_little_space_stops_before_anything_runs_and_counts_partial_bytes():
+    s = spec(Path("/x"), [{"path": "a.gguf", "size": 3 << 30, "sha256": None}])
+    commands, _ = run_operation(model, state({"a.gguf": False}, free=2 << 30), s, {})
+    assert failure_of(commands) == ("model m needs 3.00 GiB more in /x/dest, but only 2.00 GiB is free there; nothing "
+                                    "was downloaded. Free space, or point models.m.dest or model_store.root elsewhere")
+    # 1.5 GiB already arrived (a partial download): 1.5 GiB more fits in 2 GiB.
+    commands, _ = run_operation(model, state({"a.gguf": False}, free=2 << 30, have=3 << 29), s, {})
+    assert commands[-1].endswith("/var/lib/thorfleet/models/m.json")
+
+
+def test_model_state_fact_on_a_real_folder(tmp_path):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "a.gguf").write_bytes(b"abc")
+    (dest / "b.gguf.incomplete").write_bytes(b"12")
+    files = [{"path": "a.gguf", "size": 3, "sha256": None}, {"path": "b.gguf", "size": 9, "sha256": None}]
+    out = subprocess.run(["sh", "-c", ModelState().command(str(dest), files)], capture_output=True, text=True, check=True)
+    found = ModelState().process(out.stdout.splitlines())
+    assert found["files"] == {"a.gguf": {"verified": False, "bytes": 3}, "b.gguf": {"verified": False, "bytes": 2}}
+    assert found["free"] > 0
+
+
+def test_hub_cli_installed_at_its_pin_gives_no_commands():
+    facts = {"VenvPackages": {"modelscope": "1.40.2"}}
+    commands, noops = run_operation(hub_cli, facts, ["modelscope==1.40.2"])
+    assert commands == [] and noops == [f"modelscope==1.40.2 installed in {HUB_VENV}"]
+    commands, _ = run_operation(hub_cli, {"VenvPackages": {}}, ["modelscope==1.40.2"], "http://10.231.0.1:7080/simple/")
+    assert commands == [f"test -x {HUB_VENV}/bin/pip || python3 -m venv {HUB_VENV}",
+                        f"{HUB_VENV}/bin/pip install --no-input --disable-pip-version-check modelscope==1.40.2 "
+                        "--index-url http://10.231.0.1:7080/simple/ --trusted-host 10.231.0.1"]
+    assert VenvPackages().process(['[{"name": "huggingface_hub", "version": "2.4.0"}]']) == {"huggingface-hub": "2.4.0"}
+
+
+def test_prune_deletes_only_unused_folders_thorfleet_filled():
+    facts = {"ManagedModelFolders": ["/models/a", "/models/b"]}
+    commands, _ = run_operation(prune, facts, "/models", ["/models/a"])
+    assert commands == ["rm -rf /models/b"]
+    commands, noops = run_operation(prune, facts, "/models", ["/models/a", "/models/b"])
+    assert commands == [] and noops == ["no unused model folders under /models"]
+
+
+def test_fetch_controller_needs_an_address():
+    with pytest.raises(Exception, match="fetch 'controller' needs serve_address"):
+        config({}, fetch="controller")
+
+
+# The unit-side fetcher, run for real against a local HTTP server (the `mirror` path, curl resuming).
+
+class _Files(BaseHTTPRequestHandler):
+    root: Path
+
+    def do_GET(self):
+        send_file(self, self.root / self.path.lstrip("/"))
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Files,), {"root": root}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def run_fetcher(tmp_path, s):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(s))
+    return subprocess.run([sys.executable, str(FETCH_MODEL), str(path)], capture_output=True, text=True)
+
+
+def test_fetcher_downloads_verifies_and_then_leaves_files_alone(tmp_path, mirror):
+    root, url = mirror
+    (root / "a.gguf").write_bytes(b"x" * 1000)
+    want = {"path": "a.gguf", "size": 1000, "sha256": hashlib.sha256(b"x" * 1000).hexdigest()}
+    s = spec(tmp_path, [want], mirror=url)
+    first = run_fetcher(tmp_path, s)
+    assert first.returncode == 0, first.stderr
+    stamps = json.loads((tmp_path / "dest/.thorfleet-verified.json").read_text())
+    assert stamps["a.gguf"]["sha256"] == want["sha256"]
+    (root / "a.gguf").unlink()  # a second run must not need the server
+    assert run_fetcher(tmp_path, s).returncode == 0
+
+
+def test_fetcher_replaces_a_corrupted_file_and_resumes_a_partial_one(tmp_path, mirror):
+    root, url = mirror
+    data = bytes(range(256)) * 40
+    (root / "a.gguf").write_bytes(data)
+    (root / "b.gguf").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "a.gguf").write_bytes(data[:-1] + b"!")  # right size, wrong content
+    (dest / "b.gguf.part").write_bytes(data[:5000])  # an interrupted download
+    s = spec(tmp_path, [{"path": p, "size": len(data), "sha256": sha} for p in ("a.gguf", "b.gguf")], mirror=url)
+    result = run_fetcher(tmp_path, s)
+    assert result.returncode == 0, result.stderr
+    assert "a.gguf: sha256" in result.stdout and "deleted, fetching it again" in result.stdout
+    assert (dest / "a.gguf").read_bytes() == data and (dest / "b.gguf").read_bytes() == data
+
+
+def test_fetcher_deletes_a_download_that_does_not_match(tmp_path, mirror):
+    root, url = mirror
+    (root / "a.gguf").write_bytes(b"tampered")
+    s = spec(tmp_path, [{"path": "a.gguf", "size": 8, "sha256": "0" * 64}], mirror=url)
+    result = run_fetcher(tmp_path, s)
+    assert result.returncode == 1
+    assert "a.gguf sha256" in result.stderr and "deleted, the next deploy fetches it again" in result.stderr
+    assert not (tmp_path / "dest/a.gguf").exists()
