@@ -10,6 +10,7 @@ from roles.base.config import BaseConfig
 from roles.builds.config import BuildsConfig
 from roles.docker.config import DockerConfig
 from roles.engines.config import NATIVE_KINDS, ContainerEngine, Engine, EngineBase, LLMContainer
+from roles.engines.flags import RENAMED
 from roles.models.config import ModelConfig, ModelStoreConfig
 from roles.power.config import PowerConfig
 from thorfleet.types import Name, StrictModel
@@ -82,11 +83,26 @@ class HostConfig(StrictModel):
             else:
                 yield ("bind",), (f"{engine.kind} has no authentication and would listen on {engine.bind}: "
                                   "bind 127.0.0.1, or set allow_unauthenticated: true to expose it anyway")
+        yield from self._renamed_flags(engine)
         if "engines" in self.roles:
             if engine.kind in NATIVE_KINDS and "builds" not in self.roles:
                 yield ("kind",), f"{engine.kind} runs the {NATIVE_KINDS[engine.kind]} build, but the builds role is not in roles"
             if isinstance(engine, ContainerEngine) and "docker" not in self.roles:
                 yield ("kind",), f"{engine.kind} runs in a container, but the docker role is not in roles"
+
+    def _renamed_flags(self, engine: EngineBase):
+        """Flags the pinned engine version renamed (RENAMED); other refs are checked on the unit."""
+        renamed = RENAMED.get(engine.kind, {})
+        if not renamed:
+            return
+        build = getattr(self.builds, NATIVE_KINDS[engine.kind])
+        if build.ref != type(build).model_fields["ref"].default:
+            return
+        for flag, value in engine.args.items():
+            if flag in renamed and value not in (False, None):
+                replacement, how = renamed[flag]
+                yield ("args", flag), (f"the pinned {NATIVE_KINDS[engine.kind].replace('_', '.')} ({build.ref[:12]}) has no "
+                                       f"--{flag}: it became --{replacement}; write {how}")
 
     def _port_clashes(self):
         taken: list[tuple[int, str, str]] = []  # port, address, owner

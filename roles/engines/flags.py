@@ -1,0 +1,124 @@
+"""What an installed engine accepts, read from its `--help`, and the check of a command line against it.
+
+Both llama.cpp (`common/arg.cpp`, `common_arg::to_string`) and whisper.cpp (`examples/server/
+server.cpp`, `whisper_print_usage`) print one option per line: its spellings separated by ", ",
+each maybe followed by a value hint (`N`, `FNAME`, `[on|off|auto]`), then two or more spaces and the
+help text, continued on indented lines. A hint in brackets or braces lists the values it takes;
+so does a help text made of `- value: meaning` lines (llama.cpp's `--load-mode`).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+_FLAG = re.compile(r"^--?[A-Za-z0-9][\w.+-]*$")
+_CHOICE_LINE = re.compile(r"^\s*- ([\w.+-]+):")
+
+# Flags that disappeared with a mapping that is unambiguous (llama.cpp `common/arg.cpp`: --no-mmap
+# and --mlock became --load-mode). Name -> (replacement flag, what to write instead).
+RENAMED = {
+    "llama-server": {
+        "no-mmap": ("load-mode", "load-mode: none (or load-mode: mlock together with mlock)"),
+        "mlock": ("load-mode", "load-mode: mmap+mlock (or load-mode: mlock together with no-mmap)"),
+    },
+}
+
+
+@dataclass
+class Option:
+    names: list[str]  # every spelling, with dashes
+    takes_value: bool
+    choices: list[str] = field(default_factory=list)
+    listed: list[str] = field(default_factory=list)  # `- value:` lines of its help text
+
+
+def parse_help(text: str) -> dict[str, Option]:
+    """Every spelling of every option in a `--help` text -> its Option."""
+    options: dict[str, Option] = {}
+    current: Option | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("-") and (not line.startswith(" " * 8)):
+            head, rest = _split_head(stripped)
+            spellings, hint = _spellings(head)
+            if not spellings:
+                current = None
+                continue
+            current = Option(spellings, takes_value=bool(hint), choices=_hint_choices(hint))
+            for name in spellings:
+                options[name] = current
+        elif current is not None and line.startswith(" "):
+            rest = stripped
+        else:
+            current = None
+            continue
+        if current is not None and current.takes_value and not current.choices:
+            match = _CHOICE_LINE.match(rest)
+            if match:
+                current.listed.append(match.group(1))
+    for option in options.values():
+        if not option.choices and len(option.listed) >= 2:
+            option.choices = option.listed
+    return options
+
+
+def _split_head(line: str) -> tuple[str, str]:
+    """(the option's spellings and hints, its help text). Spellings are padded apart (`-h,    --help`,
+    `-d  N,     --duration N`), so a padded chunk still belongs to them after a comma, when it is
+    itself a flag, or when it is a bare hint like `N,`."""
+    chunks = re.split(r"\s{2,}", line)
+    head = chunks[0]
+    for index, chunk in enumerate(chunks[1:], start=1):
+        if head.endswith(",") or chunk.startswith("-") or re.fullmatch(r"[A-Z_]+,?", chunk):
+            head += " " + chunk
+        else:
+            return head, "  ".join(chunks[index:])
+    return head, ""
+
+
+def _spellings(head: str) -> tuple[list[str], str]:
+    """`-lm,   --load-mode MODE` -> (['-lm', '--load-mode'], 'MODE'); `-t N,  --threads N` likewise."""
+    names, hint = [], ""
+    for piece in re.split(r",\s*", head):
+        words = piece.split()
+        if words and _FLAG.match(words[0]):
+            names.append(words[0])
+            hint = " ".join(words[1:]) or hint
+    return names, hint.strip()
+
+
+def _hint_choices(hint: str) -> list[str]:
+    bracketed = re.fullmatch(r"[\[{<]([^\]}>]+)[\]}>]", hint)
+    if bracketed and ("|" in bracketed.group(1) or "," in bracketed.group(1)):
+        return [c.strip() for c in re.split(r"[|,]", bracketed.group(1)) if c.strip()]
+    return []
+
+
+@dataclass
+class FlagProblem:
+    flag: str
+    reason: str
+    suggestion: str | None = None
+
+
+def check_argv(kind: str, argv: list[str], options: dict[str, Option]) -> list[FlagProblem]:
+    """Flags of a command line (argv[0] is the program) that the engine does not accept as given."""
+    problems, words, i = [], argv[1:], 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if not word.startswith("-"):
+            continue
+        option = options.get(word)
+        if option is None:
+            renamed = RENAMED.get(kind, {}).get(word.lstrip("-"))
+            problems.append(FlagProblem(word, "is not an option of this build",
+                                        f"it became --{renamed[0]}: write {renamed[1]}" if renamed else None))
+            continue
+        if option.takes_value:
+            value = words[i] if i < len(words) else None
+            i += 1
+            if value is None:
+                problems.append(FlagProblem(word, "needs a value"))
+            elif option.choices and value not in option.choices:
+                problems.append(FlagProblem(word, f"does not take {value!r} (it takes {', '.join(option.choices)})"))
+    return problems
