@@ -6,6 +6,7 @@ from pyinfra.api.exceptions import PyinfraError
 from roles.base import deploy as base_role
 from roles.builds import deploy as builds_role
 from roles.docker import deploy as docker_role
+from roles.engines import deploy as engines_role
 from roles.models import deploy as models_role
 from roles.power import deploy as power_role
 from thorfleet.config.schema import ROLE_ORDER
@@ -13,7 +14,8 @@ from thorfleet.inventory import DATA_KEY
 
 # Role name -> its pyinfra @deploy. Roles join this table as they are implemented.
 ROLE_DEPLOYS: dict = {"base": base_role.apply, "power": power_role.apply, "docker": docker_role.apply,
-                      "builds": builds_role.apply, "models": models_role.apply}
+                      "builds": builds_role.apply, "models": models_role.apply,
+                      "engines": engines_role.apply}
 
 
 def apply_roles(host) -> None:

@@ -1,4 +1,4 @@
-"""Facts of the base role: a user's authorized keys, jetson-stats, and a Wi-Fi connection file."""
+"""Facts of the base role: a user's authorized keys and jetson-stats."""
 
 import shlex
 
@@ -28,12 +28,3 @@ class JetsonStats(FactBase):
         version = output[0].strip() if output else "none"
         return {"version": None if version == "none" else version, "service": "service" in output[1:]}
 
-
-class FileSha256(FactBase):
-    """sha256 of a root-only file (a Wi-Fi connection holds its password), or None when it is missing."""
-
-    def command(self, path: str) -> str:
-        return f"sha256sum {shlex.quote(path)} 2>/dev/null | cut -d' ' -f1 || true"
-
-    def process(self, output):
-        return output[0].strip() if output and output[0].strip() else None

@@ -2,16 +2,14 @@
 
 import shlex
 import uuid
-from hashlib import sha256
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import OperationError, operation
-from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.facts.deb import DebPackages
 
-from roles.base.facts import AuthorizedKeys, FileSha256, JetsonStats
+from roles.base.facts import AuthorizedKeys, JetsonStats
 from thorfleet.pip import pip_install_command
+from thorfleet.secret_file import is_current, secret_file_commands
 from thorfleet.types import SecretUnavailable
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
@@ -85,20 +83,15 @@ def wifi_keyfile(ssid: str, password: str, interface: str | None, hidden: bool) 
 
 @operation()
 def wifi(ssid: str, password: str, interface: str | None = None, hidden: bool = False):
-    """Join a Wi-Fi network with NetworkManager. The password goes into a root-only keyfile,
-    uploaded into a file only the login user can read: never on a command line or in output."""
+    """Join a Wi-Fi network with NetworkManager; the password goes into a root-only keyfile
+    (thorfleet/secret_file.py: never on a command line or in output)."""
     content = wifi_keyfile(ssid, password, interface, hidden)
-    if host.get_fact(FileSha256, path=WIFI_KEYFILE) == sha256(content.encode()).hexdigest():
+    if is_current(WIFI_KEYFILE, content):
         host.noop(f"Wi-Fi connection {WIFI_CONNECTION} to {ssid!r} is configured")
         return
-    staged = host.get_temp_filename(f"thorfleet-wifi-{ssid}")
     yield "command -v nmcli >/dev/null || { echo 'thorfleet: nmcli (NetworkManager) is not installed' >&2; exit 1; }"
-    yield StringCommand(f"( umask 077 && : > {staged} )", _sudo=False)
-    yield FileUploadCommand(StringIO(content), staged, _sudo=False)
-    yield (
-        f"install -m 600 -o root -g root {staged} {WIFI_KEYFILE} && rm -f {staged} && "
-        f"nmcli connection reload && nmcli connection up id {WIFI_CONNECTION}"
-    )
+    yield from secret_file_commands(WIFI_KEYFILE, content)
+    yield f"nmcli connection reload && nmcli connection up id {WIFI_CONNECTION}"
 
 
 def read_secret(source, what: str) -> str:

@@ -47,6 +47,8 @@ class EngineBase(StrictModel):
 
     # Flags thorfleet renders from the keys above; per kind. Setting them in `args` is an error.
     owned_flags: ClassVar[frozenset[str]] = frozenset()
+    # What the deploy asks to know the engine is up (answers 200 once the model is loaded).
+    health_path: ClassVar[str] = "/health"
     # Which kinds accept an API key, and how.
     supports_api_key: ClassVar[bool] = True
 
@@ -72,6 +74,10 @@ class NativeEngine(EngineBase):
     """An engine built on the unit (llama.cpp, whisper.cpp) and run as an unprivileged service user."""
 
     user: Name = Field("thorfleet", description="Unprivileged system user the engine runs as.")
+    groups: list[Name] = Field(
+        default_factory=lambda: ["video", "render"],
+        description="Groups of the service user where the unit has them (Jetson's GPU device nodes belong to video and render).",
+    )
 
 
 class LlamaServer(NativeEngine):
@@ -156,6 +162,7 @@ class Ollama(ContainerEngine):
     """Ollama (`ollama serve`), which manages its own models under `models_dir`."""
 
     kind: Literal["ollama"]
+    health_path: ClassVar[str] = "/api/tags"
     models_dir: AbsPath = Field("/var/lib/ollama", description="Host folder mounted as Ollama's model store.")
     supports_api_key: ClassVar[bool] = False
 
@@ -164,6 +171,7 @@ class Triton(ContainerEngine):
     """Triton Inference Server (`tritonserver`) over a model repository."""
 
     kind: Literal["triton"]
+    health_path: ClassVar[str] = "/v2/health/ready"
     grpc_port: Port = Field(8001, description="gRPC port (`--grpc-port`).")
     metrics_port: Port = Field(8002, description="Prometheus metrics port (`--metrics-port`).")
     owned_flags: ClassVar[frozenset[str]] = frozenset({

@@ -53,8 +53,19 @@ def _huggingface(model, endpoint: str) -> list[HubFile]:
     return [HubFile(e["path"], e.get("size"), (e.get("lfs") or {}).get("oid")) for e in entries if e.get("type") == "file"]
 
 
+_asked: dict[str, list[HubFile]] = {}
+
+
 def model_files(model, store) -> list[HubFile]:
-    """The files of `model` that a unit must hold (after `include`), with what they must be."""
+    """The files of `model` that a unit must hold (after `include`), with what they must be; each
+    model is asked of its hub once per deploy, however many hosts and roles need the answer."""
+    key = model.model_dump_json() + store.model_dump_json()
+    if key not in _asked:
+        _asked[key] = _listed(model, store)
+    return _asked[key]
+
+
+def _listed(model, store) -> list[HubFile]:
     if model.source == "url":
         return [HubFile(model.file_name_from_url, model.size_bytes, model.sha256.get(model.file_name_from_url))]
     if model.source == "modelscope":

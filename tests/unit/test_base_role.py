@@ -79,15 +79,15 @@ def test_wifi_password_never_appears_in_a_command():
     staged = uploads[0][0]
     # The staging file is made private before the upload writes the password into it.
     assert shell[1] == f"( umask 077 && : > {staged} )"
-    assert shell[2].startswith(f"install -m 600 -o root -g root {staged} {WIFI_KEYFILE} && rm -f {staged}")
-    assert shell[2].endswith("nmcli connection up id thorfleet-wifi")
+    assert shell[2] == f"install -D -m 600 -o root -g root {staged} {WIFI_KEYFILE} && rm -f {staged}"
+    assert shell[3] == "nmcli connection reload && nmcli connection up id thorfleet-wifi"
 
 
 def test_wifi_with_the_same_keyfile_gives_no_commands():
     content = wifi_keyfile("lab-net", "s3cret-pass", "wlan0", True)
     assert "interface-name=wlan0" in content and "hidden=true" in content
     assert content == wifi_keyfile("lab-net", "s3cret-pass", "wlan0", True)  # stable uuid
-    facts = {"FileSha256": sha256(content.encode()).hexdigest()}
+    facts = {"FileSha256": sha256(content.encode()).hexdigest()}  # the keyfile as thorfleet would write it
     commands, noops = run_operation(wifi, facts, "lab-net", "s3cret-pass", "wlan0", True)
     assert commands == [] and noops == ["Wi-Fi connection thorfleet-wifi to 'lab-net' is configured"]
 

@@ -1,5 +1,7 @@
 """`lab up`, `lab down` and `lab status`: the whole lab, from cached image to units answering SSH."""
 
+import os
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -9,9 +11,14 @@ from thorfleet.lab.system import LabError, ensure_host_tools, require_root_linux
 
 
 def ensure_ssh_key() -> None:
-    layout.SSH_DIR.mkdir(parents=True, exist_ok=True)
+    """The lab's SSH key, and its engine API key (both private to root, made once)."""
+    layout.SSH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not layout.SSH_KEY.exists():
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "thorfleet-lab", "-f", str(layout.SSH_KEY))
+    if not layout.API_KEY.exists():
+        descriptor = os.open(layout.API_KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(descriptor, (secrets.token_urlsafe(24) + "\n").encode())
+        os.close(descriptor)
 
 
 def write_known_hosts(lab_units: list[UnitLayout]) -> None:

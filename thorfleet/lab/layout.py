@@ -94,4 +94,7 @@ def existing_units() -> list[UnitLayout]:
 
 SSH_DIR = LAB / "ssh"
 SSH_KEY = SSH_DIR / "id_ed25519"
+# The lab's engine API key (random, made at the first `lab up`): host_vars/sim-*.yml point the
+# exposed engines' api_key at it, as a real lab points them at its own secret.
+API_KEY = SSH_DIR / "engine-api-key"
 KNOWN_HOSTS = SSH_DIR / "known_hosts"

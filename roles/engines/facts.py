@@ -1,0 +1,50 @@
+"""Facts of the engines role: which engines a unit has, what each runs, and what a binary accepts."""
+
+import json
+import shlex
+
+from pyinfra.api import FactBase
+
+from roles.engines.commands import ENGINE_CONFIG_DIR
+
+STATE_DIR = "/var/lib/thorfleet/engines"
+
+
+class InstalledEngines(FactBase):
+    """Names of the engines thorfleet installed (each has its environment file)."""
+
+    command = f"ls {ENGINE_CONFIG_DIR}/*.env 2>/dev/null | xargs -r -n1 basename | sed 's/\\.env$//' || true"
+
+    def process(self, output):
+        return sorted(line.strip() for line in output if line.strip() and not line.endswith(".secret"))
+
+
+class EngineState(FactBase):
+    """`{"active": bool, "enabled": bool, "running": dict | None}`: the unit's state, and what it was
+    last (re)started with (its unit, environment, build, image and model fingerprints)."""
+
+    def command(self, engine_name: str, unit: str) -> str:
+        return (
+            f'echo "active=$(systemctl is-active {unit}.service)"; '
+            f'echo "enabled=$(systemctl is-enabled {unit}.service 2>/dev/null)"; '
+            f'echo "running=$(cat {STATE_DIR}/{shlex.quote(engine_name)}.json 2>/dev/null || echo null)"'
+        )
+
+    def process(self, output):
+        found = dict(line.partition("=")[::2] for line in output if "=" in line)
+        return {"active": found.get("active") == "active", "enabled": found.get("enabled") == "enabled",
+                "running": json.loads(found.get("running") or "null")}
+
+
+class ProgramHelp(FactBase):
+    """`{"version": first line of --version, "help": --help text}` of an installed engine program, or None."""
+
+    def command(self, binary: str) -> str:
+        b = shlex.quote(binary)
+        return f"test -x {b} || {{ echo absent; exit 0; }}; {b} --version 2>&1 | head -n 1; echo ---; {b} --help 2>&1 || true"
+
+    def process(self, output):
+        if output and output[0].strip() == "absent":
+            return None
+        split = output.index("---") if "---" in output else 0
+        return {"version": " ".join(output[:split]).strip(), "help": "\n".join(output[split + 1:])}

@@ -1,0 +1,47 @@
+"""A file holding a secret (a Wi-Fi password, an API key), written without the secret ever showing.
+
+The content is uploaded into a staging file made private (umask 077) before the upload writes to
+it, then installed with its owner and mode; it never appears on a command line or in pyinfra's
+output, and the fact compares sha256 sums, not contents.
+"""
+
+import shlex
+from hashlib import sha256
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import FactBase, operation
+from pyinfra.api.command import FileUploadCommand, StringCommand
+
+
+class FileSha256(FactBase):
+    """sha256 of a root-only file, or None when it is missing."""
+
+    def command(self, path: str) -> str:
+        return f"sha256sum {shlex.quote(path)} 2>/dev/null | cut -d' ' -f1 || true"
+
+    def process(self, output):
+        return output[0].strip() if output and output[0].strip() else None
+
+
+def secret_file_commands(path: str, content: str, group: str = "root", mode: str = "600") -> list:
+    """The commands that put `content` at `path` (owner root), privately staged."""
+    staged = host.get_temp_filename(f"thorfleet-secret-{path}")
+    return [
+        StringCommand(f"( umask 077 && : > {staged} )", _sudo=False),
+        FileUploadCommand(StringIO(content), staged, _sudo=False),
+        f"install -D -m {mode} -o root -g {group} {staged} {path} && rm -f {staged}",
+    ]
+
+
+def is_current(path: str, content: str) -> bool:
+    return host.get_fact(FileSha256, path=path) == sha256(content.encode()).hexdigest()
+
+
+@operation()
+def secret_file(path: str, content: str, group: str = "root", mode: str = "600"):
+    """A root-owned secret file, readable by `group` when mode allows; written only when it differs."""
+    if is_current(path, content):
+        host.noop(f"{path} is current")
+        return
+    yield from secret_file_commands(path, content, group, mode)
