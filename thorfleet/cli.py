@@ -1,4 +1,4 @@
-"""The `thorfleet` command: validate, list and render a fleet's configuration."""
+"""The `thorfleet` command: validate, list and render a fleet's configuration; verify its hosts."""
 
 import sys
 from pathlib import Path
@@ -12,6 +12,7 @@ from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.inventory import Fleet, load_fleet
 from thorfleet.lab.cli import lab_group
+from thorfleet.verify import run_suite
 
 console = Console()
 errors = Console(stderr=True)
@@ -95,3 +96,24 @@ def render(inventory: str, host: str, only: str | None) -> None:
 
 
 main.add_command(lab_group, "lab")
+
+
+@main.command()
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--limit", help="Comma-separated host names of the inventory to verify (default: all).")
+def verify(inventory: str, limit: str | None) -> None:
+    """Check converged hosts against their configuration (tests/verify/, testinfra over SSH)."""
+    fleet = _fleet(inventory)
+    hosts = [h for h in fleet.hosts if not limit or h in limit.split(",")]
+    status, per_host, failures = run_suite(inventory, limit, hosts)
+    table = Table(title=f"thorfleet verify {inventory}")
+    for column in ("host", "passed", "failed", "skipped", "verdict"):
+        table.add_column(column)
+    for host in hosts:
+        counts = per_host.get(host, {})
+        verdict = "[red]FAILED[/red]" if counts.get("failed") else "[green]ok[/green]" if counts.get("passed") else "-"
+        table.add_row(host, str(counts.get("passed", 0)), str(counts.get("failed", 0)), str(counts.get("skipped", 0)), verdict)
+    console.print(table)
+    for failure in failures:
+        console.print(f"  failed: {failure}", highlight=False)
+    sys.exit(status)

@@ -60,9 +60,22 @@ def _units(config) -> list[Unit]:
     return [Unit(h) for name, h in fleet.hosts.items() if wanted is None or name in wanted]
 
 
+def of_kinds(*kinds: str):
+    """A check of each engine of these kinds (all kinds when none given), as `case` = (unit, name, engine)."""
+    def mark(function):
+        function.engine_kinds = set(kinds)
+        return function
+    return mark
+
+
 def pytest_generate_tests(metafunc):
-    """Each check module names its ROLE; it runs for every host that applies that role."""
-    if "unit" in metafunc.fixturenames:
-        role = getattr(metafunc.module, "ROLE")
-        units = [u for u in _units(metafunc.config) if u.applies(role)]
+    """Each check module names its ROLE; it runs for every host that applies that role, or for each
+    engine of the kinds it names (`of_kinds`) on those hosts."""
+    role = getattr(metafunc.module, "ROLE", None)
+    units = [u for u in _units(metafunc.config) if role and u.applies(role)]
+    if "case" in metafunc.fixturenames:
+        kinds = getattr(metafunc.function, "engine_kinds", set())
+        cases = [(u, n, e) for u in units for n, e in u.config.engines.items() if not kinds or e.kind in kinds]
+        metafunc.parametrize("case", cases, ids=[f"{u.name}-{n}" for u, n, _ in cases])
+    elif "unit" in metafunc.fixturenames:
         metafunc.parametrize("unit", units, ids=[u.name for u in units], scope="module")
