@@ -52,15 +52,19 @@ def converge(inventory: str | Path = "inventory/sim.py", *args: str, timeout: in
 
 
 def project_with(tmp_path: Path, host_vars: dict[str, dict]) -> Path:
-    """A copy of the inventory and its YAML where some hosts' host_vars have extra keys (merged at the top level
-    and one level down); returns the copied inventory/sim.py."""
+    """A copy of the inventory and its YAML where some hosts' host_vars have extra keys (merged into
+    what is there, mapping by mapping); returns the copied inventory/sim.py."""
     for folder in ("inventory", "group_vars", "host_vars"):
         shutil.copytree(ROOT / folder, tmp_path / folder, dirs_exist_ok=True)
     for host, extra in host_vars.items():
         path = tmp_path / "host_vars" / f"{host}.yml"
         data = yaml.safe_load(path.read_text()) if path.exists() else {}
-        data = data or {}
-        for key, value in extra.items():
-            data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
-        path.write_text(yaml.safe_dump(data))
+        path.write_text(yaml.safe_dump(_merged(data or {}, extra)))
     return tmp_path / "inventory" / "sim.py"
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merged(base.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged

@@ -1,0 +1,104 @@
+"""The project's main proof: a fresh lab converged from scratch to serving, and kept that way."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from thorfleet.lab import faults, lab
+
+from .helpers import ROOT, converge, project_with, ssh
+
+pytestmark = pytest.mark.lab
+
+
+def verify(inventory, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "verify", str(inventory), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+def main_pid(unit, service: str) -> str:
+    return ssh(unit, f"systemctl show -p MainPID --value {service}").stdout.strip()
+
+
+def wait_healthy(unit, port: int, timeout: int = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while ssh(unit, f"curl -fsS -o /dev/null http://127.0.0.1:{port}/health").returncode != 0:
+        assert time.monotonic() < deadline, f"{unit.name}:{port} not healthy {timeout} s after boot"
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def fresh_lab(lab_units):
+    """Units with nothing on them: the lab is taken down and brought up again (caches stay)."""
+    lab.down(log=lambda text: None)
+    return lab.up(3, log=lambda text: None)
+
+
+def test_fresh_units_to_serving_then_no_change_then_verified_then_after_a_reboot(fresh_lab):
+    first = converge("inventory/sim.py")
+    assert first.returncode == 0, first.output[-5000:]
+    second = converge("inventory/sim.py")
+    assert second.returncode == 0 and second.changed() == [], second.changed()
+    checked = verify("inventory/sim.py")
+    assert checked.returncode == 0, checked.stdout[-5000:]
+    assert checked.stdout.count(" ok ") == 3 and "FAILED" not in checked.stdout
+    sim01 = fresh_lab[0]
+    faults.reboot(sim01)
+    wait_healthy(sim01, 8000)
+    wait_healthy(sim01, 8080)
+    time.sleep(6)  # the clocks timer fires 5 s after boot (group_vars/sim.yml)
+    again = verify("inventory/sim.py", "--limit", "sim-01")
+    assert again.returncode == 0, again.stdout[-5000:]
+
+
+def test_a_changed_model_restarts_only_the_engine_that_serves_it(fresh_lab, tmp_path):
+    sim02 = fresh_lab[1]
+    coder, gpt_oss = main_pid(sim02, "thorfleet-qwen3-coder"), main_pid(sim02, "thorfleet-gpt-oss-120b")
+    moved = project_with(tmp_path, {})
+    sim = tmp_path / "group_vars" / "sim.yml"
+    data = yaml.safe_load(sim.read_text())
+    data["models"]["gpt-oss-120b-gguf"]["dest"] = "/models/lab/gpt-oss-moved"
+    sim.write_text(yaml.safe_dump(data))
+    result = converge(moved, "--limit", sim02.name)
+    assert result.returncode == 0, result.output[-5000:]
+    assert main_pid(sim02, "thorfleet-qwen3-coder") == coder
+    assert main_pid(sim02, "thorfleet-gpt-oss-120b") != gpt_oss
+    changed = result.changed()
+    assert "engines | Engine gpt-oss-120b running" in changed and "engines | Engine qwen3-coder running" not in changed
+
+
+def test_a_removed_engine_is_stopped_and_its_unit_removed(fresh_lab, tmp_path):
+    sim01 = fresh_lab[0]
+    llama = main_pid(sim01, "thorfleet-qwen3-8b")
+    without = project_with(tmp_path, {})
+    (tmp_path / "group_vars" / "asr.yml").write_text("{}\n")  # sim-01's whisper engine leaves the config
+    result = converge(without, "--limit", sim01.name)
+    assert result.returncode == 0, result.output[-5000:]
+    assert ssh(sim01, "systemctl cat thorfleet-whisper.service").returncode != 0
+    assert ssh(sim01, "test -e /etc/thorfleet/engines/whisper.env").returncode != 0
+    assert ssh(sim01, "curl -s -o /dev/null http://127.0.0.1:8080/health").returncode != 0
+    assert main_pid(sim01, "thorfleet-qwen3-8b") == llama  # the other engine was not touched
+    assert converge(without, "--limit", sim01.name).changed() == []
+    assert converge("inventory/sim.py", "--limit", sim01.name).returncode == 0  # back as configured
+
+
+def test_a_flag_the_engine_rejects_fails_before_the_unit_is_touched(fresh_lab, tmp_path):
+    sim01 = fresh_lab[0]
+    unit_file = ssh(sim01, "cat /etc/systemd/system/thorfleet-qwen3-8b.service").stdout
+    llama = main_pid(sim01, "thorfleet-qwen3-8b")
+    renamed = project_with(tmp_path / "renamed", {"sim-01": {"engines": {"qwen3-8b": {"args": {"no-mmap": True}}}}})
+    result = converge(renamed, "--limit", sim01.name)
+    assert result.returncode != 0
+    assert "has no --no-mmap: it became --load-mode" in result.output and "Traceback" not in result.output
+    unknown = project_with(tmp_path / "unknown", {"sim-01": {"engines": {"qwen3-8b": {"args": {"no-such-flag": True}}}}})
+    result = converge(unknown, "--limit", sim01.name)
+    assert result.returncode != 0
+    assert "engine qwen3-8b: llama-server (version: " in result.output
+    assert "rejects its command line, so its unit was left as it was: --no-such-flag is not an option of this build" \
+        in result.output
+    assert ssh(sim01, "cat /etc/systemd/system/thorfleet-qwen3-8b.service").stdout == unit_file
+    assert main_pid(sim01, "thorfleet-qwen3-8b") == llama
+    assert ssh(sim01, "curl -fsS http://127.0.0.1:8000/health").returncode == 0
