@@ -12,7 +12,7 @@ from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.inventory import Fleet, load_fleet
 from thorfleet.lab.cli import lab_group
-from thorfleet.verify import run_suite
+from thorfleet.verify import check_installed_engines, run_suite
 
 console = Console()
 errors = Console(stderr=True)
@@ -36,9 +36,21 @@ def main() -> None:
 
 @main.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
-def validate(inventory: str) -> None:
+@click.option("--against", "against", help="Also check each native engine's command line against the engine "
+              "installed on this host (its --help), without changing anything.")
+def validate(inventory: str, against: str | None) -> None:
     """Check an inventory's group_vars/host_vars for every host; exit 0 when all is valid."""
     fleet = _fleet(inventory)
+    if against:
+        if against not in fleet.hosts:
+            errors.print(f"error: {inventory} has no host {against!r}", style="bold red", highlight=False)
+            sys.exit(2)
+        problems = check_installed_engines(fleet.hosts[against])
+        for line in problems:
+            errors.print(f"error: {against}: {line}", highlight=False, markup=False, soft_wrap=True)
+        if problems:
+            sys.exit(1)
+        console.print(f"[green]ok[/] {against}: its installed engines accept their command lines", highlight=False)
     engines = sum(len(h.config.engines) for h in fleet.hosts.values())
     models = {m for h in fleet.hosts.values() for m in h.config.needed_models()}
     console.print(

@@ -1,5 +1,5 @@
 """`thorfleet verify INVENTORY`: the testinfra suite (tests/verify/) against an inventory's hosts,
-with a summary per host."""
+with a summary per host; and `thorfleet validate --against HOST`: engine flags against what is installed."""
 
 import subprocess
 import sys
@@ -37,3 +37,26 @@ def run_suite(inventory: str, limit: str | None, hosts: list[str]) -> tuple[int,
         if outcome == "failed":
             failures.append(f"{case.get('classname', '').rsplit('.', 1)[-1]}::{test_id}")
     return status, per_host, failures
+
+
+def check_installed_engines(fleet_host) -> list[str]:
+    """Each native engine's rendered command line against the program installed on the host."""
+    from roles.engines.config import NATIVE_KINDS
+    from roles.engines.files import engine_argv
+    from roles.engines.flags import check_argv, parse_help
+    from thorfleet.remote import connect
+
+    host, config, found = connect(fleet_host), fleet_host.config, []
+    for name, engine in config.engines.items():
+        if engine.kind not in NATIVE_KINDS:
+            continue
+        argv = engine_argv(config, name, engine)[0]
+        ran = host.run(f"{argv[0]} --version 2>&1 | head -n 1; {argv[0]} --help 2>&1")
+        if ran.rc != 0 and not ran.stdout:
+            found.append(f"engine {name}: {argv[0]} is not installed")
+            continue
+        version, _, text = ran.stdout.partition("\n")
+        for problem in check_argv(engine.kind, argv, parse_help(text)):
+            hint = f"; {problem.suggestion}" if problem.suggestion else ""
+            found.append(f"engine {name}: {engine.kind} ({version.strip()}) {problem.flag} {problem.reason}{hint}")
+    return found

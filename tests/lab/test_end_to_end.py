@@ -32,14 +32,16 @@ def wait_healthy(unit, port: int, timeout: int = 120) -> None:
 
 @pytest.fixture(scope="module")
 def fresh_lab(lab_units):
-    """Units with nothing on them: the lab is taken down and brought up again (caches stay)."""
+    """Units with nothing on them (the lab taken down and brought up again; caches stay), converged
+    from scratch with the sim inventory, as `pyinfra inventory/sim.py deploy.py` does."""
     lab.down(log=lambda text: None)
-    return lab.up(3, log=lambda text: None)
+    units = lab.up(3, log=lambda text: None)
+    first = converge("inventory/sim.py")
+    assert first.returncode == 0, first.output[-5000:]
+    return units
 
 
 def test_fresh_units_to_serving_then_no_change_then_verified_then_after_a_reboot(fresh_lab):
-    first = converge("inventory/sim.py")
-    assert first.returncode == 0, first.output[-5000:]
     second = converge("inventory/sim.py")
     assert second.returncode == 0 and second.changed() == [], second.changed()
     checked = verify("inventory/sim.py")
@@ -99,6 +101,10 @@ def test_a_flag_the_engine_rejects_fails_before_the_unit_is_touched(fresh_lab, t
     assert "engine qwen3-8b: llama-server (version: " in result.output
     assert "rejects its command line, so its unit was left as it was: --no-such-flag is not an option of this build" \
         in result.output
+    checked = subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "validate", str(unknown),
+                              "--against", sim01.name], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 1 and "engine qwen3-8b: llama-server (version: " in checked.stderr
+    assert "--no-such-flag is not an option of this build" in checked.stderr
     assert ssh(sim01, "cat /etc/systemd/system/thorfleet-qwen3-8b.service").stdout == unit_file
     assert main_pid(sim01, "thorfleet-qwen3-8b") == llama
     assert ssh(sim01, "curl -fsS http://127.0.0.1:8000/health").returncode == 0

@@ -11,10 +11,10 @@ from functools import cached_property
 from pathlib import Path
 
 import pytest
-import testinfra
 
 from thorfleet.config.schema import HostConfig
 from thorfleet.inventory import FleetHost, load_fleet
+from thorfleet.remote import connect
 
 
 @dataclass
@@ -33,18 +33,7 @@ class Unit:
 
     @cached_property
     def host(self):
-        data = self.fleet_host.data
-        user = data.get("ssh_user")
-        target = data.get("ssh_hostname", self.name)
-        extra = ["-o BatchMode=yes"]
-        if data.get("ssh_known_hosts_file"):
-            extra.append(f"-o UserKnownHostsFile={data['ssh_known_hosts_file']}")
-        if data.get("ssh_strict_host_key_checking"):
-            extra.append(f"-o StrictHostKeyChecking={data['ssh_strict_host_key_checking']}")
-        spec = f"ssh://{user}@{target}" if user else f"ssh://{target}"
-        if data.get("ssh_port"):
-            spec += f":{data['ssh_port']}"
-        return testinfra.get_host(spec, ssh_identity_file=data.get("ssh_key"), ssh_extra_args=" ".join(extra))
+        return connect(self.fleet_host)
 
     def applies(self, role: str) -> bool:
         return self.config.applies(role)

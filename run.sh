@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# thorfleet on a fresh Linux machine, set-up included:
+#   ./run.sh           the main job against the simulated Thor lab: lab up, deploy, verify (root)
+#   ./run.sh test [ARGS]   the test suite (what CI runs): pytest ARGS
+set -euo pipefail
+cd "$(dirname "$0")"
+
+setup() {
+    # systemd-analyze checks every rendered unit (Debian's systemd package).
+    if ! command -v systemd-analyze >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq systemd >/dev/null
+    fi
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install -q -e '.[test]'
+}
+
+setup
+case "${1:-lab}" in
+    test)
+        shift
+        exec .venv/bin/pytest "$@"
+        ;;
+    lab)
+        .venv/bin/thorfleet lab up
+        .venv/bin/pyinfra -y inventory/sim.py deploy.py
+        exec .venv/bin/thorfleet verify inventory/sim.py
+        ;;
+    *)
+        echo "usage: ./run.sh [lab | test [PYTEST ARGS]]" >&2
+        exit 2
+        ;;
+esac
