@@ -110,6 +110,7 @@ def test_nvpmodel_mode_survives_reboot_and_a_declined_reboot_changes_nothing(lab
 
 def test_jetson_clocks_store_and_restore(lab_units):
     unit = lab_units[0]
+    ssh(unit, "sudo rm -f /run/thorfleet-lab/clocks.json")  # the clocks as at boot (a deploy may have locked them)
     result = ssh(unit, "sudo jetson_clocks --store /tmp/orig.conf && sudo jetson_clocks && "
                        "sudo jetson_clocks --restore /tmp/orig.conf && sudo jetson_clocks --show | grep ^GPU")
     assert result.stdout == "GPU Online=1 MinFreq=306000000 MaxFreq=1575000000 CurrentFreq=306000000\n"
