@@ -151,3 +151,17 @@ def test_a_missing_image_is_loaded_from_the_controllers_archive(lab_units, inven
     assert result.changed() == ["docker | Docker images"]
     assert ssh(unit, "sudo docker image inspect thorfleet-lab/ollama:standin").returncode == 0
     assert converge(inventory, "--limit", unit.name).changed() == []
+
+
+def test_clocks_default_gives_the_clocks_back_and_removes_the_unit(lab_units, inventory, tmp_path):
+    unit = lab_units[2]
+    assert converge(inventory, "--limit", unit.name).returncode == 0  # locked, as configured by default
+    default = system_only(tmp_path, **{unit.name: {"power": {"clocks": "default"}}})
+    result = converge(default, "--limit", unit.name)
+    assert result.returncode == 0, result.output[-3000:]
+    show = ssh(unit, "sudo jetson_clocks --show | grep ^GPU").stdout
+    assert show == "GPU Online=1 MinFreq=306000000 MaxFreq=1575000000 CurrentFreq=306000000\n"
+    assert ssh(unit, "systemctl cat thorfleet-jetson-clocks.timer").returncode != 0
+    assert converge(default, "--limit", unit.name).changed() == []
+    assert converge(inventory, "--limit", unit.name).returncode == 0  # locked again
+    assert "MinFreq=1575000000 MaxFreq=1575000000" in ssh(unit, "sudo jetson_clocks --show | grep ^GPU").stdout
