@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from roles.models.fetch_model import sha256  # the same hashing the units do
 from roles.models.hub import HUGGINGFACE, MODELSCOPE, HubError
 from thorfleet.http_files import send_file
 
@@ -42,14 +43,6 @@ def file_url(model, store, path: str) -> str:
     return f"{(store.hf_endpoint or HUGGINGFACE).rstrip('/')}/{model.id}/resolve/{quote(model.revision or 'main')}/{quote(path)}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verified(target: Path, want) -> bool:
     """A cached file is kept when its size and sha256 are right; its sha256 is remembered beside it."""
     if not target.is_file() or (want.size is not None and target.stat().st_size != want.size):
@@ -58,7 +51,7 @@ def _verified(target: Path, want) -> bool:
     if memo.is_file() and memo.stat().st_mtime_ns >= target.stat().st_mtime_ns:
         found = memo.read_text().strip()
     else:
-        found = _sha256(target)
+        found = sha256(target)
         memo.write_text(found + "\n")
     return want.sha256 is None or found == want.sha256
 

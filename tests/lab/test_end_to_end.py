@@ -33,12 +33,15 @@ def wait_healthy(unit, port: int, timeout: int = 120) -> None:
 @pytest.fixture(scope="module")
 def fresh_lab(lab_units):
     """Units with nothing on them (the lab taken down and brought up again; caches stay), converged
-    from scratch with the sim inventory, as `pyinfra inventory/sim.py deploy.py` does."""
+    from scratch with the sim inventory, as `pyinfra inventory/sim.py deploy.py` does. Fresh units
+    again afterwards, as the other lab tests expect them."""
     lab.down(log=lambda text: None)
     units = lab.up(3, log=lambda text: None)
     first = converge("inventory/sim.py")
     assert first.returncode == 0, first.output[-5000:]
-    return units
+    yield units
+    lab.down(log=lambda text: None)
+    lab.up(3, log=lambda text: None)
 
 
 def test_fresh_units_to_serving_then_no_change_then_verified_then_after_a_reboot(fresh_lab):

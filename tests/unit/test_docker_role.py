@@ -3,7 +3,6 @@
 import re
 import json
 
-import pytest
 
 from roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from roles.docker.files import DAEMON_JSON, owned_settings

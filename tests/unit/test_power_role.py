@@ -56,7 +56,7 @@ def test_mode_already_set_gives_no_commands():
 def test_other_mode_switches_by_id():
     commands, noops = run_operation(nvpmodel_mode, mode_facts({"id": 1, "name": "120W"}), "maxn", allow_reboot=True)
     assert noops == []
-    assert commands == [f"FunctionCommand(switch_mode, (0, 'MAXN', '120W', True), {{}})"]
+    assert commands == ["FunctionCommand(switch_mode, (0, 'MAXN', '120W', True), {})"]
 
 
 def test_unknown_mode_names_the_offered_ones():

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from thorfleet.lab import faults, lab, layout, unit as units
+from thorfleet.lab import faults, lab, layout
 from thorfleet.lab.system import LabError, require_root_linux
 
 console = Console()
