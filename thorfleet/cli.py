@@ -36,8 +36,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
-@click.option("--against", "against", help="Also check each native engine's command line against the engine "
-              "installed on this host (its --help), without changing anything.")
+@click.option("--against", "against", help="Also check each engine's command line against what is installed on this "
+              "host (the program's --help, or the --help of the image's entry command), without changing anything.")
 def validate(inventory: str, against: str | None) -> None:
     """Check an inventory's group_vars/host_vars for every host; exit 0 when all is valid."""
     fleet = _fleet(inventory)

@@ -40,23 +40,31 @@ def run_suite(inventory: str, limit: str | None, hosts: list[str]) -> tuple[int,
 
 
 def check_installed_engines(fleet_host) -> list[str]:
-    """Each native engine's rendered command line against the program installed on the host."""
+    """Each engine's rendered command line against what is installed on the host: the native
+    program's --help, or the --help of the entry command in the engine's image (the same facts the
+    deploy reads before it restarts an engine)."""
+    from roles.engines.commands import ENTRY_COMMANDS
     from roles.engines.config import NATIVE_KINDS
+    from roles.engines.facts import ImageHelp, ProgramHelp
     from roles.engines.files import engine_argv
-    from roles.engines.flags import check_argv, parse_help
+    from roles.engines.flags import command_line_problems
     from thorfleet.remote import connect
 
     host, config, found = connect(fleet_host), fleet_host.config, []
     for name, engine in config.engines.items():
-        if engine.kind not in NATIVE_KINDS:
+        argv = engine_argv(config, name, engine)[-1]
+        if engine.kind in NATIVE_KINDS:
+            fact, command, missing = ProgramHelp(), argv[:1], f"{argv[0]} is not installed"
+            shell = fact.command(argv[0])
+        else:
+            fact, command, missing = ImageHelp(), ENTRY_COMMANDS[engine.kind], f"image {engine.image} is not on the host"
+            shell = fact.command(engine.image, command)
+        with host.sudo():
+            ran = host.run(shell)
+        help_found = fact.process(ran.stdout.splitlines())
+        if help_found is None:
+            found.append(f"engine {name}: {missing}")
             continue
-        argv = engine_argv(config, name, engine)[0]
-        ran = host.run(f"{argv[0]} --version 2>&1 | head -n 1; {argv[0]} --help 2>&1")
-        if ran.rc != 0 and not ran.stdout:
-            found.append(f"engine {name}: {argv[0]} is not installed")
-            continue
-        version, _, text = ran.stdout.partition("\n")
-        for problem in check_argv(engine.kind, argv, parse_help(text)):
-            hint = f"; {problem.suggestion}" if problem.suggestion else ""
-            found.append(f"engine {name}: {engine.kind} ({version.strip()}) {problem.flag} {problem.reason}{hint}")
+        for problem in command_line_problems(engine.kind, help_found["help"], argv, command):
+            found.append(f"engine {name}: {engine.kind} ({help_found['version']}) {problem}")
     return found

@@ -99,23 +99,30 @@ def env_names(engine: EngineBase) -> list[str]:
     return names
 
 
+# The server command each container kind runs in its image (its `--help` lists the options).
+ENTRY_COMMANDS = {
+    "vllm": ["vllm", "serve"],
+    "sglang": ["python3", "-m", "sglang.launch_server"],
+    "triton": ["tritonserver"],
+    "ollama": ["ollama", "serve"],
+}
 def server_argv(name: str, engine: ContainerEngine, model_path: str | None) -> list[str]:
     """The server command inside the container."""
+    argv = list(ENTRY_COMMANDS[engine.kind])
     if engine.kind == "vllm":
-        argv = ["vllm", "serve", model_path, "--served-model-name", served_name(name, engine),
-                "--host", engine.bind, "--port", str(engine.port)]
+        argv += [model_path, "--served-model-name", served_name(name, engine),
+                 "--host", engine.bind, "--port", str(engine.port)]
         argv += _llm_options(engine, "--gpu-memory-utilization", "--override-generation-config")
     elif engine.kind == "sglang":
-        argv = ["python3", "-m", "sglang.launch_server", "--model-path", model_path,
-                "--served-model-name", served_name(name, engine), "--host", engine.bind, "--port", str(engine.port)]
+        argv += ["--model-path", model_path,
+                 "--served-model-name", served_name(name, engine), "--host", engine.bind, "--port", str(engine.port)]
         argv += _llm_options(engine, "--mem-fraction-static", "--preferred-sampling-params")
     elif isinstance(engine, Triton):
-        argv = ["tritonserver", f"--model-repository={model_path}",
-                "--http-address", engine.bind, "--http-port", str(engine.port),
-                "--grpc-address", engine.bind, "--grpc-port", str(engine.grpc_port),
-                "--metrics-address", engine.bind, "--metrics-port", str(engine.metrics_port)]
-    else:  # ollama: address and port come from OLLAMA_HOST
-        argv = ["ollama", "serve"]
+        argv += [f"--model-repository={model_path}",
+                 "--http-address", engine.bind, "--http-port", str(engine.port),
+                 "--grpc-address", engine.bind, "--grpc-port", str(engine.grpc_port),
+                 "--metrics-address", engine.bind, "--metrics-port", str(engine.metrics_port)]
+    # ollama: address and port come from OLLAMA_HOST
     return argv + flag_args(engine.args)
 
 

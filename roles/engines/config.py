@@ -44,6 +44,11 @@ class EngineBase(StrictModel):
     allow_unauthenticated: bool = Field(False, description="Explicitly allow a non-loopback `bind` without an API key.")
     drop_caches: bool = Field(False, description="Drop the page cache before starting (seed 002 does before large models).")
     health_timeout: int = Field(600, ge=5, le=7200, description="Seconds the deploy waits for the engine to become healthy.")
+    check_flags: bool = Field(
+        True,
+        description="Before each (re)start, check the command line against the engine's `--help` (the installed program, or the "
+                    "image's entry command run without GPU or network); `false` skips it for an engine whose help cannot run so.",
+    )
 
     # Flags thorfleet renders from the keys above; per kind. Setting them in `args` is an error.
     owned_flags: ClassVar[frozenset[str]] = frozenset()

@@ -52,6 +52,20 @@ def model_fingerprint(config, engine) -> str | None:
     return digest(config.model_store.dest(model) + repr(sorted((f.path, f.sha256, f.size) for f in files)))
 
 
+def engine_fingerprint(config, engine, rendered, key: str | None) -> dict:
+    """What the engine runs: a change in any part restarts it (and checks its flags first)."""
+    fingerprint = {"model": model_fingerprint(config, engine)}
+    if key is not None:
+        fingerprint["key"] = digest(key)
+    for file in rendered:
+        fingerprint["unit" if file.dest.endswith(".service") else "env"] = digest(file.content)
+    if engine.kind in NATIVE_KINDS:
+        fingerprint["build"] = build_id(getattr(config.builds, NATIVE_KINDS[engine.kind]))
+    else:
+        fingerprint["image"] = engine.image
+    return fingerprint
+
+
 def service_users(config) -> None:
     present = set(host.get_fact(Groups))
     native = {e.user: e.groups for e in config.engines.values() if e.kind in NATIVE_KINDS}
@@ -59,6 +73,17 @@ def service_users(config) -> None:
         server.user(name=f"Service user {user}", user=user, system=True, shell="/usr/sbin/nologin",
                     home=f"/var/lib/{user}", create_home=False, groups=sorted(set(groups) & present), append=True,
                     _sudo=True)
+
+
+def check_flags(name: str, engine, argv: list[str], fingerprint: dict) -> None:
+    """The command line against what the installed engine accepts, before anything of the engine changes."""
+    if engine.kind in NATIVE_KINDS:
+        flags_accepted(name=f"Engine {name}: flags of {engine.kind}", engine_name=name, kind=engine.kind,
+                       argv=argv, fingerprint=fingerprint, _sudo=True)
+    else:
+        flags_accepted(name=f"Engine {name}: flags of {engine.kind} in {engine.image}", engine_name=name,
+                       kind=engine.kind, argv=argv, fingerprint=fingerprint, image=engine.image,
+                       entry=commands.ENTRY_COMMANDS[engine.kind], _sudo=True)
 
 
 @deploy("engines")
@@ -69,29 +94,20 @@ def apply(config) -> None:
     if container_images:
         images(name="Engine images", pull=container_images, archives={}, _sudo=True)
     for name, engine in config.engines.items():
-        argv = engine_argv(config, name, engine)
-        if engine.kind in NATIVE_KINDS:
-            flags_accepted(name=f"Engine {name}: flags of {engine.kind}", engine_name=name, kind=engine.kind,
-                           argv=argv[0], _sudo=True)
-        fingerprint = {"model": model_fingerprint(config, engine)}
-        if engine.api_key:
-            key = read_key(name, engine)
-            fingerprint["key"] = digest(key)
+        key = read_key(name, engine) if engine.api_key else None
+        rendered = engine_files(config, name, engine)
+        fingerprint = engine_fingerprint(config, engine, rendered, key)
+        if engine.check_flags:
+            check_flags(name, engine, engine_argv(config, name, engine)[-1], fingerprint)
+        if key is not None:
             if engine.kind == "llama-server":
                 secret_file(name=f"Engine {name}: API key file", path=commands.api_key_file(name), content=key + "\n",
                             group=engine.user, mode="640", _sudo=True)
             else:
                 secret_file(name=f"Engine {name}: API key environment", path=commands.secret_env_file(name),
                             content=f"VLLM_API_KEY={key}\n", _sudo=True)
-        installed = []
-        for rendered in engine_files(config, name, engine):
-            installed.append(install_file(rendered))
-            fingerprint["unit" if rendered.dest.endswith(".service") else "env"] = digest(rendered.content)
+        installed = [install_file(file) for file in rendered]
         systemd.daemon_reload(name=f"Engine {name}: reload systemd", _sudo=True, _if=any_changed(*installed))
-        if engine.kind in NATIVE_KINDS:
-            fingerprint["build"] = build_id(getattr(config.builds, NATIVE_KINDS[engine.kind]))
-        else:
-            fingerprint["image"] = engine.image
         engine_running(name=f"Engine {name} running", engine_name=name, fingerprint=fingerprint,
                        health_url=health_url(engine), timeout=engine.health_timeout, _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

@@ -48,3 +48,19 @@ class ProgramHelp(FactBase):
             return None
         split = output.index("---") if "---" in output else 0
         return {"version": " ".join(output[:split]).strip(), "help": "\n".join(output[split + 1:])}
+
+
+class ImageHelp(ProgramHelp):
+    """The same for a container engine: `version` is the image and its ID, `help` what the image's
+    entry command prints for `--help`, run without network or GPU and never pulling (the engines role
+    pulls first); None when the image is not on the unit. Newer vLLM lists only option groups for
+    `--help` and points to `--help=all`, which is then asked for (vLLM 0.10 lists every flag for
+    `--help`, and `--help=all` there means "flags containing 'all'")."""
+
+    def command(self, image: str, entry: list[str]) -> str:
+        i, run = shlex.quote(image), f"timeout 300 docker run --rm --pull never --network none {shlex.quote(image)}"
+        return (f"id=$(docker image inspect --format '{{{{.Id}}}}' {i} 2>/dev/null) || {{ echo absent; exit 0; }}; "
+                f'printf "%s (%s)\\n---\\n" {i} "$(echo "$id" | cut -c8-19)"; '
+                f"out=$({run} {shlex.join(entry)} --help 2>&1); "
+                f'case "$out" in *--help=all*) {run} {shlex.join(entry)} --help=all 2>&1 || true ;; '
+                f"*) printf '%s\\n' \"$out\" ;; esac")

@@ -76,9 +76,10 @@ def _split_head(line: str) -> tuple[str, str]:
 
 
 def _spellings(head: str) -> tuple[list[str], str]:
-    """`-lm,   --load-mode MODE` -> (['-lm', '--load-mode'], 'MODE'); `-t N,  --threads N` likewise."""
+    """`-lm,   --load-mode MODE` -> (['-lm', '--load-mode'], 'MODE'); `-t N,  --threads N` likewise.
+    Spellings are split at a comma before a dash, so argparse's `{auto,half}` choices stay whole."""
     names, hint = [], ""
-    for piece in re.split(r",\s*", head):
+    for piece in re.split(r",\s*(?=-)", head):
         words = piece.split()
         if words and _FLAG.match(words[0]):
             names.append(words[0])
@@ -87,6 +88,8 @@ def _spellings(head: str) -> tuple[list[str], str]:
 
 
 def _hint_choices(hint: str) -> list[str]:
+    if hint == "<boolean>":  # Triton's ParseBoolOption
+        return ["true", "on", "1", "false", "off", "0"]
     bracketed = re.fullmatch(r"[\[{<]([^\]}>]+)[\]}>]", hint)
     if bracketed and ("|" in bracketed.group(1) or "," in bracketed.group(1)):
         return [c.strip() for c in re.split(r"[|,]", bracketed.group(1)) if c.strip()]
@@ -100,25 +103,43 @@ class FlagProblem:
     suggestion: str | None = None
 
 
-def check_argv(kind: str, argv: list[str], options: dict[str, Option]) -> list[FlagProblem]:
-    """Flags of a command line (argv[0] is the program) that the engine does not accept as given."""
-    problems, words, i = [], argv[1:], 0
+def check_args(kind: str, words: list[str], options: dict[str, Option]) -> list[FlagProblem]:
+    """Flags among a command's arguments (the words after the program, or after `vllm serve`) that
+    the engine does not accept as given. A value comes as the next word or, for long flags, after `=`
+    (`--model-repository=/models`); words that are not flags (vLLM's model) are passed over."""
+    problems, i = [], 0
     while i < len(words):
         word = words[i]
         i += 1
         if not word.startswith("-"):
             continue
-        option = options.get(word)
+        flag, inline, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        option = options.get(flag)
         if option is None:
-            renamed = RENAMED.get(kind, {}).get(word.lstrip("-"))
-            problems.append(FlagProblem(word, "is not an option of this build",
+            renamed = RENAMED.get(kind, {}).get(flag.lstrip("-"))
+            problems.append(FlagProblem(flag, "is not an option of this version",
                                         f"it became --{renamed[0]}: write {renamed[1]}" if renamed else None))
             continue
-        if option.takes_value:
+        if not option.takes_value:
+            if inline:
+                problems.append(FlagProblem(flag, "takes no value"))
+            continue
+        if not inline:
             value = words[i] if i < len(words) else None
             i += 1
-            if value is None:
-                problems.append(FlagProblem(word, "needs a value"))
-            elif option.choices and value not in option.choices:
-                problems.append(FlagProblem(word, f"does not take {value!r} (it takes {', '.join(option.choices)})"))
+        if value is None:
+            problems.append(FlagProblem(flag, "needs a value"))
+        elif option.choices and value not in option.choices:
+            problems.append(FlagProblem(flag, f"does not take {value!r} (it takes {', '.join(option.choices)})"))
     return problems
+
+
+def command_line_problems(kind: str, help_text: str, argv: list[str], command: list[str]) -> list[str]:
+    """What the engine, by its `--help` text, does not accept in argv, whose first words are `command`
+    (the program, or `vllm serve` in an image). Empty when it accepts everything."""
+    options = parse_help(help_text)
+    if not options:
+        shown = " | ".join(line.strip() for line in help_text.splitlines() if line.strip())[:400]
+        return [f"`{' '.join(command)} --help` listed no options, so nothing could be checked (it printed: {shown})"]
+    return [f"{p.flag} {p.reason}" + (f"; {p.suggestion}" if p.suggestion else "")
+            for p in check_args(kind, argv[len(command):], options)]

@@ -9,27 +9,39 @@ from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
 
 from roles.engines.commands import ENGINE_CONFIG_DIR, unit_name
-from roles.engines.facts import STATE_DIR, EngineState, InstalledEngines, ProgramHelp
-from roles.engines.flags import check_argv, parse_help
+from roles.engines.facts import STATE_DIR, EngineState, ImageHelp, InstalledEngines, ProgramHelp
+from roles.engines.flags import command_line_problems
 from thorfleet.failure import failure
 
 
 @operation()
-def flags_accepted(engine_name: str, kind: str, argv: list[str]):
-    """Every flag of the engine's new command line is one the installed program accepts (its --help):
-    otherwise the host fails here, before its unit is touched, naming the flag and the version."""
+def flags_accepted(engine_name: str, kind: str, argv: list[str], fingerprint: dict, image: str | None = None,
+                   entry: list[str] | None = None):
+    """Every flag of the engine's command line is one the installed engine accepts: its program's
+    --help (native), or the --help of the image's entry command, run in the image (containers).
+    Otherwise the host fails here, before the unit is touched, naming the flag and the version.
+    Checked whenever the engine is about to be (re)started: not while it runs this very fingerprint."""
     name = engine_name
-    found = host.get_fact(ProgramHelp, binary=argv[0])
+    state = host.get_fact(EngineState, engine_name=name, unit=unit_name(name))
+    if state["active"] and state["running"] == fingerprint:
+        host.noop(f"engine {name}: runs this command line already (checked before it started)")
+        return
+    if image:
+        found = host.get_fact(ImageHelp, image=image, entry=entry)
+        absent = f"engine {name}: image {image} is not on the unit (the engines role pulls or loads it first)"
+    else:
+        found = host.get_fact(ProgramHelp, binary=argv[0])
+        absent = f"engine {name}: {argv[0]} is not installed (the builds role installs it)"
     if found is None:
-        yield failure(f"engine {name}: {argv[0]} is not installed (the builds role installs it)")
+        yield failure(absent)
         return
-    problems = check_argv(kind, argv, parse_help(found["help"]))
-    if not problems:
-        host.noop(f"engine {name}: {kind} ({found['version']}) accepts its {len(argv) - 1} arguments")
-        return
-    lines = [f"{p.flag} {p.reason}" + (f"; {p.suggestion}" if p.suggestion else "") for p in problems]
-    yield failure(f"engine {name}: {kind} ({found['version']}) rejects its command line, so its unit was left "
-                  f"as it was: {'; '.join(lines)}")
+    engine, command = f"{kind} ({found['version']})", entry or argv[:1]
+    problems = command_line_problems(kind, found["help"], argv, command)
+    if problems:
+        yield failure(f"engine {name}: {engine} rejects its command line, so its unit was left as it was: "
+                      f"{'; '.join(problems)}")
+    else:
+        host.noop(f"engine {name}: {engine} accepts its {len(argv) - len(command)} arguments")
 
 
 def health_command(unit: str, url: str, timeout: int) -> str:

@@ -102,12 +102,47 @@ def test_a_flag_the_engine_rejects_fails_before_the_unit_is_touched(fresh_lab, t
     result = converge(unknown, "--limit", sim01.name)
     assert result.returncode != 0
     assert "engine qwen3-8b: llama-server (version: " in result.output
-    assert "rejects its command line, so its unit was left as it was: --no-such-flag is not an option of this build" \
+    assert "rejects its command line, so its unit was left as it was: --no-such-flag is not an option of this version" \
         in result.output
     checked = subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "validate", str(unknown),
                               "--against", sim01.name], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 1 and "engine qwen3-8b: llama-server (version: " in checked.stderr
-    assert "--no-such-flag is not an option of this build" in checked.stderr
+    assert "--no-such-flag is not an option of this version" in checked.stderr
     assert ssh(sim01, "cat /etc/systemd/system/thorfleet-qwen3-8b.service").stdout == unit_file
     assert main_pid(sim01, "thorfleet-qwen3-8b") == llama
     assert ssh(sim01, "curl -fsS http://127.0.0.1:8000/health").returncode == 0
+
+
+def container_id(unit, name: str) -> str:
+    return ssh(unit, f"sudo docker inspect --format '{{{{.Id}}}}' thorfleet-{name}").stdout.strip()
+
+
+def test_a_flag_the_image_rejects_fails_before_the_container_engine_is_touched(fresh_lab, tmp_path):
+    """The check runs `vllm serve --help` in the engine's image (the stand-in prints vLLM 0.10.2's real
+    help). Without the check the same mistake leaves an engine that does not start: shown with
+    `check_flags: false`, then the configured engine back."""
+    sim03 = fresh_lab[2]
+    unit_file = ssh(sim03, "cat /etc/systemd/system/thorfleet-qwen3-vllm.service").stdout
+    running = container_id(sim03, "qwen3-vllm")
+    typo = {"sim-03": {"engines": {"qwen3-vllm": {"args": {"max-num-batched": 4096}}}}}  # vLLM: --max-num-batched-tokens
+    result = converge(project_with(tmp_path / "typo", typo), "--limit", sim03.name)
+    assert result.returncode != 0 and "Traceback" not in result.output
+    assert "engine qwen3-vllm: vllm (thorfleet-lab/vllm:standin (" in result.output
+    assert "rejects its command line, so its unit was left as it was: --max-num-batched is not an option of this " \
+           "version" in result.output
+    checked = subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "validate",
+                              str(tmp_path / "typo/inventory/sim.py"), "--against", sim03.name],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 1 and "engine qwen3-vllm: vllm (thorfleet-lab/vllm:standin (" in checked.stderr
+    assert "qwen3-sglang" not in checked.stderr  # the other engine's command line is accepted
+    assert ssh(sim03, "cat /etc/systemd/system/thorfleet-qwen3-vllm.service").stdout == unit_file
+    assert container_id(sim03, "qwen3-vllm") == running
+    assert ssh(sim03, "curl -fsS http://127.0.0.1:8000/health").returncode == 0
+
+    unchecked = {"sim-03": {"engines": {"qwen3-vllm": {"args": {"max-num-batched": 4096}, "check_flags": False,
+                                                       "health_timeout": 10}}}}
+    result = converge(project_with(tmp_path / "unchecked", unchecked), "--limit", sim03.name)
+    assert result.returncode != 0 and "thorfleet-qwen3-vllm did not answer" in result.output
+    assert "error: unrecognized arguments: --max-num-batched" in result.output  # the journal lines it shows
+    assert converge("inventory/sim.py", "--limit", sim03.name).returncode == 0
+    assert ssh(sim03, "curl -fsS http://127.0.0.1:8000/health").returncode == 0

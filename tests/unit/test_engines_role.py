@@ -1,10 +1,11 @@
 """The engines role's operations with fake facts: flags, restart discipline, removal, health address."""
 
+import subprocess
 from pathlib import Path
 
 from roles.engines.config import LlamaServer, Triton, Vllm
 from roles.engines.deploy import health_url
-from roles.engines.facts import EngineState, InstalledEngines, ProgramHelp
+from roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
 from roles.engines.operations import engine_running, engines_removed, flags_accepted
 
 from .fake_host import failure_of, run_operation
@@ -14,28 +15,41 @@ BINARY = "/opt/thorfleet/builds/llama.cpp/current/bin/llama-server"
 FINGERPRINT = {"unit": "u1", "env": "e1", "build": "b1", "model": "m1"}
 
 
-def program(help_text=HELP):
-    return {"ProgramHelp": {"version": "version: 0.5.0-dev (build 1, commit 0c1e570)", "help": help_text}}
+def program(help_text=HELP, running=None):
+    return {"ProgramHelp": {"version": "version: 0.5.0-dev (build 1, commit 0c1e570)", "help": help_text},
+            **state(running=running)}
 
 
 def test_accepted_flags_give_no_commands():
     commands, noops = run_operation(flags_accepted, program(), "qwen3-8b", "llama-server",
-                                    [BINARY, "--model", "/m.gguf", "--port", "8000", "--load-mode", "mlock"])
+                                    [BINARY, "--model", "/m.gguf", "--port", "8000", "--load-mode", "mlock"], FINGERPRINT)
     assert commands == []
     assert noops == ["engine qwen3-8b: llama-server (version: 0.5.0-dev (build 1, commit 0c1e570)) accepts its 6 arguments"]
 
 
 def test_rejected_flags_fail_naming_flag_version_and_replacement():
-    commands, _ = run_operation(flags_accepted, program(), "qwen3-8b", "llama-server", [BINARY, "--no-mmap", "--mlock"])
+    commands, _ = run_operation(flags_accepted, program(), "qwen3-8b", "llama-server", [BINARY, "--no-mmap", "--mlock"],
+                                FINGERPRINT)
     message = failure_of(commands)
     assert message.startswith("engine qwen3-8b: llama-server (version: 0.5.0-dev (build 1, commit 0c1e570)) rejects its "
-                              "command line, so its unit was left as it was: --no-mmap is not an option of this build; "
+                              "command line, so its unit was left as it was: --no-mmap is not an option of this version; "
                               "it became --load-mode: write load-mode: none")
     assert "--mlock is not an option" in message
 
 
+def test_an_engine_running_this_fingerprint_is_not_checked_again():
+    """Not even read: the check belongs to (re)starts, and this engine will not be restarted."""
+    facts = {**state(running=FINGERPRINT), "ProgramHelp": None}
+    commands, noops = run_operation(flags_accepted, facts, "qwen3-8b", "llama-server", [BINARY, "--bad"], FINGERPRINT)
+    assert commands == [] and noops == ["engine qwen3-8b: runs this command line already (checked before it started)"]
+    commands, _ = run_operation(flags_accepted, {**state(active=False), "ProgramHelp": None}, "qwen3-8b",
+                                "llama-server", [BINARY], FINGERPRINT)
+    assert "is not installed" in failure_of(commands)
+
+
 def test_missing_program_is_reported():
-    commands, _ = run_operation(flags_accepted, {"ProgramHelp": None}, "qwen3-8b", "llama-server", [BINARY])
+    commands, _ = run_operation(flags_accepted, {**state(running=None), "ProgramHelp": None}, "qwen3-8b", "llama-server",
+                                [BINARY], FINGERPRINT)
     assert failure_of(commands) == f"engine qwen3-8b: {BINARY} is not installed (the builds role installs it)"
 
 
@@ -87,3 +101,57 @@ def test_health_is_asked_on_loopback_or_the_bound_address():
     assert health_url(Vllm(kind="vllm", image="x:1", port=8000, bind="192.168.1.5", allow_unauthenticated=True)) == \
         "http://192.168.1.5:8000/health"
     assert health_url(Triton(kind="triton", image="x:1", port=8000)) == "http://127.0.0.1:8000/v2/health/ready"
+
+
+VLLM_HELP = (Path(__file__).resolve().parents[2] / "thorfleet/lab/standins/help/vllm.txt").read_text()
+IMAGE = "nvcr.io/nvidia/vllm:25.10-py3"
+
+
+def image_help(help_text=VLLM_HELP):
+    return {"ImageHelp": {"version": f"{IMAGE} (0123456789ab)", "help": help_text}, **state(running=None)}
+
+
+def test_container_flags_are_checked_against_the_images_entry_command():
+    argv = ["vllm", "serve", "/models/q", "--port", "8000", "--enforce-eager", "--max-model-len", "32768"]
+    commands, noops = run_operation(flags_accepted, image_help(), "qwen3-vllm", "vllm", argv, FINGERPRINT,
+                                    image=IMAGE, entry=["vllm", "serve"])
+    assert commands == [] and noops == [f"engine qwen3-vllm: vllm ({IMAGE} (0123456789ab)) accepts its 6 arguments"]
+    commands, _ = run_operation(flags_accepted, image_help(), "qwen3-vllm", "vllm", argv + ["--max-num-batched"],
+                                FINGERPRINT, image=IMAGE, entry=["vllm", "serve"])
+    assert failure_of(commands) == (f"engine qwen3-vllm: vllm ({IMAGE} (0123456789ab)) rejects its command line, so its "
+                                    "unit was left as it was: --max-num-batched is not an option of this version")
+
+
+def test_an_image_that_lists_no_options_or_is_absent_fails_the_host():
+    commands, _ = run_operation(flags_accepted, image_help("Traceback (most recent call last):\nRuntimeError: no GPU"),
+                                "q", "vllm", ["vllm", "serve", "--port", "1"], FINGERPRINT, image=IMAGE, entry=["vllm", "serve"])
+    assert failure_of(commands).endswith("`vllm serve --help` listed no options, so nothing could be checked (it printed: "
+                                         "Traceback (most recent call last): | RuntimeError: no GPU)")
+    commands, _ = run_operation(flags_accepted, {"ImageHelp": None, **state(running=None)}, "q", "vllm", ["vllm", "serve"],
+                                FINGERPRINT, image=IMAGE, entry=["vllm", "serve"])
+    assert failure_of(commands) == f"engine q: image {IMAGE} is not on the unit (the engines role pulls or loads it first)"
+
+
+def fake_docker(tmp_path, script):
+    (tmp_path / "docker").write_text("#!/bin/sh\n" + script)
+    (tmp_path / "docker").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    return lambda command: subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True).stdout
+
+
+def test_image_help_runs_the_entry_command_in_the_image_and_asks_newer_vllm_for_all(tmp_path):
+    """The fact's own shell, with a docker that answers as an image would: `--help` naming `--help=all`
+    (newer vLLM) makes it ask for that; the version is the image with its short ID."""
+    run = fake_docker(tmp_path, """
+case "$1" in
+  image) echo sha256:0123456789abcdef0123 ;;
+  run) shift 6; echo "args: $*"
+       case "$*" in *--help=all) echo "  --port PORT   Port." ;; *) echo 'Use `--help=all` to show all' ;; esac ;;
+esac
+""")
+    output = run(ImageHelp().command(IMAGE, ["vllm", "serve"]))
+    found = ImageHelp().process(output.splitlines())
+    assert found["version"] == f"{IMAGE} (0123456789ab)"
+    assert found["help"] == "args: nvcr.io/nvidia/vllm:25.10-py3 vllm serve --help=all\n  --port PORT   Port."
+    absent = fake_docker(tmp_path, "exit 1\n")
+    assert ImageHelp().process(absent(ImageHelp().command(IMAGE, ["vllm", "serve"])).splitlines()) is None

@@ -117,3 +117,14 @@ def test_standin_takes_each_engines_own_command_line(monkeypatch, argv, env, exp
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert _standin().settings(argv) == expected
+
+
+def test_standin_prints_its_engines_captured_help_and_refuses_flags_that_help_does_not_name(capsys):
+    standin = _standin()
+    assert standin.main(["vllm", "serve", "--help"]) == 0
+    assert capsys.readouterr().out == (STANDINS / "help/vllm.txt").read_text()
+    assert standin.main(["python3", "-m", "sglang.launch_server", "--model-path", "/m", "--cuda-graph-bs", "2",
+                         "--max-num-batched", "8"]) == 2
+    assert capsys.readouterr().err == "sglang: error: unrecognized arguments: --max-num-batched\n"
+    assert standin.main(["tritonserver", "--help"]) == 1  # no capture of Triton's help
+    assert "no captured --help of triton" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from thorfleet.lab.system import run
 ARCHIVE = FILES / "images" / "thorfleet-lab-standins.tar"
 TAGS = [f"thorfleet-lab/{engine}:standin" for engine in ("vllm", "sglang", "ollama", "tritonserver")]
 STANDIN = Path(__file__).parent / "standins" / "openai_standin.py"
+CAPTURED_HELP = sorted((STANDIN.parent / "help").glob("*.txt"))
 SKIP = ("test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "turtledemo", "site-packages",
         "dist-packages", "__pycache__")
 ENTRYPOINT = ["/usr/bin/python3", "/opt/thorfleet-lab/openai_standin.py"]
@@ -65,16 +66,18 @@ def _layer(root: Path) -> bytes:
             else:
                 with open(source, "rb") as data:
                     layer.addfile(info, data)
-        script = STANDIN.read_bytes()
-        info = tarfile.TarInfo("opt/thorfleet-lab/openai_standin.py")
-        info.size, info.mode = len(script), 0o755
-        layer.addfile(info, io.BytesIO(script))
+        for source, name, mode in [(STANDIN, STANDIN.name, 0o755)] + [(h, f"help/{h.name}", 0o644) for h in CAPTURED_HELP]:
+            data = source.read_bytes()
+            info = tarfile.TarInfo(f"opt/thorfleet-lab/{name}")
+            info.size, info.mode = len(data), mode
+            layer.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
 def build() -> Path:
     """Write the image archive unless it is there for this stand-in and this lab image."""
-    stamp = hashlib.sha256(STANDIN.read_bytes() + image.recipe_id().encode()).hexdigest()[:16]
+    content = b"".join(path.read_bytes() for path in [STANDIN, *CAPTURED_HELP])
+    stamp = hashlib.sha256(content + image.recipe_id().encode()).hexdigest()[:16]
     marker = ARCHIVE.with_suffix(".stamp")
     if ARCHIVE.exists() and marker.exists() and marker.read_text() == stamp:
         return ARCHIVE

@@ -9,11 +9,17 @@ endpoints thorfleet's verify suite calls: /health, /v1/models, /v1/chat/completi
 /v1/completions, /metrics, Ollama's /api/tags and /api/version, Triton's /v2/health/ready.
 `--api-key K` (or VLLM_API_KEY) makes /v1 answer 401 without `Authorization: Bearer K`.
 Replies are canned text: there is no model here.
+
+`--help` prints the real help its engine printed, captured into help/ (help/README.md says from
+which version and how); at start, a flag that help does not name ends it with argparse's exit
+status 2, as the real engine would. Engines without a captured help accept any flag.
 """
 
 import json
 import os
+import re
 import sys
+from pathlib import Path
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -103,12 +109,34 @@ def handler(model, key, engine):
     return Handler
 
 
+def captured_help(engine):
+    path = Path(__file__).parent / "help" / f"{engine}.txt"
+    return path.read_text() if path.exists() else None
+
+
+def unknown_flags(argv, help_text):
+    known = set(re.findall(r"(?<![\w-])--?[A-Za-z][\w.-]*", help_text))
+    return [word.partition("=")[0] for word in argv if word.startswith("-") and word.partition("=")[0] not in known]
+
+
 def main(argv):
     if argv[:1] == ["--version"]:
         print("thorfleet lab OpenAI-compatible stand-in 1")
         return 0
     names = {"vllm": "vllm", "sglang.launch_server": "sglang", "ollama": "ollama", "tritonserver": "triton"}
-    engine = next((n for word, n in names.items() if word in argv), "engine")
+    word, engine = next(((w, n) for w, n in names.items() if w in argv), (None, "engine"))
+    help_text = captured_help(engine)
+    args = argv[argv.index(word) + 1:] if word else argv  # after `vllm`, `python3 -m sglang.launch_server`, …
+    if any(arg in ("-h", "--help") or arg.startswith("--help=") for arg in args):
+        if help_text is None:
+            print(f"thorfleet lab stand-in: no captured --help of {engine}", file=sys.stderr)
+            return 1
+        print(help_text, end="")
+        return 0
+    unknown = unknown_flags(args, help_text) if help_text else []
+    if unknown:
+        print(f"{engine}: error: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr)
+        return 2
     host, port, model, key = settings(argv)
     print(f"{engine} stand-in serving {model} on {host}:{port}", flush=True)
     ThreadingHTTPServer((host, port), handler(model, key, engine)).serve_forever()
