@@ -106,6 +106,8 @@ ENTRY_COMMANDS = {
     "triton": ["tritonserver"],
     "ollama": ["ollama", "serve"],
 }
+
+
 def server_argv(name: str, engine: ContainerEngine, model_path: str | None) -> list[str]:
     """The server command inside the container."""
     argv = list(ENTRY_COMMANDS[engine.kind])

@@ -33,7 +33,15 @@ class EngineState(FactBase):
     def process(self, output):
         found = dict(line.partition("=")[::2] for line in output if "=" in line)
         return {"active": found.get("active") == "active", "enabled": found.get("enabled") == "enabled",
-                "running": json.loads(found.get("running") or "null")}
+                "running": _record(found.get("running"))}
+
+
+def _record(text: str | None) -> dict | None:
+    """An unreadable record counts as none, so the engine is (re)started and recorded again."""
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
 
 
 class ProgramHelp(FactBase):

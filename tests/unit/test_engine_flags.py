@@ -5,27 +5,26 @@ from pathlib import Path
 
 import pytest
 
-from roles.engines.files import engine_argv
 from roles.engines.commands import ENTRY_COMMANDS
+from roles.engines.files import engine_argv
 from roles.engines.flags import check_args, parse_help
 from thorfleet.inventory import load_fleet
 
 HELP = Path(__file__).resolve().parents[1] / "data/help"
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER_HELP = ROOT / "thorfleet/lab/standins/help"
+HELP_FILES = {"llama-server": HELP / "llama-server.txt", "whisper-server": HELP / "whisper-server.txt",
+              "vllm": CONTAINER_HELP / "vllm.txt", "sglang": CONTAINER_HELP / "sglang.txt"}
 
 
 @pytest.fixture(scope="module")
-def llama():
-    return parse_help((HELP / "llama-server.txt").read_text())
+def helps():
+    """Each kind's options, parsed from its captured help."""
+    return {kind: parse_help(path.read_text()) for kind, path in HELP_FILES.items()}
 
 
-@pytest.fixture(scope="module")
-def whisper():
-    return parse_help((HELP / "whisper-server.txt").read_text())
-
-
-def test_llama_server_options_as_its_help_prints_them(llama):
+def test_llama_server_options_as_its_help_prints_them(helps):
+    llama = helps["llama-server"]
     assert llama["-fa"] is llama["--flash-attn"] and llama["--flash-attn"].choices == ["on", "off", "auto"]
     assert llama["--load-mode"].choices == ["auto", "none", "mmap", "mlock", "mmap+mlock", "dio"]
     assert not llama["--no-kv-offload"].takes_value and llama["--no-kv-offload"] is llama["--kv-offload"]
@@ -34,26 +33,16 @@ def test_llama_server_options_as_its_help_prints_them(llama):
     assert len({id(o) for o in llama.values()}) > 150
 
 
-def test_whisper_server_options_as_its_help_prints_them(whisper):
+def test_whisper_server_options_as_its_help_prints_them(helps):
+    whisper = helps["whisper-server"]
     assert not whisper["--flash-attn"].takes_value and not whisper["-nfa"].takes_value
     assert whisper["--host"].takes_value and whisper["--port"].takes_value and whisper["-l"] is whisper["--language"]
     assert whisper["--inference-path"].takes_value
 
 
-@pytest.fixture(scope="module")
-def vllm():
-    return parse_help((CONTAINER_HELP / "vllm.txt").read_text())
-
-
-@pytest.fixture(scope="module")
-def sglang():
-    return parse_help((CONTAINER_HELP / "sglang.txt").read_text())
-
-
-def test_every_rendered_command_line_of_the_example_lab_is_accepted(llama, whisper, vllm, sglang):
+def test_every_rendered_command_line_of_the_example_lab_is_accepted(helps):
     """thor-01..03 as the inventory renders them: native engines' argv, and the server command in the image."""
     fleet = load_fleet(ROOT / "inventory/lab.py")
-    helps = {"llama-server": llama, "whisper-server": whisper, "vllm": vllm, "sglang": sglang}
     checked = []
     for host in fleet.hosts.values():
         for name, engine in host.config.engines.items():
@@ -64,8 +53,9 @@ def test_every_rendered_command_line_of_the_example_lab_is_accepted(llama, whisp
     assert {"llama-server", "whisper-server", "vllm", "sglang"} <= set(checked) and len(checked) >= 6
 
 
-def test_vllm_options_as_argparse_prints_them(vllm):
+def test_vllm_options_as_argparse_prints_them(helps):
     """vLLM 0.10.2: BooleanOptionalAction pairs, `{a,b}` choices (commas inside stay whole), short aliases."""
+    vllm = helps["vllm"]
     assert not vllm["--enforce-eager"].takes_value and vllm["--no-enforce-eager"] is vllm["--enforce-eager"]
     assert vllm["--dtype"].choices == ["auto", "bfloat16", "float", "float16", "float32", "half"]
     assert vllm["-O"] is vllm["--compilation-config"] and vllm["--max-model-len"].takes_value
@@ -79,8 +69,9 @@ def test_vllm_options_as_argparse_prints_them(vllm):
     ]
 
 
-def test_sglang_options_as_argparse_prints_them(sglang):
+def test_sglang_options_as_argparse_prints_them(helps):
     """SGLang 0.5.3: the usage block above the options is not mistaken for options."""
+    sglang = helps["sglang"]
     assert sglang["--model"] is sglang["--model-path"] and not sglang["--disable-cuda-graph"].takes_value
     assert "fa3" in sglang["--attention-backend"].choices and sglang["--cuda-graph-bs"].takes_value
     problems = check_args("sglang", ["--attention-backend", "fa9",
@@ -139,14 +130,17 @@ def test_ollama_serve_takes_no_flags():
     assert [p.flag for p in check_args("ollama", ["--port", "1"], ollama)] == ["--port"]
 
 
-def test_seed_000_flags_are_caught_with_the_replacement(llama):
+def test_seed_000_flags_are_caught_with_the_replacement(helps):
+    llama = helps["llama-server"]
     problems = check_args("llama-server", ["--no-mmap", "--mlock", "--port", "8000"], llama)
     assert [p.flag for p in problems] == ["--no-mmap", "--mlock"]
     assert problems[0].reason == "is not an option of this version"
     assert problems[0].suggestion.startswith("it became --load-mode: write load-mode: none")
 
 
-def test_values_are_checked_where_the_help_lists_them(llama, whisper):
+def test_values_are_checked_where_the_help_lists_them(helps):
+    llama = helps["llama-server"]
+    whisper = helps["whisper-server"]
     problems = check_args("llama-server", ["--flash-attn", "yes", "--load-mode", "mlock"], llama)
     assert [(p.flag, p.reason) for p in problems] == [("--flash-attn", "does not take 'yes' (it takes on, off, auto)")]
     assert check_args("llama-server", ["--port"], llama)[0].reason == "needs a value"

@@ -92,6 +92,7 @@ def test_facts_parse_their_commands_output():
     assert EngineState().process(["active=active", "enabled=enabled", 'running={"unit": "u"}']) == \
         {"active": True, "enabled": True, "running": {"unit": "u"}}
     assert EngineState().process(["active=inactive", "enabled=", "running=null"])["running"] is None
+    assert EngineState().process(["active=active", "enabled=enabled", 'running={"unit": "u'])["running"] is None
     assert ProgramHelp().process(["absent"]) is None
     assert ProgramHelp().process(["version: 1", "---", "-h, --help   usage"]) == {"version": "version: 1", "help": "-h, --help   usage"}
 
