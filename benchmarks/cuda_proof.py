@@ -15,8 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from roles.builds.files import build_id, build_script
-from roles.engines.files import engine_argv
+from thorfleet.roles.builds.files import build_id, build_script
+from thorfleet.roles.engines.commands import engine_argv
 from thorfleet.inventory import load_fleet
 from thorfleet.lab import layout
 

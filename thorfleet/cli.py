@@ -1,6 +1,7 @@
 """The `thorfleet` command: validate, list and render a fleet's configuration; verify its hosts."""
 
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import click
@@ -11,7 +12,6 @@ from rich.table import Table
 from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.inventory import Fleet, load_fleet
-from thorfleet.lab.cli import lab_group
 from thorfleet.verify import check_installed_engines, run_suite
 
 console = Console()
@@ -107,7 +107,16 @@ def render(inventory: str, host: str, only: str | None) -> None:
             console.print(Syntax(rendered.content, lexer, theme="ansi_dark", background_color="default"))
 
 
-main.add_command(lab_group, "lab")
+if find_spec("gguf"):  # the lab extra is installed
+    from thorfleet.lab.cli import lab_group
+
+    main.add_command(lab_group, "lab")
+else:
+    @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def lab() -> None:
+        """Simulated Thor units on this machine (needs the lab extra)."""
+        errors.print("error: the simulated lab is not installed: pip install 'thorfleet[lab]'", highlight=False, markup=False)
+        sys.exit(2)
 
 
 @main.command()

@@ -6,13 +6,15 @@ from types import UnionType
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from roles.engines.config import Ollama, Triton, LlamaServer, Sglang, Vllm, WhisperServer
 from thorfleet.config.schema import HostConfig
+from thorfleet.roles import ROLES
+from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 INTRO = """# Configuration reference
 
 Generated from the pydantic models by `python -m thorfleet.docs`; `tests/unit/test_docs.py` fails when
-this file is out of date. Each role's model lives in `roles/<role>/config.py`.
+this file is out of date. Each role's model lives in `thorfleet/roles/<role>/config.py`, each engine
+kind in `thorfleet/roles/engines/kinds.py`.
 
 Files are merged per host, lowest precedence first: `group_vars/all.yml`, `group_vars/<group>.yml`
 for each of the host's groups in the order the inventory file declares them (then the group named
@@ -97,21 +99,25 @@ def section(title: str, doc: str | None, body: list[str]) -> list[str]:
 
 def generate() -> str:
     out = [INTRO]
+    role_keys = [key for role in ROLES for key in role.config]
     top: list[str] = []
-    rows(HostConfig, "", top, skip={"base", "power", "docker", "builds", "model_store", "models", "engines"})
+    rows(HostConfig, "", top, skip=set(role_keys))
     out += section("Top level", HostConfig.__doc__, top)
-    for key in ("base", "power", "docker", "builds", "model_store"):
+    for key in role_keys:
         field = HostConfig.model_fields[key]
         body: list[str] = []
-        rows(_submodel(field.annotation), f"{key}.", body)
-        out += section(f"`{key}`", _submodel(field.annotation).__doc__, body)
-    body = []
-    rows(_submodel(HostConfig.model_fields["models"].annotation), "models.<name>.", body)
-    out += section("`models.<name>`", HostConfig.model_fields["models"].description, body)
-    for kind in (LlamaServer, WhisperServer, Vllm, Sglang, Ollama, Triton):
+        if _is_dict(field.annotation):
+            if key == "engines":
+                continue  # one section per kind, below
+            rows(_submodel(field.annotation), f"{key}.<name>.", body)
+            out += section(f"`{key}.<name>`", field.description, body)
+        else:
+            rows(_submodel(field.annotation), f"{key}.", body)
+            out += section(f"`{key}`", _submodel(field.annotation).__doc__, body)
+    for kind in KINDS:
         body = []
         rows(kind, "engines.<name>.", body)
-        out += section(f"`engines.<name>` of kind `{kind.model_fields['kind'].annotation.__args__[0]}`", kind.__doc__, body)
+        out += section(f"`engines.<name>` of kind `{kind_name(kind)}`", kind.__doc__, body)
     return "\n".join(out) + "\n"
 
 

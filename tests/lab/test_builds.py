@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from roles.builds.files import build_id
+from thorfleet.roles.builds.files import build_id
 from thorfleet.config.schema import HostConfig
 from thorfleet.inventory import load_fleet
 from thorfleet.lab import layout

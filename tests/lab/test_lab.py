@@ -147,7 +147,7 @@ def test_kill_a_process_and_fill_the_disk(lab_units):
 
 def test_controller_serves_git_packages_models_to_units(lab_units):
     unit = lab_units[0]
-    from roles.builds.config import LlamaCppBuild, WhisperCppBuild
+    from thorfleet.roles.builds.config import LlamaCppBuild, WhisperCppBuild
 
     commit = LlamaCppBuild().ref
     llama = ssh(unit, f"rm -rf /tmp/l && git init -q /tmp/l && git -C /tmp/l fetch -q --depth 1 "

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from roles.docker.files import DAEMON_JSON
+from thorfleet.roles.docker.files import DAEMON_JSON
 from thorfleet.lab import faults
 
 from .helpers import ROOT, converge, project_with, ssh

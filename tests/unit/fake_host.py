@@ -3,7 +3,7 @@
 from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.context import ctx_host
 
-from thorfleet.failure import log_failure
+from thorfleet.core.failure import log_failure
 
 
 class FakeHost:

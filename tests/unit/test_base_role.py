@@ -6,12 +6,12 @@ from hashlib import sha256
 import pytest
 from pyinfra.api import OperationError
 
-from roles.base.facts import AuthorizedKeys, JetsonStats
-from roles.base.operations import (
+from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
+from thorfleet.roles.base.operations import (
     WIFI_KEYFILE, apt_packages, authorized_keys, jetson_stats, read_secret, wifi, wifi_keyfile,
 )
-from thorfleet.pip import pip_install_command
-from thorfleet.types import SecretSource
+from thorfleet.core.pip import pip_install_command
+from thorfleet.core.types import SecretSource
 
 from .fake_host import run_operation
 

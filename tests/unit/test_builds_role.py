@@ -2,9 +2,9 @@
 
 import subprocess
 
-from roles.builds.facts import InstalledBuilds
-from roles.builds.files import build_id, build_script, configure_args
-from roles.builds.operations import engine_build
+from thorfleet.roles.builds.facts import InstalledBuilds
+from thorfleet.roles.builds.files import build_id, build_script, configure_args
+from thorfleet.roles.builds.operations import engine_build
 from thorfleet.config.schema import HostConfig
 
 from .fake_host import run_operation

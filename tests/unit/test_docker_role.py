@@ -4,9 +4,9 @@ import re
 import json
 
 
-from roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
-from roles.docker.files import DAEMON_JSON, owned_settings
-from roles.docker.operations import (
+from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
+from thorfleet.roles.docker.files import DAEMON_JSON, owned_settings
+from thorfleet.roles.docker.operations import (
     CANDIDATE, daemon_json, default_runtime, docker_group, image_ref, images, runtime_check,
 )
 from thorfleet.config.schema import HostConfig

@@ -1,6 +1,6 @@
 """Engine command lines built from the config: what each kind runs, and that secrets stay off them."""
 
-from roles.engines.files import engine_argv
+from thorfleet.roles.engines.commands import engine_argv
 from thorfleet.config.schema import HostConfig
 
 MODELS = {

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from roles.engines.commands import ENTRY_COMMANDS
-from roles.engines.files import engine_argv
-from roles.engines.flags import check_args, parse_help
+from thorfleet.roles.engines.commands import engine_argv
+from thorfleet.roles.engines.flags import check_args, parse_help
 from thorfleet.inventory import load_fleet
 
 HELP = Path(__file__).resolve().parents[1] / "data/help"
@@ -47,7 +46,7 @@ def test_every_rendered_command_line_of_the_example_lab_is_accepted(helps):
     for host in fleet.hosts.values():
         for name, engine in host.config.engines.items():
             argv = engine_argv(host.config, name, engine)[-1]
-            args = argv[len(ENTRY_COMMANDS.get(engine.kind, argv[:1])):]
+            args = argv[len(getattr(engine, "entry_command", argv[:1])):]
             assert check_args(engine.kind, args, helps[engine.kind]) == [], (host.name, name, argv)
             checked.append(engine.kind)
     assert {"llama-server", "whisper-server", "vllm", "sglang"} <= set(checked) and len(checked) >= 6

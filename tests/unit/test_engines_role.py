@@ -3,10 +3,10 @@
 import subprocess
 from pathlib import Path
 
-from roles.engines.config import LlamaServer, Triton, Vllm
-from roles.engines.deploy import health_url
-from roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
-from roles.engines.operations import engine_running, engines_removed, flags_accepted
+from thorfleet.roles.engines.kinds import LlamaServer, Triton, Vllm
+from thorfleet.roles.engines.deploy import health_url
+from thorfleet.roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
+from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted
 
 from .fake_host import failure_of, run_operation
 

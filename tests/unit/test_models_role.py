@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from roles.models import hub
-from roles.models.facts import ModelState, VenvPackages
-from roles.models.operations import FETCHER, HUB_VENV, hub_cli, model, prune
+from thorfleet.roles.models import hub
+from thorfleet.roles.models.facts import ModelState, VenvPackages
+from thorfleet.roles.models.operations import FETCHER, HUB_VENV, hub_cli, model, prune
 from thorfleet.config.schema import HostConfig
-from thorfleet.http_files import send_file
+from thorfleet.core.http_files import send_file
 
 from .fake_host import failure_of, run_operation
 
-FETCH_MODEL = Path(__file__).resolve().parents[2] / "roles/models/fetch_model.py"
+FETCH_MODEL = Path(__file__).resolve().parents[2] / "thorfleet/roles/models/fetch_model.py"
 
 
 def config(models: dict, **store):

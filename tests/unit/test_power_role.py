@@ -3,9 +3,9 @@
 import re
 import pytest
 
-from roles.power.facts import JetsonClocks, NvpmodelMode, NvpmodelModes
-from roles.power.files import CLOCKS_UNIT, ORIGINAL_CLOCKS
-from roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode, switch_mode
+from thorfleet.roles.power.facts import JetsonClocks, NvpmodelMode, NvpmodelModes
+from thorfleet.roles.power.files import CLOCKS_UNIT, ORIGINAL_CLOCKS
+from thorfleet.roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode, switch_mode
 
 from .fake_host import failure_of, run_operation
 

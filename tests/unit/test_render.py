@@ -14,7 +14,7 @@ import pytest
 
 from thorfleet.host_files import host_files
 from thorfleet.inventory import load_fleet
-from thorfleet.render import RenderedFile
+from thorfleet.core.render import RenderedFile
 
 from ..conftest import require_tool
 

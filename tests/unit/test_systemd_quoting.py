@@ -2,8 +2,8 @@
 
 import pytest
 
-from roles.engines.commands import flag_args
-from thorfleet.systemd import exec_line, quote_env_value, quote_exec_arg
+from thorfleet.roles.engines.commands import flag_args
+from thorfleet.core.systemd import exec_line, quote_env_value, quote_exec_arg
 
 
 @pytest.mark.parametrize("arg, quoted", [

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from thorfleet.config.errors import ConfigError, ConfigIssue
 from thorfleet.config.schema import HostConfig, all_field_names
+from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 KeyPath = tuple[str, ...]
 
@@ -120,7 +121,8 @@ def file_for(path: KeyPath, origin: dict[KeyPath, str]) -> str:
 
 
 # Pydantic adds union members and discriminator tags to error locations; they are not keys.
-_TAG_RE = re.compile(r"^(int|str|float|bool|none|list\[.*|dict\[.*|function-.*|constrained-.*|.*\[.*\]|llama-server|whisper-server|vllm|sglang|ollama|triton)$")
+_TAG_RE = re.compile(r"^(int|str|float|bool|none|list\[.*|dict\[.*|function-.*|constrained-.*|.*\[.*\]|"
+                     + "|".join(re.escape(kind_name(k)) for k in KINDS) + ")$")
 
 
 def _key_path(loc: tuple, data: dict) -> KeyPath:

@@ -2,8 +2,8 @@
 
 import shutil
 
-from roles.base.config import BaseConfig
-from roles.models.config import ModelStoreConfig
+from thorfleet.roles.base.config import BaseConfig
+from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.lab import container_images, downloads, lab_models, sources, unit as units
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError

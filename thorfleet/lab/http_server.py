@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from thorfleet.http_files import send_file
+from thorfleet.core.http_files import send_file
 from thorfleet.lab import layout
 
 REPO_RE = re.compile(r"^/api/v1/models/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/repo(/files)?$")

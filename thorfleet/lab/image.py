@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from roles.base.config import BaseConfig
+from thorfleet.roles.base.config import BaseConfig
 from thorfleet.lab import layout
 from thorfleet.lab.system import LabError, run
 

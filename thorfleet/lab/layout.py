@@ -4,10 +4,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from thorfleet import PROJECT_ROOT
-
-# Everything downloaded or built by the lab lives under one ignored folder.
-CACHE = Path(os.environ.get("THORFLEET_CACHE", PROJECT_ROOT / ".cache")).resolve()
+# Everything downloaded or built by the lab lives under one folder: THORFLEET_CACHE, or .cache/ where
+# the command runs (the project's folder, as for model_store.controller_cache).
+CACHE = Path(os.environ.get("THORFLEET_CACHE", ".cache")).resolve()
 LAB = CACHE / "lab"
 DOWNLOADS = CACHE / "downloads"
 # One ccache for every unit (same build paths on each, so a build on one unit makes the others fast).

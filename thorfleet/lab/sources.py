@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from roles.builds.config import LlamaCppBuild, WhisperCppBuild
+from thorfleet.roles.builds.config import LlamaCppBuild, WhisperCppBuild
 from thorfleet.lab import downloads, layout
 from thorfleet.lab.system import LabError, run, succeeds
 

@@ -144,7 +144,7 @@ def start(unit: UnitLayout) -> None:
         process = subprocess.Popen(
             [python(), "-m", "thorfleet.lab.supervise", unit.name],
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=Path(__file__).resolve().parents[2],
+            start_new_session=True, env={**os.environ, "THORFLEET_CACHE": str(layout.CACHE)},
         )
     unit.pidfile.write_text(str(process.pid))
 

@@ -1,1 +1,0 @@
-"""thorfleet roles: one folder per role, each with its config model, operations and templates."""

@@ -1,0 +1,12 @@
+"""The roles, in the order the deploy applies them. Adding a role touches its folder and this list
+(docs/architecture.md, "Add a role")."""
+
+from thorfleet.roles.base import ROLE as BASE
+from thorfleet.roles.builds import ROLE as BUILDS
+from thorfleet.roles.docker import ROLE as DOCKER
+from thorfleet.roles.engines import ROLE as ENGINES
+from thorfleet.roles.models import ROLE as MODELS
+from thorfleet.roles.power import ROLE as POWER
+
+ROLES = (BASE, POWER, DOCKER, BUILDS, MODELS, ENGINES)
+ROLE_NAMES = [role.name for role in ROLES]

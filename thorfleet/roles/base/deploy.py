@@ -1,0 +1,23 @@
+"""The base role: packages, SSH access, jetson-stats and Wi-Fi (seed 002's first steps)."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.server import User
+
+from thorfleet.roles.base.operations import apt_packages, authorized_keys, jetson_stats, read_secret, wifi
+
+
+@deploy("base")
+def apply(config) -> None:
+    base = config.base
+    apt_packages(name=f"{len(base.apt_packages)} apt packages", packages=base.apt_packages, _sudo=True)
+    if base.authorized_keys:
+        user = host.get_fact(User)
+        authorized_keys(name=f"Authorized keys of {user}", user=user, keys=base.authorized_keys, _sudo=True)
+    if base.jetson_stats:
+        jetson_stats(name=f"jetson-stats {base.jetson_stats_version}", version=base.jetson_stats_version,
+                     index_url=base.pip_index_url, _sudo=True)
+    if base.wifi:
+        password = read_secret(base.wifi.password, "base.wifi.password")
+        wifi(name=f"Wi-Fi {base.wifi.ssid}", ssid=base.wifi.ssid, password=password,
+             interface=base.wifi.interface, hidden=base.wifi.hidden, _sudo=True)

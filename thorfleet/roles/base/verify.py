@@ -1,0 +1,22 @@
+"""The base role on each unit: packages, authorized keys, jetson-stats."""
+
+from thorfleet.roles.base.operations import key_id
+
+
+def test_apt_packages_are_installed(unit):
+    missing = [p for p in unit.config.base.apt_packages if not unit.host.package(p).is_installed]
+    assert not missing, f"not installed: {missing}"
+
+
+def test_authorized_keys_are_present(unit):
+    keys = unit.host.file(f"/home/{unit.host.user().name}/.ssh/authorized_keys")
+    present = {key_id(line) for line in keys.content_string.splitlines()} if keys.exists else set()
+    assert {key_id(k) for k in unit.config.base.authorized_keys} <= present
+
+
+def test_jetson_stats_is_installed_at_its_pin(unit):
+    if not unit.config.base.jetson_stats:
+        return
+    version = unit.host.check_output("python3 -c 'import importlib.metadata as m; print(m.version(\"jetson-stats\"))'")
+    assert version == unit.config.base.jetson_stats_version
+    assert unit.host.service("jtop").is_enabled

@@ -1,0 +1,15 @@
+"""The builds role: llama.cpp and whisper.cpp built on the unit for the engines it runs (seeds 000, 001)."""
+
+from pydantic import Field
+
+from thorfleet.core.role import Role
+from thorfleet.roles.builds.config import BuildsConfig
+from thorfleet.roles.builds.deploy import apply
+
+SUMMARY = "llama.cpp and whisper.cpp builds."
+ROLE = Role(
+    name="builds",
+    summary=SUMMARY,
+    config={"builds": (BuildsConfig, Field(default_factory=BuildsConfig, description=SUMMARY))},
+    apply=apply,
+)

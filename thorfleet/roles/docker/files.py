@@ -1,0 +1,35 @@
+"""The part of /etc/docker/daemon.json that thorfleet owns; the deploy merges it into the unit's file."""
+
+from thorfleet.core.render import RenderedFile, render_template
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+
+
+def owned_settings(docker) -> dict:
+    """The daemon.json keys thorfleet sets; every other key in the unit's file is left as it is."""
+    owned: dict = {"default-runtime": docker.default_runtime, "log-driver": docker.log_driver}
+    if docker.nvidia_runtime:
+        owned["runtimes"] = {"nvidia": {"path": docker.runtime_path, "args": []}}
+    if docker.log_opts:
+        owned["log-opts"] = dict(docker.log_opts)
+    if docker.registry_mirrors:
+        owned["registry-mirrors"] = list(docker.registry_mirrors)
+    if docker.data_root:
+        owned["data-root"] = docker.data_root
+    return owned
+
+
+def merge_daemon_json(existing: dict, owned: dict) -> dict:
+    """The unit's daemon.json with thorfleet's keys set; `runtimes` keeps other runtimes."""
+    merged = dict(existing)
+    for key, value in owned.items():
+        if key == "runtimes" and isinstance(existing.get("runtimes"), dict):
+            merged["runtimes"] = {**existing["runtimes"], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def rendered_files(config) -> list[RenderedFile]:
+    content = render_template("roles/docker/daemon.json.j2", settings=owned_settings(config.docker))
+    return [RenderedFile(DAEMON_JSON, content, role="docker", merged=True)]

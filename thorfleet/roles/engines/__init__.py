@@ -1,0 +1,20 @@
+"""The engines role: one systemd unit per engine instance, restarted only when what it runs changed."""
+
+from pydantic import Field
+
+from thorfleet.core.role import Role
+from thorfleet.core.types import Name
+from thorfleet.roles.engines.deploy import apply
+from thorfleet.roles.engines.files import rendered_files
+from thorfleet.roles.engines.kinds import Engine
+from thorfleet.roles.engines.problems import problems
+
+ROLE = Role(
+    name="engines",
+    summary="Serving instances: one systemd unit each.",
+    config={"engines": (dict[Name, Engine], Field(default_factory=dict, description="Serving instances by name; one systemd unit each."))},
+    apply=apply,
+    files=rendered_files,
+    problems=problems,
+    checks="thorfleet.roles.engines.verify",
+)

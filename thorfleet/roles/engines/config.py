@@ -1,0 +1,222 @@
+"""What every engine kind shares: settings, validation, and the hooks each kind fills in (kinds.py).
+
+A kind is one class in kinds.py that states, in one place: its config keys, its command line
+(`command_args`), the program it runs (native: the build and program; containers: the server
+command inside the image), how it takes an API key, its health path and which verify checks
+apply to it. The deploy, the rendered files, the schema and the verify checks ask the class.
+"""
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import AfterValidator, Field, model_validator
+
+from thorfleet.core.types import AbsPath, BindAddress, EnvName, Image, Name, Port, SecretSource, SingleLine, StrictModel
+
+ARG_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+ArgScalar = Union[bool, int, float, str]
+ArgValue = Union[ArgScalar, list[ArgScalar], dict]
+
+
+def _args(value: dict) -> dict:
+    for name, arg in value.items():
+        if name.startswith("-"):
+            raise ValueError(f"write {name.lstrip('-')!r} without dashes: thorfleet renders it as '--{name.lstrip('-')}'")
+        if not ARG_NAME_RE.match(name):
+            raise ValueError(f"{name!r} is not a long flag name (lowercase letters, digits and '-')")
+        if isinstance(arg, str) and "\0" in arg:
+            raise ValueError(f"value of {name!r} contains a NUL byte")
+    return value
+
+
+Args = Annotated[dict[str, ArgValue | None], AfterValidator(_args)]
+
+
+class EngineBase(StrictModel):
+    """Settings every engine instance has."""
+
+    model: Name | None = Field(None, description="Name of an entry under `models` that this engine serves.")
+    port: Port = Field(description="TCP port the engine listens on.")
+    bind: BindAddress = Field("127.0.0.1", description="Address it listens on; anything but loopback needs `api_key` or `allow_unauthenticated`.")
+    served_name: SingleLine | None = Field(None, description="Model name clients ask for (`--alias` / `--served-model-name`); the engine's name when unset.")
+    args: Args = Field(
+        default_factory=dict,
+        description="Further flags, without dashes: `true` for a bare flag, `false`/null to drop one, a list repeats it, a mapping becomes JSON.",
+    )
+    env: dict[EnvName, SingleLine] = Field(default_factory=dict, description="Environment variables of the engine process.")
+    api_key: SecretSource | None = Field(None, description="API key source on the controller; written to a file only the service user reads.")
+    allow_unauthenticated: bool = Field(False, description="Explicitly allow a non-loopback `bind` without an API key.")
+    drop_caches: bool = Field(False, description="Drop the page cache before starting (seed 002 does before large models).")
+    health_timeout: int = Field(600, ge=5, le=7200, description="Seconds the deploy waits for the engine to become healthy.")
+    check_flags: bool = Field(
+        True,
+        description="Before each (re)start, check the command line against the engine's `--help` (the installed program, or the "
+                    "image's entry command run without GPU or network); `false` skips it for an engine whose help cannot run so.",
+    )
+
+    # Flags thorfleet renders from the keys above; per kind. Setting them in `args` is an error.
+    owned_flags: ClassVar[frozenset[str]] = frozenset()
+    # What the deploy asks to know the engine is up (answers 200 once the model is loaded).
+    health_path: ClassVar[str] = "/health"
+    # How the engine receives its API key: "file" (a path on its command line), "env" (the variable
+    # `api_key_env`, from a root-only environment file), or None: it has no authentication of its own.
+    api_key_via: ClassVar[Literal["file", "env"] | None] = None
+    api_key_env: ClassVar[str | None] = None
+    # Whether it needs an entry under `models` (Ollama manages its own).
+    needs_model: ClassVar[bool] = True
+    # What clients do with it, for the verify checks: "chat" (OpenAI-compatible /v1/chat/completions),
+    # "transcription" (whisper-server's /inference), or None (health only).
+    serves: ClassVar[str | None] = None
+    # Flags a pinned version renamed, with an unambiguous replacement: name -> (new flag, what to write).
+    renamed_flags: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    @property
+    def supports_api_key(self) -> bool:
+        return self.api_key_via is not None
+
+    def command_args(self, launch: "Launch") -> list[str]:
+        """The arguments after the program (native) or after the image's server command (containers)."""
+        raise NotImplementedError(f"{type(self).__name__} must say its command line")
+
+    @property
+    def exposed(self) -> bool:
+        return not ipaddress.ip_address(self.bind).is_loopback
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @model_validator(mode="after")
+    def _checks(self):
+        owned = sorted(set(self.args) & self.owned_flags)
+        if owned:
+            raise ValueError(f"args {owned} are set by thorfleet from this engine's own keys (model, port, bind, served_name, ...)")
+        if self.api_key and not self.supports_api_key:
+            raise ValueError(f"{self.kind} has no authentication of its own, so api_key cannot be used")
+        return self
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What an engine's command line refers to on the unit, worked out by commands.engine_argv."""
+
+    name: str  # the engine's name in the config
+    served_name: str
+    model_dir: str | None
+    model_path: str | None
+    api_key_file: str
+
+
+class NativeEngine(EngineBase):
+    """An engine built on the unit (llama.cpp, whisper.cpp) and run as an unprivileged service user."""
+
+    # builds.<build> makes `program`.
+    build: ClassVar[str]
+    program: ClassVar[str]
+
+    user: Name = Field("thorfleet", description="Unprivileged system user the engine runs as.")
+    groups: list[Name] = Field(
+        default_factory=lambda: ["video", "render"],
+        description="Groups of the service user where the unit has them (Jetson's GPU device nodes belong to video and render).",
+    )
+
+
+class ContainerEngine(EngineBase):
+    """An engine run from a container image with `docker run --runtime nvidia`."""
+
+    # The server command inside the image (its `--help` lists the options the flag check reads).
+    entry_command: ClassVar[tuple[str, ...]]
+
+    image: Image = Field(description="Container image with a pinned tag, e.g. NVIDIA's vLLM image for Jetson.")
+    volumes: list[SingleLine] = Field(
+        default_factory=list, description="Extra `-v HOST:CONTAINER[:ro]` mounts; the model folder is mounted read-only by itself."
+    )
+
+    @model_validator(mode="after")
+    def _volumes(self):
+        for volume in self.volumes:
+            parts = volume.split(":")
+            if len(parts) not in (2, 3) or not parts[0].startswith("/") or not parts[1].startswith("/"):
+                raise ValueError(f"volume {volume!r} is not 'HOST_PATH:CONTAINER_PATH[:ro]' with absolute paths")
+            if len(parts) == 3 and parts[2] not in ("ro", "rw"):
+                raise ValueError(f"volume {volume!r}: the third part must be 'ro' or 'rw'")
+        return self
+
+    def mounts(self, launch: Launch) -> list[str]:
+        """`-v` mounts: the model folder read-only, what the kind needs, then the configured volumes."""
+        return ([f"{launch.model_dir}:{launch.model_dir}:ro"] if launch.model_dir else []) + self.kind_mounts(launch) + \
+            list(self.volumes)
+
+    def kind_mounts(self, launch: Launch) -> list[str]:
+        return []
+
+    def kind_env(self) -> list[str]:
+        """`-e NAME=VALUE` settings of the kind itself (never secrets)."""
+        return []
+
+
+class LLMContainer(ContainerEngine):
+    """Settings shared by vLLM and SGLang (seed 001)."""
+
+    gpu_memory_utilization: float | None = Field(
+        0.8, gt=0, le=1, description="Share of the unified memory the engine may take (vLLM `--gpu-memory-utilization`, SGLang `--mem-fraction-static`)."
+    )
+    sampling: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        description="Default sampling parameters (vLLM `--override-generation-config`, SGLang `--preferred-sampling-params`).",
+    )
+    chat_template: AbsPath | None = Field(None, description="Chat template file on the unit (`--chat-template`), e.g. a non-thinking one.")
+    thinking: bool | None = Field(None, description="`false` needs `chat_template` set to a non-thinking template (seed 001).")
+
+    @model_validator(mode="after")
+    def _thinking_needs_template(self):
+        if self.thinking is False and not self.chat_template:
+            raise ValueError(f"thinking: false on {self.kind} needs chat_template (seed 001 uses qwen3_nonthinking.jinja)")
+        return self
+
+    # Its flags for the memory share and for default sampling parameters.
+    memory_flag: ClassVar[str]
+    sampling_flag: ClassVar[str]
+
+    def kind_mounts(self, launch: Launch) -> list[str]:
+        if self.chat_template and not _inside(self.chat_template, launch.model_dir):
+            return [f"{self.chat_template}:{self.chat_template}:ro"]
+        return []
+
+    def llm_options(self) -> list[str]:
+        argv = []
+        if self.gpu_memory_utilization is not None:
+            argv += [self.memory_flag, repr(self.gpu_memory_utilization)]
+        if self.sampling:
+            argv += [self.sampling_flag, json_value(dict(self.sampling))]
+        if self.chat_template:
+            argv += ["--chat-template", self.chat_template]
+        return argv
+
+
+def flag_args(args: dict) -> list[str]:
+    """`args` from the config as command-line words: true → bare flag, list → repeated, mapping → JSON."""
+    words: list[str] = []
+    for name, value in args.items():
+        flag = f"--{name}"
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or item is False:
+                continue
+            if item is True:
+                words.append(flag)
+            else:
+                words += [flag, json_value(item) if isinstance(item, dict) else repr(item) if isinstance(item, float) else str(item)]
+    return words
+
+
+def json_value(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _inside(path: str, folder: str | None) -> bool:
+    return folder is not None and PurePosixPath(folder) in PurePosixPath(path).parents

@@ -1,0 +1,31 @@
+"""Files the engines role writes: one systemd unit and one environment file per engine instance."""
+
+from thorfleet.core import paths
+from thorfleet.core.render import RenderedFile, render_template
+from thorfleet.roles.engines import commands
+from thorfleet.roles.engines.config import NativeEngine
+
+
+def engine_files(config, name: str, engine) -> list[RenderedFile]:
+    model = config.model_of(engine)
+    native = isinstance(engine, NativeEngine)
+    context = {
+        "name": name,
+        "engine": engine,
+        "model_id": (model.id or model.url) if model else None,
+        "argv": commands.engine_argv(config, name, engine),
+        "env_file": commands.env_file(name),
+        "secret_env_file": commands.secret_env_file(name) if engine.api_key and engine.api_key_via == "env" else None,
+        "container": paths.unit_name(name),
+        "docker": commands.DOCKER,
+        "mlock": getattr(engine, "locks_memory", False),
+    }
+    return [
+        RenderedFile(paths.unit_file(paths.unit_name(name)),
+                     render_template(f"roles/engines/{'native' if native else 'container'}.service.j2", **context), role="engines"),
+        RenderedFile(commands.env_file(name), render_template("roles/engines/engine.env.j2", **context), role="engines"),
+    ]
+
+
+def rendered_files(config) -> list[RenderedFile]:
+    return [f for name, engine in config.engines.items() for f in engine_files(config, name, engine)]

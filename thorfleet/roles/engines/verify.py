@@ -1,0 +1,95 @@
+"""The engines of each unit: units, listeners, health, the model served, one real request each."""
+
+import json
+import shlex
+
+from thorfleet.core.checks import for_each_engine
+from thorfleet.core.paths import unit_name
+from thorfleet.roles.builds.files import ENGINES
+from thorfleet.roles.engines.commands import served_name
+from thorfleet.roles.engines.config import NativeEngine
+from thorfleet.roles.engines.deploy import health_url
+from thorfleet.roles.models.fetch_model import STAMPS
+
+WAV = "/tmp/thorfleet-verify.wav"
+
+
+def url(engine, path: str) -> str:
+    return health_url(engine).replace(engine.health_path, path)
+
+
+def request(unit, address: str, engine, body: dict | None = None, form: str = "", key: bool = True) -> tuple[int, str]:
+    """An HTTP request made on the unit itself (engines may listen on loopback only)."""
+    headers = ""
+    if engine.api_key and key:
+        headers = f"-H {shlex.quote('Authorization: Bearer ' + engine.api_key.read())} "
+    data = f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))} " if body else form
+    out = unit.host.run(f"curl -sS -m 120 -w '\\n%{{http_code}}' {headers}{data}{shlex.quote(address)}")
+    text, _, code = out.stdout.rpartition("\n")
+    return int(code or 0), text
+
+
+@for_each_engine()
+def test_engine_unit_is_enabled_and_running(case):
+    unit, name, _ = case
+    service = unit.host.service(f"{unit_name(name)}.service")
+    assert service.is_enabled and service.is_running
+
+
+@for_each_engine()
+def test_engine_listens_on_its_address_only(case):
+    unit, name, engine = case
+    with unit.host.sudo():
+        listening = [line.split()[3] for line in unit.host.check_output("ss -ltnH").splitlines() if line.strip()]
+    allowed = {engine.bind} | ({"::", "*"} if engine.bind == "0.0.0.0" else set())
+    for port in engine.ports:
+        bound = {a.rsplit(":", 1)[0].strip("[]") for a in listening if a.rsplit(":", 1)[1] == str(port)}
+        assert bound and bound <= allowed, f"port {port} bound on {sorted(bound)}, configured {engine.bind}"
+
+
+@for_each_engine()
+def test_engine_is_healthy(case):
+    unit, _, engine = case
+    assert request(unit, health_url(engine), engine)[0] == 200
+
+
+@for_each_engine(lambda engine: engine.serves == "chat")
+def test_llm_engine_lists_its_model_and_completes_a_chat(case):
+    unit, name, engine = case
+    code, text = request(unit, url(engine, "/v1/models"), engine)
+    assert code == 200 and served_name(name, engine) in text, text
+    body = {"model": served_name(name, engine), "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 8}
+    code, text = request(unit, url(engine, "/v1/chat/completions"), engine, body)
+    assert code == 200, f"{code} {text[:300]}"
+    assert json.loads(text)["choices"][0]["message"]["content"], text
+    if engine.api_key:
+        assert request(unit, url(engine, "/v1/models"), engine, key=False)[0] == 401, "answers without its API key"
+
+
+@for_each_engine(lambda engine: engine.serves == "transcription")
+def test_whisper_server_transcribes_a_wav(case):
+    unit, _, engine = case
+    unit.host.run("python3 -c " + shlex.quote(
+        f"import wave; w = wave.open('{WAV}', 'wb'); w.setnchannels(1); w.setsampwidth(2); "
+        "w.setframerate(16000); w.writeframes(bytes(32000)); w.close()"))
+    code, text = request(unit, url(engine, "/inference"), engine, form=f"-F file=@{WAV} -F response_format=json ")
+    assert code == 200 and "text" in json.loads(text), f"{code} {text[:300]}"
+
+
+@for_each_engine(lambda engine: isinstance(engine, NativeEngine))
+def test_native_engine_runs_the_pinned_build(case):
+    unit, _, engine = case
+    build = getattr(unit.config.builds, engine.build)
+    current = f"{unit.config.builds.root}/{ENGINES[engine.build]}/current"
+    assert json.loads(unit.host.file(f"{current}/stamp.json").content_string)["ref"] == build.ref
+    if len(build.ref) == 40:  # a commit pin: the source really was that commit
+        assert unit.host.file(f"{current}/commit").content_string.strip() == build.ref
+
+
+@for_each_engine(lambda engine: engine.model is not None)
+def test_engine_model_is_verified(case):
+    unit, _, engine = case
+    model = unit.config.model_of(engine)
+    with unit.host.sudo():
+        stamps = json.loads(unit.host.file(f"{unit.config.model_store.dest(model)}/{STAMPS}").content_string)
+    assert stamps and (model.file is None or model.file in stamps)

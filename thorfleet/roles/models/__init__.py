@@ -1,0 +1,19 @@
+"""The models role: each model the host's engines serve, fetched once, verified, resumable (seed 002)."""
+
+from pydantic import Field
+
+from thorfleet.core.role import Role
+from thorfleet.core.types import Name
+from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig, shared_destinations
+from thorfleet.roles.models.deploy import apply
+
+ROLE = Role(
+    name="models",
+    summary="Models from ModelScope, Hugging Face or a URL, verified on the unit.",
+    config={
+        "model_store": (ModelStoreConfig, Field(default_factory=ModelStoreConfig, description="Where and how models are stored.")),
+        "models": (dict[Name, ModelConfig], Field(default_factory=dict, description="Models by name; engines refer to these names.")),
+    },
+    apply=apply,
+    problems=shared_destinations,
+)

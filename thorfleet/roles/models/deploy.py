@@ -1,0 +1,64 @@
+"""The models role: each model the host's engines serve, fetched once, verified, resumable (seed 002)."""
+
+from io import StringIO
+
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.operations import files
+
+from thorfleet.roles.models.controller_cache import ensure, serve
+from thorfleet.roles.models.facts import FETCHER_SOURCE
+from thorfleet.roles.models.hub import HubError, model_files
+from thorfleet.roles.models.operations import CLI, FETCHER, hub_cli, model, prune
+
+
+def requirements(config) -> list[str]:
+    """The hub CLIs the unit needs: none when the controller fetches for it, or for plain URLs."""
+    store, sources = config.model_store, {m.source for m in config.needed_models().values()}
+    if store.fetch == "controller":
+        return []
+    wanted = []
+    if "modelscope" in sources:
+        wanted.append(f"modelscope=={store.modelscope_version}")
+    if "huggingface" in sources:
+        wanted.append(f"huggingface_hub=={store.hf_version}")
+    return wanted
+
+
+def hub_env(store) -> dict[str, str]:
+    env = {}
+    if store.modelscope_endpoint:
+        env["MODELSCOPE_ENDPOINT"] = store.modelscope_endpoint
+    if store.hf_endpoint:
+        env["HF_ENDPOINT"] = store.hf_endpoint
+    return env
+
+
+def model_spec(name: str, config) -> dict:
+    store, entry = config.model_store, config.models[name]
+    try:
+        listed = model_files(entry, store)
+        mirror = f"{serve(store)}/{ensure(entry, listed, store)}" if store.fetch == "controller" else None
+    except HubError as err:
+        raise PyinfraError(f"models.{name}: {err}") from None
+    return {
+        "name": name, "dest": store.dest(entry), "source": entry.source, "id": entry.id, "revision": entry.revision,
+        "url": entry.url, "mirror": mirror, "cli": CLI,
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed],
+    }
+
+
+@deploy("models")
+def apply(config) -> None:
+    store, needed = config.model_store, config.needed_models()
+    if needed:
+        wanted = requirements(config)
+        if wanted:
+            hub_cli(name=f"Hub CLIs: {', '.join(wanted)}", requirements=wanted, index_url=config.base.pip_index_url, _sudo=True)
+        files.put(name="Model fetcher", src=StringIO(FETCHER_SOURCE), dest=FETCHER, mode="755", _sudo=True)
+        for name in sorted(needed):
+            spec = model_spec(name, config)
+            model(name=f"Model {name} ({len(spec['files'])} files)", spec=spec, env=hub_env(store), _sudo=True)
+    if store.prune:
+        prune(name=f"Prune unused models under {store.root}", root=store.root,
+              keep=sorted({store.dest(m) for m in needed.values()}), _sudo=True)

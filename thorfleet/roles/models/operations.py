@@ -1,0 +1,66 @@
+"""Operations of the models role: the hub CLIs, each model fetched and verified, pruning."""
+
+import json
+import shlex
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import operation
+from pyinfra.api.command import FileUploadCommand
+
+from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
+from thorfleet.core.failure import failure
+from thorfleet.core.paths import HUB_VENV, MODEL_FETCHER as FETCHER, MODEL_SPECS as SPECS
+from thorfleet.core.pip import pip_install_command
+
+CLI = {"modelscope": f"{HUB_VENV}/bin/modelscope", "hf": f"{HUB_VENV}/bin/hf"}
+
+
+@operation()
+def hub_cli(requirements: list[str], index_url: str | None = None):
+    """The pinned hub CLIs (modelscope, huggingface_hub) in a virtual environment of their own."""
+    installed = host.get_fact(VenvPackages, venv=HUB_VENV)
+    wanted = dict(r.lower().replace("_", "-").split("==") for r in requirements)
+    if all(installed.get(name) == version for name, version in wanted.items()):
+        host.noop(f"{', '.join(requirements)} installed in {HUB_VENV}")
+        return
+    yield f"test -x {HUB_VENV}/bin/pip || python3 -m venv {HUB_VENV}"
+    yield pip_install_command(f"{HUB_VENV}/bin/pip", requirements, index_url)
+
+
+def gib(size: int) -> str:
+    return f"{size / (1 << 30):.2f} GiB"
+
+
+@operation()
+def model(spec: dict, env: dict[str, str]):
+    """One model's files in place and verified: nothing runs when their stamps still hold."""
+    name = spec["name"]
+    state = host.get_fact(ModelState, dest=spec["dest"], files=spec["files"])
+    pending = [f for f in spec["files"] if not state["files"][f["path"]]["verified"]]
+    if not pending:
+        host.noop(f"model {name}: {len(spec['files'])} files verified in {spec['dest']}")
+        return
+    need = sum(max((f["size"] or 0) - state["files"][f["path"]]["bytes"], 0) for f in pending)
+    if need > state["free"]:
+        yield failure(
+            f"model {name} needs {gib(need)} more in {spec['dest']}, but only {gib(state['free'])} is free there; "
+            "nothing was downloaded. Free space, or point models." + name + ".dest or model_store.root elsewhere"
+        )
+        return
+    spec_file = f"{SPECS}/{name}.json"
+    yield f"mkdir -p {SPECS}"
+    yield FileUploadCommand(StringIO(json.dumps(spec, indent=1)), spec_file,
+                            remote_temp_filename=host.get_temp_filename(spec_file))
+    assignments = "".join(f"{k}={shlex.quote(v)} " for k, v in sorted(env.items()))
+    yield f"{assignments}python3 {FETCHER} {spec_file}"
+
+
+@operation()
+def prune(root: str, keep: list[str]):
+    """Delete model folders thorfleet filled under the store that no configured model uses any more."""
+    stale = [d for d in host.get_fact(ManagedModelFolders, root=root) if d not in keep]
+    if not stale:
+        host.noop(f"no unused model folders under {root}")
+        return
+    yield f"rm -rf {' '.join(shlex.quote(d) for d in stale)}"

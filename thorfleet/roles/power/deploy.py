@@ -1,0 +1,28 @@
+"""The power role: MAXN (or the configured mode) and clocks locked at every boot (seed 002)."""
+
+from pyinfra.api import deploy
+from pyinfra.operations import systemd
+from pyinfra.operations.util import any_changed
+
+from thorfleet.roles.power.files import CLOCKS_UNIT, rendered_files
+from thorfleet.roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode
+from thorfleet.core.install import install_file
+
+
+@deploy("power")
+def apply(config) -> None:
+    power = config.power
+    mode = nvpmodel_mode(name=f"Power mode {power.mode}", mode=power.mode, allow_reboot=power.allow_reboot, _sudo=True)
+    if power.clocks == "default":
+        clocks_default(name="Clocks back to the power mode's defaults", _sudo=True)
+        return
+    installed = [install_file(f) for f in rendered_files(config)]
+    systemd.daemon_reload(name="Reload systemd for the clocks unit", _sudo=True,
+                          _if=any_changed(*installed))
+    systemd.service(name=f"Clocks timer {CLOCKS_UNIT}.timer ({power.clocks_boot_delay} s after boot)",
+                    service=f"{CLOCKS_UNIT}.timer", running=None, enabled=True, _sudo=True)
+    clocks_locked(name="Clocks locked", _sudo=True)
+    # A new mode (or a new clocks unit) has other maximums: lock again.
+    systemd.service(name="Clocks locked again for the new mode or unit", service=f"{CLOCKS_UNIT}.service",
+                    running=True, restarted=True, _sudo=True,
+                    _if=any_changed(mode, installed[0]))
