@@ -7,19 +7,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def pytest_addoption(parser):
-    group = parser.getgroup("thorfleet verify")
-    group.addoption("--inventory", help="inventory file whose hosts tests/verify checks (e.g. inventory/sim.py)")
-    group.addoption("--limit", help="comma-separated host names of the inventory to check")
-
-
-def pytest_ignore_collect(collection_path, config):
-    """tests/verify checks converged units: it runs only when given an inventory (thorfleet verify)."""
-    if collection_path.name == "verify" and collection_path.parent == ROOT / "tests":
-        return None if config.getoption("inventory") else True
-    return None
-
-
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the example inventory and its YAML, to break or change without touching the tree."""

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
+from thorfleet.init_project import init_project
 from thorfleet.inventory import Fleet, load_fleet
 from thorfleet.verify import check_installed_engines, run_suite
 
@@ -97,12 +98,13 @@ def render(inventory: str, host: str, only: str | None) -> None:
             sys.exit(2)
     plain = not sys.stdout.isatty()
     for rendered in files:
+        how = "keys merged into the unit's file, the rest of it kept" if rendered.merged else f"mode {rendered.mode}"
         if plain:
-            click.echo(f"==> {rendered.dest} (mode {rendered.mode}, role {rendered.role}) <==")
+            click.echo(f"==> {rendered.dest} ({how}, role {rendered.role}) <==")
             click.echo(rendered.content, nl=False)
             click.echo()
         else:
-            console.rule(f"{rendered.dest}  [dim](mode {rendered.mode}, role {rendered.role})[/]")
+            console.rule(f"{rendered.dest}  [dim]({how}, role {rendered.role})[/]")
             lexer = "json" if rendered.dest.endswith(".json") else "ini"
             console.print(Syntax(rendered.content, lexer, theme="ansi_dark", background_color="default"))
 
@@ -120,10 +122,26 @@ else:
 
 
 @main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--lab", is_flag=True, help="Also the simulated lab's inventory/sim.py and its sim files.")
+def init(directory: Path, lab: bool) -> None:
+    """Make a fleet project of your own in DIRECTORY: inventory, group_vars, host_vars, deploy.py, README.
+
+    Files that exist already are left as they are."""
+    table = Table(title=f"thorfleet init {directory}")
+    table.add_column("file")
+    table.add_column("")
+    for relative, what in init_project(directory, lab):
+        table.add_row(relative, what)
+    console.print(table)
+    console.print(f"next: cd {directory} && thorfleet validate inventory/lab.py (see README.md)", highlight=False)
+
+
+@main.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
 @click.option("--limit", help="Comma-separated host names of the inventory to verify (default: all).")
 def verify(inventory: str, limit: str | None) -> None:
-    """Check converged hosts against their configuration (tests/verify/, testinfra over SSH)."""
+    """Check converged hosts against their configuration (each role's checks, testinfra over SSH)."""
     fleet = _fleet(inventory)
     hosts = [h for h in fleet.hosts if not limit or h in limit.split(",")]
     status, per_host, failures = run_suite(inventory, limit, hosts)
