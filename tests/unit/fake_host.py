@@ -1,7 +1,9 @@
 """Operation tests in pyinfra's own style: facts in, commands out, without a host."""
 
 from pyinfra.api.command import FileUploadCommand, FunctionCommand
-from pyinfra.context import ctx_host
+from types import SimpleNamespace
+
+from pyinfra.context import ctx_host, ctx_state
 
 from thorfleet.core.failure import log_failure
 
@@ -28,7 +30,8 @@ class FakeHost:
 def run_operation(op, facts: dict, *args, **kwargs):
     """The commands an operation yields for these facts, uploads as (dest, content), and its no-op messages."""
     host = FakeHost(facts)
-    with ctx_host.use(host):
+    state = SimpleNamespace(config=SimpleNamespace(DIFF=False))
+    with ctx_host.use(host), ctx_state.use(state):
         yielded = list(op._inner(*args, **kwargs))
     commands = [_shown(c) for c in yielded]
     return commands, host.noops

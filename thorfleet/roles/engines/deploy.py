@@ -8,7 +8,6 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import Groups
 from pyinfra.operations import server, systemd
-from pyinfra.operations.util import any_changed
 
 from thorfleet.roles.builds.files import build_id
 from thorfleet.roles.docker.operations import images
@@ -17,7 +16,7 @@ from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
 from thorfleet.roles.engines.files import engine_files
 from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted
 from thorfleet.roles.models.hub import HubError, model_files
-from thorfleet.core.install import install_file
+from thorfleet.core.install import files_installed
 from thorfleet.core.secret_file import secret_file
 from thorfleet.core.types import SecretUnavailable
 
@@ -93,20 +92,27 @@ def apply(config) -> None:
                                if isinstance(e, ContainerEngine) and e.image not in config.docker.image_archives})
     if container_images:
         images(name="Engine images", pull=container_images, archives={}, _sudo=True)
+    # Every engine's command line is checked before any engine's files change: a rejected flag leaves the unit as it was.
+    keys = {name: read_key(name, engine) for name, engine in config.engines.items() if engine.api_key}
+    rendered = {name: engine_files(config, name, engine) for name, engine in config.engines.items()}
+    fingerprints = {name: engine_fingerprint(config, engine, rendered[name], keys.get(name))
+                    for name, engine in config.engines.items()}
     for name, engine in config.engines.items():
-        key = read_key(name, engine) if engine.api_key else None
-        rendered = engine_files(config, name, engine)
-        fingerprint = engine_fingerprint(config, engine, rendered, key)
         if engine.check_flags:
-            check_flags(name, engine, commands.engine_argv(config, name, engine)[-1], fingerprint)
-        if key is not None and engine.api_key_via == "file":
+            check_flags(name, engine, commands.engine_argv(config, name, engine)[-1], fingerprints[name])
+    for name, key in keys.items():
+        engine = config.engines[name]
+        if engine.api_key_via == "file":
             secret_file(name=f"Engine {name}: API key file", path=commands.api_key_file(name), content=key + "\n",
                         group=engine.user, mode="640", _sudo=True)
-        elif key is not None:
+        else:
             secret_file(name=f"Engine {name}: API key environment", path=commands.secret_env_file(name),
                         content=f"{engine.api_key_env}={key}\n", _sudo=True)
-        installed = [install_file(file) for file in rendered]
-        systemd.daemon_reload(name=f"Engine {name}: reload systemd", _sudo=True, _if=any_changed(*installed))
-        engine_running(name=f"Engine {name} running", engine_name=name, fingerprint=fingerprint,
+    if rendered:
+        installed = files_installed(name="Engine units and environments", files=[f for fs in rendered.values() for f in fs],
+                                    _sudo=True)
+        systemd.daemon_reload(name="Reload systemd for the engines", _sudo=True, _if=installed.did_change)
+    for name, engine in config.engines.items():
+        engine_running(name=f"Engine {name} running", engine_name=name, fingerprint=fingerprints[name],
                        health_url=health_url(engine), timeout=engine.health_timeout, _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

@@ -6,7 +6,7 @@ from pyinfra.operations.util import any_changed
 
 from thorfleet.roles.power.files import CLOCKS_UNIT, rendered_files
 from thorfleet.roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode
-from thorfleet.core.install import install_file
+from thorfleet.core.install import files_installed
 
 
 @deploy("power")
@@ -16,13 +16,12 @@ def apply(config) -> None:
     if power.clocks == "default":
         clocks_default(name="Clocks back to the power mode's defaults", _sudo=True)
         return
-    installed = [install_file(f) for f in rendered_files(config)]
-    systemd.daemon_reload(name="Reload systemd for the clocks unit", _sudo=True,
-                          _if=any_changed(*installed))
+    installed = files_installed(name="Clocks units", files=rendered_files(config), _sudo=True)
+    systemd.daemon_reload(name="Reload systemd for the clocks unit", _sudo=True, _if=installed.did_change)
     systemd.service(name=f"Clocks timer {CLOCKS_UNIT}.timer ({power.clocks_boot_delay} s after boot)",
                     service=f"{CLOCKS_UNIT}.timer", running=None, enabled=True, _sudo=True)
     clocks_locked(name="Clocks locked", _sudo=True)
     # A new mode (or a new clocks unit) has other maximums: lock again.
     systemd.service(name="Clocks locked again for the new mode or unit", service=f"{CLOCKS_UNIT}.service",
                     running=True, restarted=True, _sudo=True,
-                    _if=any_changed(mode, installed[0]))
+                    _if=any_changed(mode, installed))
