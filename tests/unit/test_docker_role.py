@@ -103,13 +103,13 @@ def test_merge_checks_the_runtime_after_the_restart():
 
 
 def test_docker_group():
-    users = {"nvidia": {"group": "nvidia", "groups": ["sudo"]}, "ci": {"group": "ci", "groups": ["docker"]}}
-    commands, _ = run_operation(docker_group, {"Users": users}, ["nvidia", "ci"])
+    users = {"nvidia": ["nvidia", "sudo"], "ci": ["ci", "docker"]}
+    commands, _ = run_operation(docker_group, {"Accounts": {"users": users, "groups": {}}}, ["nvidia", "ci"])
     assert commands == ["usermod -aG docker nvidia"]
-    users["nvidia"]["groups"].append("docker")
-    commands, noops = run_operation(docker_group, {"Users": users}, ["nvidia", "ci"])
+    users["nvidia"].append("docker")
+    commands, noops = run_operation(docker_group, {"Accounts": {"users": users, "groups": {}}}, ["nvidia", "ci"])
     assert commands == [] and noops == ["nvidia, ci in the docker group"]
-    commands, _ = run_operation(docker_group, {"Users": users}, ["ghost"])
+    commands, _ = run_operation(docker_group, {"Accounts": {"users": {"ghost": None}, "groups": {}}}, ["ghost"])
     assert re.search("user 'ghost' .docker.users. does not exist", failure_of(commands))
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from thorfleet.roles.engines.kinds import LlamaServer, Triton, Vllm
 from thorfleet.roles.engines.deploy import health_url
 from thorfleet.roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
-from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted
+from thorfleet.core.accounts import Accounts
+from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted, service_user
 
 from .fake_host import failure_of, run_operation
 
@@ -156,3 +157,28 @@ esac
     assert found["help"] == "args: nvcr.io/nvidia/vllm:25.10-py3 vllm serve --help=all\n  --port PORT   Port."
     absent = fake_docker(tmp_path, "exit 1\n")
     assert ImageHelp().process(absent(ImageHelp().command(IMAGE, ["vllm", "serve"])).splitlines()) is None
+
+
+def accounts(user=None, groups=("video",)):
+    return {"Accounts": {"users": {"thorfleet": user}, "groups": {"video": "video" in groups, "render": "render" in groups}}}
+
+
+def test_service_user_is_created_in_the_groups_the_unit_has():
+    commands, _ = run_operation(service_user, accounts(None, groups=("video",)), "thorfleet", ["render", "video"])
+    assert commands == ["useradd --system --shell /usr/sbin/nologin --home-dir /var/lib/thorfleet --no-create-home "
+                        "--groups video thorfleet"]
+
+
+def test_service_user_gets_missing_groups_and_then_nothing():
+    commands, _ = run_operation(service_user, accounts(["thorfleet"], groups=("video", "render")), "thorfleet", ["render", "video"])
+    assert commands == ["usermod --append --groups render,video thorfleet"]
+    commands, noops = run_operation(service_user, accounts(["thorfleet", "render", "video"], groups=("video", "render")),
+                                    "thorfleet", ["render", "video"])
+    assert commands == [] and noops == ["service user thorfleet exists, in render, video"]
+
+
+def test_accounts_fact_reads_users_and_groups_with_one_command():
+    command = Accounts().command(["root", "no-such-user-here"], ["root", "no-such-group-here"]).get_raw_value()
+    found = Accounts().process(subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout.splitlines())
+    assert "root" in found["users"]["root"] and found["users"]["no-such-user-here"] is None
+    assert found["groups"] == {"root": True, "no-such-group-here": False}

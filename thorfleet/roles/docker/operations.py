@@ -7,10 +7,10 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
-from pyinfra.facts.server import Users
 
 from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from thorfleet.roles.docker.files import DAEMON_JSON, merge_daemon_json
+from thorfleet.core.accounts import Accounts
 from thorfleet.core.failure import failure
 
 CANDIDATE = f"{DAEMON_JSON}.thorfleet-new"
@@ -72,12 +72,12 @@ def restart_or_restore(restore: str = f'cp -a "$backup" {DAEMON_JSON}') -> str:
 @operation()
 def docker_group(users: list[str]):
     """Put users in the `docker` group (they then run docker without sudo, from their next login)."""
-    known = host.get_fact(Users)
-    unknown = [u for u in users if u not in known]
+    known = host.get_fact(Accounts, users=users)["users"]
+    unknown = [u for u in users if known.get(u) is None]
     if unknown:
         yield failure(f"user {unknown[0]!r} (docker.users) does not exist on this unit")
         return
-    missing = [u for u in users if "docker" not in known[u]["groups"] and known[u]["group"] != "docker"]
+    missing = [u for u in users if "docker" not in known[u]]
     if not missing:
         host.noop(f"{', '.join(users)} in the docker group")
         return

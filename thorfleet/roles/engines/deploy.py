@@ -3,18 +3,16 @@
 import hashlib
 import ipaddress
 
-from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.server import Groups
-from pyinfra.operations import server, systemd
+from pyinfra.operations import systemd
 
 from thorfleet.roles.builds.files import build_id
 from thorfleet.roles.docker.operations import images
 from thorfleet.roles.engines import commands
 from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
 from thorfleet.roles.engines.files import engine_files
-from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted
+from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted, service_user
 from thorfleet.roles.models.hub import HubError, model_files
 from thorfleet.core.install import files_installed
 from thorfleet.core.secret_file import secret_file
@@ -66,12 +64,9 @@ def engine_fingerprint(config, engine, rendered, key: str | None) -> dict:
 
 
 def service_users(config) -> None:
-    present = set(host.get_fact(Groups))
     native = {e.user: e.groups for e in config.engines.values() if isinstance(e, NativeEngine)}
     for user, groups in sorted(native.items()):
-        server.user(name=f"Service user {user}", user=user, system=True, shell="/usr/sbin/nologin",
-                    home=f"/var/lib/{user}", create_home=False, groups=sorted(set(groups) & present), append=True,
-                    _sudo=True)
+        service_user(name=f"Service user {user}", user=user, groups=sorted(groups), _sudo=True)
 
 
 def check_flags(name: str, engine, argv: list[str], fingerprint: dict) -> None:

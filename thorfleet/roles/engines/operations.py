@@ -6,13 +6,32 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import operation
-from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
 
+from thorfleet.core.accounts import Accounts
 from thorfleet.core.paths import ENGINE_STATE_DIR, unit_name
 from thorfleet.roles.engines.commands import owned_files, state_record
 from thorfleet.roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
 from thorfleet.roles.engines.flags import command_line_problems
 from thorfleet.core.failure import failure
+
+
+@operation()
+def service_user(user: str, groups: list[str]):
+    """The unprivileged system user native engines run as, with no login and no home, in those of
+    `groups` the unit has (Jetson's GPU device nodes belong to video and render)."""
+    found = host.get_fact(Accounts, users=[user], groups=groups)
+    wanted = sorted(g for g in groups if found["groups"].get(g))
+    has = found["users"].get(user)
+    if has is None:
+        yield StringCommand("useradd", "--system", "--shell", "/usr/sbin/nologin", "--home-dir", QuoteString(f"/var/lib/{user}"),
+                            "--no-create-home", *(["--groups", ",".join(wanted)] if wanted else []), QuoteString(user))
+        return
+    missing = [g for g in wanted if g not in has]
+    if not missing:
+        host.noop(f"service user {user} exists, in {', '.join(wanted) or 'no extra groups'}")
+        return
+    yield StringCommand("usermod", "--append", "--groups", ",".join(missing), QuoteString(user))
 
 
 @operation()
