@@ -14,6 +14,7 @@ class FakeHost:
     def __init__(self, facts: dict):
         self.facts = facts  # fact class name -> value
         self.noops: list[str] = []
+        self.logged: list[str] = []
 
     def get_fact(self, fact, *args, **kwargs):
         """A fact's value; a callable value answers per argument (File facts by path)."""
@@ -22,6 +23,12 @@ class FakeHost:
 
     def noop(self, description: str) -> None:
         self.noops.append(description)
+
+    def log_styled(self, message: str, **style) -> None:
+        self.logged.append(message)
+
+    def log(self, message: str, log_func=None) -> None:
+        self.logged.append(message)
 
     def get_temp_filename(self, hash_key=None, *args, **kwargs) -> str:
         return "/tmp/pyinfra-upload"

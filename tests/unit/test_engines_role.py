@@ -1,13 +1,16 @@
 """The engines role's operations with fake facts: flags, restart discipline, removal, health address."""
 
 import subprocess
+from hashlib import sha256
 from pathlib import Path
 
 from thorfleet.roles.engines.kinds import LlamaServer, Triton, Vllm
 from thorfleet.roles.engines.deploy import health_url
-from thorfleet.roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
+from thorfleet.roles.engines.facts import EngineState, EngineStatus, ImageHelp, InstalledEngines, ProgramHelp
 from thorfleet.core.accounts import Accounts
-from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted, service_user
+from thorfleet.core.render import RenderedFile
+from thorfleet.core.secret_file import SecretFile
+from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
 
 from .fake_host import failure_of, run_operation
 
@@ -16,56 +19,42 @@ BINARY = "/opt/thorfleet/builds/llama.cpp/current/bin/llama-server"
 FINGERPRINT = {"unit": "u1", "env": "e1", "build": "b1", "model": "m1"}
 
 
-def program(help_text=HELP, running=None):
+UNIT = RenderedFile("/etc/systemd/system/thorfleet-qwen3-8b.service", "[Service]\n", role="engines")
+ENV = RenderedFile("/etc/thorfleet/engines/qwen3-8b.env", "# env\n", role="engines")
+KEY = SecretFile("/etc/thorfleet/engines/qwen3-8b.api-key", "sk-secret\n", group="thorfleet", mode="640")
+HEALTH = "http://127.0.0.1:8000/health"
+
+
+def on_disk(*files, **changes) -> dict:
+    return {f.dest: {"sha256": sha256(f.content.encode()).hexdigest(), "mode": f.mode, "owner": "root", "group": "root",
+                     **changes} for f in files}
+
+
+def state(active=True, enabled=True, running=FINGERPRINT, files=None):
+    files = on_disk(UNIT, ENV) if files is None else files
+    return {"EngineStatus": {"active": active, "enabled": enabled, "running": running, "files": files}}
+
+
+def program(help_text=HELP, running=None, files=None):
     return {"ProgramHelp": {"version": "version: 0.5.0-dev (build 1, commit 0c1e570)", "help": help_text},
-            **state(running=running)}
+            **state(running=running, files=files)}
 
 
-def test_accepted_flags_give_no_commands():
-    commands, noops = run_operation(flags_accepted, program(), "qwen3-8b", "llama-server",
-                                    [BINARY, "--model", "/m.gguf", "--port", "8000", "--load-mode", "mlock"], FINGERPRINT)
-    assert commands == []
-    assert noops == ["engine qwen3-8b: llama-server (version: 0.5.0-dev (build 1, commit 0c1e570)) accepts its 6 arguments"]
+def serve(facts, argv=None, fingerprint=FINGERPRINT, secret=None, flags=True, name="qwen3-8b"):
+    checked = {"kind": "llama-server", "argv": argv or [BINARY, "--model", "/m.gguf", "--port", "8000"]} if flags else None
+    return run_operation(engine_serving, facts, name, [UNIT, ENV], fingerprint, HEALTH, 60, secret=secret, flags=checked)
 
 
-def test_rejected_flags_fail_naming_flag_version_and_replacement():
-    commands, _ = run_operation(flags_accepted, program(), "qwen3-8b", "llama-server", [BINARY, "--no-mmap", "--mlock"],
-                                FINGERPRINT)
-    message = failure_of(commands)
-    assert message.startswith("engine qwen3-8b: llama-server (version: 0.5.0-dev (build 1, commit 0c1e570)) rejects its "
-                              "command line, so its unit was left as it was: --no-mmap is not an option of this version; "
-                              "it became --load-mode: write load-mode: none")
-    assert "--mlock is not an option" in message
-
-
-def test_an_engine_running_this_fingerprint_is_not_checked_again():
-    """Not even read: the check belongs to (re)starts, and this engine will not be restarted."""
-    facts = {**state(running=FINGERPRINT), "ProgramHelp": None}
-    commands, noops = run_operation(flags_accepted, facts, "qwen3-8b", "llama-server", [BINARY, "--bad"], FINGERPRINT)
-    assert commands == [] and noops == ["engine qwen3-8b: runs this command line already (checked before it started)"]
-    commands, _ = run_operation(flags_accepted, {**state(active=False), "ProgramHelp": None}, "qwen3-8b",
-                                "llama-server", [BINARY], FINGERPRINT)
-    assert "is not installed" in failure_of(commands)
-
-
-def test_missing_program_is_reported():
-    commands, _ = run_operation(flags_accepted, {**state(running=None), "ProgramHelp": None}, "qwen3-8b", "llama-server",
-                                [BINARY], FINGERPRINT)
-    assert failure_of(commands) == f"engine qwen3-8b: {BINARY} is not installed (the builds role installs it)"
-
-
-def state(active=True, enabled=True, running=FINGERPRINT):
-    return {"EngineState": {"active": active, "enabled": enabled, "running": running}}
-
-
-def test_running_engine_with_the_same_fingerprint_is_left_alone():
-    commands, noops = run_operation(engine_running, state(), "qwen3-8b", FINGERPRINT, "http://127.0.0.1:8000/health", 60)
+def test_running_engine_with_its_files_and_fingerprint_is_confirmed_with_one_fact():
+    """Not even the flags are read: the check belongs to (re)starts, and this engine is not restarted."""
+    commands, noops = serve({**state(), "ProgramHelp": None})
     assert commands == [] and noops == ["engine qwen3-8b runs its current configuration"]
 
 
-def test_a_changed_build_restarts_waits_for_health_and_records_the_fingerprint():
+def test_accepted_flags_then_restart_health_and_record():
     new = {**FINGERPRINT, "build": "b2"}
-    commands, _ = run_operation(engine_running, state(), "qwen3-8b", new, "http://127.0.0.1:8000/health", 60)
+    commands, _ = serve(program(running=FINGERPRINT), argv=[BINARY, "--model", "/m.gguf", "--load-mode", "mlock"],
+                        fingerprint=new)
     assert commands[0] == ("echo 'thorfleet: (re)starting thorfleet-qwen3-8b: build changed' && "
                            "systemctl restart thorfleet-qwen3-8b.service")
     assert commands[1].startswith("for i in $(seq 60); do curl -fsS -o /dev/null http://127.0.0.1:8000/health && exit 0;")
@@ -73,8 +62,39 @@ def test_a_changed_build_restarts_waits_for_health_and_records_the_fingerprint()
     assert commands[3][0] == "/var/lib/thorfleet/engines/qwen3-8b.json" and '"build": "b2"' in commands[3][1]
 
 
-def test_a_stopped_or_disabled_engine_is_enabled_and_started():
-    commands, _ = run_operation(engine_running, state(active=False, enabled=False), "w", FINGERPRINT, "http://x/health", 5)
+def test_rejected_flags_fail_naming_flag_version_and_replacement_before_anything_changes():
+    commands, _ = serve(program(files={}), argv=[BINARY, "--no-mmap", "--mlock"], secret=KEY)
+    message = failure_of(commands)  # new files and key were waiting: still nothing is written
+    assert message.startswith("engine qwen3-8b: llama-server (version: 0.5.0-dev (build 1, commit 0c1e570)) rejects its "
+                              "command line, so its unit was left as it was: --no-mmap is not an option of this version; "
+                              "it became --load-mode: write load-mode: none")
+    assert "--mlock is not an option" in message
+
+
+def test_missing_program_is_reported():
+    commands, _ = serve({**state(running=None), "ProgramHelp": None})
+    assert failure_of(commands) == f"engine qwen3-8b: {BINARY} is not installed (the builds role installs it)"
+
+
+def test_new_key_and_files_are_installed_before_the_restart_and_systemd_reloaded():
+    commands, _ = serve(program(files={}), secret=KEY)
+    uploads = [c for c in commands if isinstance(c, tuple)]
+    assert [content for _, content in uploads[:3]] == ["sk-secret\n", "[Service]\n", "# env\n"]
+    shell = [c for c in commands if isinstance(c, str)]
+    assert any(c.startswith("install -D -m 640 -o root -g thorfleet") and KEY.path in c for c in shell)
+    restart = next(i for i, c in enumerate(commands) if isinstance(c, str) and "systemctl restart" in c)
+    assert commands.index("systemctl daemon-reload") < restart
+    assert "sk-secret" not in " ".join(shell)
+
+
+def test_files_changed_by_hand_are_put_back_without_a_restart_or_a_flag_check():
+    commands, _ = serve({**state(files=on_disk(ENV) | on_disk(UNIT, mode="666")), "ProgramHelp": None})
+    assert commands[-1] == "systemctl daemon-reload"
+    assert not any(isinstance(c, str) and "restart" in c for c in commands)
+
+
+def test_a_stopped_or_disabled_engine_is_enabled_and_started_without_a_check_when_told():
+    commands, _ = serve(state(active=False, enabled=False), flags=False, name="w")
     assert commands[0] == "systemctl enable thorfleet-w.service"
     assert commands[1].endswith("systemctl restart thorfleet-w.service") and "not running changed" in commands[1]
 
@@ -92,6 +112,9 @@ def test_facts_parse_their_commands_output():
     assert InstalledEngines().process(["qwen3-8b", "whisper", ""]) == ["qwen3-8b", "whisper"]
     assert EngineState().process(["active=active", "enabled=enabled", 'running={"unit": "u"}']) == \
         {"active": True, "enabled": True, "running": {"unit": "u"}}
+    assert EngineStatus().process(["active=active", "enabled=enabled", "running=null", "- /etc/a.env",
+                                   "ab 644 root root /etc/a.service"])["files"] == \
+        {"/etc/a.env": None, "/etc/a.service": {"sha256": "ab", "mode": "644", "owner": "root", "group": "root"}}
     assert EngineState().process(["active=inactive", "enabled=", "running=null"])["running"] is None
     assert EngineState().process(["active=active", "enabled=enabled", 'running={"unit": "u'])["running"] is None
     assert ProgramHelp().process(["absent"]) is None
@@ -113,25 +136,27 @@ def image_help(help_text=VLLM_HELP):
     return {"ImageHelp": {"version": f"{IMAGE} (0123456789ab)", "help": help_text}, **state(running=None)}
 
 
+def serve_container(facts, argv):
+    flags = {"kind": "vllm", "argv": argv, "image": IMAGE, "entry": ["vllm", "serve"]}
+    return run_operation(engine_serving, facts, "qwen3-vllm", [UNIT, ENV], FINGERPRINT, HEALTH, 60, flags=flags)
+
+
 def test_container_flags_are_checked_against_the_images_entry_command():
     argv = ["vllm", "serve", "/models/q", "--port", "8000", "--enforce-eager", "--max-model-len", "32768"]
-    commands, noops = run_operation(flags_accepted, image_help(), "qwen3-vllm", "vllm", argv, FINGERPRINT,
-                                    image=IMAGE, entry=["vllm", "serve"])
-    assert commands == [] and noops == [f"engine qwen3-vllm: vllm ({IMAGE} (0123456789ab)) accepts its 6 arguments"]
-    commands, _ = run_operation(flags_accepted, image_help(), "qwen3-vllm", "vllm", argv + ["--max-num-batched"],
-                                FINGERPRINT, image=IMAGE, entry=["vllm", "serve"])
+    commands, _ = serve_container(image_help(), argv)
+    assert "systemctl restart thorfleet-qwen3-vllm.service" in commands[0]
+    commands, _ = serve_container(image_help(), argv + ["--max-num-batched"])
     assert failure_of(commands) == (f"engine qwen3-vllm: vllm ({IMAGE} (0123456789ab)) rejects its command line, so its "
                                     "unit was left as it was: --max-num-batched is not an option of this version")
 
 
 def test_an_image_that_lists_no_options_or_is_absent_fails_the_host():
-    commands, _ = run_operation(flags_accepted, image_help("Traceback (most recent call last):\nRuntimeError: no GPU"),
-                                "q", "vllm", ["vllm", "serve", "--port", "1"], FINGERPRINT, image=IMAGE, entry=["vllm", "serve"])
+    commands, _ = serve_container(image_help("Traceback (most recent call last):\nRuntimeError: no GPU"),
+                                  ["vllm", "serve", "--port", "1"])
     assert failure_of(commands).endswith("`vllm serve --help` listed no options, so nothing could be checked (it printed: "
                                          "Traceback (most recent call last): | RuntimeError: no GPU)")
-    commands, _ = run_operation(flags_accepted, {"ImageHelp": None, **state(running=None)}, "q", "vllm", ["vllm", "serve"],
-                                FINGERPRINT, image=IMAGE, entry=["vllm", "serve"])
-    assert failure_of(commands) == f"engine q: image {IMAGE} is not on the unit (the engines role pulls or loads it first)"
+    commands, _ = serve_container({"ImageHelp": None, **state(running=None)}, ["vllm", "serve"])
+    assert failure_of(commands) == f"engine qwen3-vllm: image {IMAGE} is not on the unit (the engines role pulls or loads it first)"
 
 
 def fake_docker(tmp_path, script):

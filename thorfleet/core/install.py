@@ -45,12 +45,17 @@ def is_current(rendered: RenderedFile, found: dict | None) -> bool:
 @operation()
 def files_installed(files: list[RenderedFile]):
     """Each file at its place with its content, mode and root ownership; its `did_change` gates
-    reloads and restarts. A file is staged privately and moved into place whole."""
+    reloads and restarts."""
     found = host.get_fact(FilesState, paths=[f.dest for f in files])
     stale = [f for f in files if not is_current(f, found.get(f.dest))]
     if not stale:
         host.noop(f"{len(files)} files are current: {', '.join(f.dest for f in files)}")
         return
+    yield from install_commands(stale, found)
+
+
+def install_commands(stale: list[RenderedFile], found: dict):
+    """Stage each file privately and move it into place whole, showing pyinfra's diff of the change."""
     for rendered in stale:
         if state.config.DIFF:
             current = host.get_fact(FileContents, path=rendered.dest) if found.get(rendered.dest) else None

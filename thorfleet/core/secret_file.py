@@ -6,6 +6,7 @@ output, and the fact compares sha256 sums, not contents.
 """
 
 import shlex
+from dataclasses import dataclass, field
 from hashlib import sha256
 from io import StringIO
 
@@ -32,6 +33,24 @@ def secret_file_commands(path: str, content: str, group: str = "root", mode: str
         FileUploadCommand(StringIO(content), staged, _sudo=False),
         f"install -D -m {mode} -o root -g {group} {staged} {path} && rm -f {staged}",
     ]
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret file an operation keeps current itself, its state read with the operation's own fact
+    (FilesState's shape: sha256, mode, owner, group)."""
+
+    path: str
+    content: str = field(repr=False)  # never shown
+    group: str = "root"
+    mode: str = "600"
+
+    def is_current(self, found: dict | None) -> bool:
+        return found == {"sha256": sha256(self.content.encode()).hexdigest(), "mode": self.mode, "owner": "root",
+                         "group": self.group}
+
+    def commands(self) -> list:
+        return secret_file_commands(self.path, self.content, self.group, self.mode)
 
 
 def is_current(path: str, content: str) -> bool:

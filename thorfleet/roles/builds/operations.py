@@ -41,4 +41,7 @@ def engine_build(key: str, build, root: str, keep: int):
         yield FileUploadCommand(str(local), archive, remote_temp_filename=host.get_temp_filename(archive))
     yield FileUploadCommand(StringIO(build_script(root, key, build, keep)), script,
                             remote_temp_filename=host.get_temp_filename(script))
+    # A build takes minutes (a cold CUDA build on a Thor, or a CPU build on 2 cores): say where to watch it.
+    host.log_styled(f"building {ENGINES[key]} {build.ref} ({wanted}): minutes; follow it on the unit with "
+                    f"`tail -f {directory}/logs/{wanted}.log`", fg="cyan")
     yield f"bash {script}"

@@ -5,17 +5,15 @@ import ipaddress
 
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.operations import systemd
 
 from thorfleet.roles.builds.files import build_id
 from thorfleet.roles.docker.operations import images
 from thorfleet.roles.engines import commands
 from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
 from thorfleet.roles.engines.files import engine_files
-from thorfleet.roles.engines.operations import engine_running, engines_removed, flags_accepted, service_user
+from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
 from thorfleet.roles.models.hub import HubError, model_files
-from thorfleet.core.install import files_installed
-from thorfleet.core.secret_file import secret_file
+from thorfleet.core.secret_file import SecretFile
 from thorfleet.core.types import SecretUnavailable
 
 
@@ -69,15 +67,24 @@ def service_users(config) -> None:
         service_user(name=f"Service user {user}", user=user, groups=sorted(groups), _sudo=True)
 
 
-def check_flags(name: str, engine, argv: list[str], fingerprint: dict) -> None:
-    """The command line against what the installed engine accepts, before anything of the engine changes."""
+def flags_to_check(config, name: str, engine) -> dict | None:
+    """What the engine op checks before a (re)start: the kind, the command line whose flags count
+    (the program's, or the server command's in the image), and for containers the image and entry."""
+    if not engine.check_flags:
+        return None
+    argv = commands.engine_argv(config, name, engine)[-1]
     if isinstance(engine, NativeEngine):
-        flags_accepted(name=f"Engine {name}: flags of {engine.kind}", engine_name=name, kind=engine.kind,
-                       argv=argv, fingerprint=fingerprint, _sudo=True)
-    else:
-        flags_accepted(name=f"Engine {name}: flags of {engine.kind} in {engine.image}", engine_name=name,
-                       kind=engine.kind, argv=argv, fingerprint=fingerprint, image=engine.image,
-                       entry=list(engine.entry_command), _sudo=True)
+        return {"kind": engine.kind, "argv": argv}
+    return {"kind": engine.kind, "argv": argv, "image": engine.image, "entry": list(engine.entry_command)}
+
+
+def key_file(name: str, engine, key: str | None) -> SecretFile | None:
+    """The API key as the kind takes it: a file its service user reads, or a root-only environment file."""
+    if key is None:
+        return None
+    if engine.api_key_via == "file":
+        return SecretFile(commands.api_key_file(name), key + "\n", group=engine.user, mode="640")
+    return SecretFile(commands.secret_env_file(name), f"{engine.api_key_env}={key}\n")
 
 
 @deploy("engines")
@@ -87,27 +94,11 @@ def apply(config) -> None:
                                if isinstance(e, ContainerEngine) and e.image not in config.docker.image_archives})
     if container_images:
         images(name="Engine images", pull=container_images, archives={}, _sudo=True)
-    # Every engine's command line is checked before any engine's files change: a rejected flag leaves the unit as it was.
-    keys = {name: read_key(name, engine) for name, engine in config.engines.items() if engine.api_key}
-    rendered = {name: engine_files(config, name, engine) for name, engine in config.engines.items()}
-    fingerprints = {name: engine_fingerprint(config, engine, rendered[name], keys.get(name))
-                    for name, engine in config.engines.items()}
     for name, engine in config.engines.items():
-        if engine.check_flags:
-            check_flags(name, engine, commands.engine_argv(config, name, engine)[-1], fingerprints[name])
-    for name, key in keys.items():
-        engine = config.engines[name]
-        if engine.api_key_via == "file":
-            secret_file(name=f"Engine {name}: API key file", path=commands.api_key_file(name), content=key + "\n",
-                        group=engine.user, mode="640", _sudo=True)
-        else:
-            secret_file(name=f"Engine {name}: API key environment", path=commands.secret_env_file(name),
-                        content=f"{engine.api_key_env}={key}\n", _sudo=True)
-    if rendered:
-        installed = files_installed(name="Engine units and environments", files=[f for fs in rendered.values() for f in fs],
-                                    _sudo=True)
-        systemd.daemon_reload(name="Reload systemd for the engines", _sudo=True, _if=installed.did_change)
-    for name, engine in config.engines.items():
-        engine_running(name=f"Engine {name} running", engine_name=name, fingerprint=fingerprints[name],
-                       health_url=health_url(engine), timeout=engine.health_timeout, _sudo=True)
+        key = read_key(name, engine) if engine.api_key else None
+        files = engine_files(config, name, engine)
+        engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
+                  fingerprint=engine_fingerprint(config, engine, files, key), health_url=health_url(engine),
+                  timeout=engine.health_timeout, secret=key_file(name, engine, key),
+                  flags=flags_to_check(config, name, engine), _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

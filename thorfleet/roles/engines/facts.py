@@ -4,7 +4,9 @@ import json
 import shlex
 
 from pyinfra.api import FactBase
+from pyinfra.api.command import StringCommand
 
+from thorfleet.core.install import FilesState
 from thorfleet.core.paths import ENGINE_CONFIG_DIR
 from thorfleet.roles.engines.commands import state_record
 
@@ -33,6 +35,18 @@ class EngineState(FactBase):
         found = dict(line.partition("=")[::2] for line in output if "=" in line)
         return {"active": found.get("active") == "active", "enabled": found.get("enabled") == "enabled",
                 "running": _record(found.get("running"))}
+
+
+class EngineStatus(FactBase):
+    """EngineState and the state of the engine's files (FilesState), with one command: all that a
+    converge of an engine that changed nothing needs to know."""
+
+    def command(self, engine_name: str, unit: str, paths: list[str]) -> StringCommand:
+        return StringCommand(EngineState().command(engine_name, unit), ";", FilesState().command(paths))
+
+    def process(self, output):
+        own = [line for line in output if line.split("=", 1)[0] in ("active", "enabled", "running")]
+        return {**EngineState().process(own), "files": FilesState().process([line for line in output if line not in own])}
 
 
 def _record(text: str | None) -> dict | None:

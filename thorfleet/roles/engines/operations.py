@@ -1,4 +1,5 @@
-"""Operations of the engines role: flags checked, engines (re)started only on change, removed engines."""
+"""Operations of the engines role: the service user, each engine (flags checked, files and key installed,
+restarted only on change), removed engines."""
 
 import json
 import shlex
@@ -9,9 +10,12 @@ from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
 
 from thorfleet.core.accounts import Accounts
+from thorfleet.core.install import install_commands, is_current
+from thorfleet.core.render import RenderedFile
+from thorfleet.core.secret_file import SecretFile
 from thorfleet.core.paths import ENGINE_STATE_DIR, unit_name
 from thorfleet.roles.engines.commands import owned_files, state_record
-from thorfleet.roles.engines.facts import EngineState, ImageHelp, InstalledEngines, ProgramHelp
+from thorfleet.roles.engines.facts import EngineStatus, ImageHelp, InstalledEngines, ProgramHelp
 from thorfleet.roles.engines.flags import command_line_problems
 from thorfleet.core.failure import failure
 
@@ -34,34 +38,23 @@ def service_user(user: str, groups: list[str]):
     yield StringCommand("usermod", "--append", "--groups", ",".join(missing), QuoteString(user))
 
 
-@operation()
-def flags_accepted(engine_name: str, kind: str, argv: list[str], fingerprint: dict, image: str | None = None,
-                   entry: list[str] | None = None):
-    """Every flag of the engine's command line is one the installed engine accepts: its program's
-    --help (native), or the --help of the image's entry command, run in the image (containers).
-    Otherwise the host fails here, before the unit is touched, naming the flag and the version.
-    Checked whenever the engine is about to be (re)started: not while it runs this very fingerprint."""
-    name = engine_name
-    state = host.get_fact(EngineState, engine_name=name, unit=unit_name(name))
-    if state["active"] and state["running"] == fingerprint:
-        host.noop(f"engine {name}: runs this command line already (checked before it started)")
-        return
-    if image:
-        found = host.get_fact(ImageHelp, image=image, entry=entry)
-        absent = f"engine {name}: image {image} is not on the unit (the engines role pulls or loads it first)"
+def flag_problems(name: str, flags: dict):
+    """Why the installed engine would not accept its command line (None when it would): the program's
+    --help (native), or the --help of the image's entry command, run in the image (containers)."""
+    if flags.get("image"):
+        found = host.get_fact(ImageHelp, image=flags["image"], entry=flags["entry"])
+        absent = f"engine {name}: image {flags['image']} is not on the unit (the engines role pulls or loads it first)"
     else:
-        found = host.get_fact(ProgramHelp, binary=argv[0])
-        absent = f"engine {name}: {argv[0]} is not installed (the builds role installs it)"
+        found = host.get_fact(ProgramHelp, binary=flags["argv"][0])
+        absent = f"engine {name}: {flags['argv'][0]} is not installed (the builds role installs it)"
     if found is None:
-        yield failure(absent)
-        return
-    engine, command = f"{kind} ({found['version']})", entry or argv[:1]
-    problems = command_line_problems(kind, found["help"], argv, command)
+        return absent
+    engine, command = f"{flags['kind']} ({found['version']})", flags.get("entry") or flags["argv"][:1]
+    problems = command_line_problems(flags["kind"], found["help"], flags["argv"], command)
     if problems:
-        yield failure(f"engine {name}: {engine} rejects its command line, so its unit was left as it was: "
-                      f"{'; '.join(problems)}")
-    else:
-        host.noop(f"engine {name}: {engine} accepts its {len(argv) - len(command)} arguments")
+        return f"engine {name}: {engine} rejects its command line, so its unit was left as it was: {'; '.join(problems)}"
+    host.log(f"engine {name}: {engine} accepts its {len(flags['argv']) - len(command)} arguments")
+    return None
 
 
 def health_command(unit: str, url: str, timeout: int) -> str:
@@ -75,17 +68,38 @@ def health_command(unit: str, url: str, timeout: int) -> str:
 
 
 @operation()
-def engine_running(engine_name: str, fingerprint: dict, health_url: str, timeout: int):
-    """The engine is enabled and running what the config says: it is (re)started only when its unit,
-    environment, build, image or model changed (the fingerprint), then must answer `health_url`."""
+def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dict, health_url: str, timeout: int,
+           secret: SecretFile | None = None, flags: dict | None = None):
+    """One engine as the config says, confirmed with one fact when nothing changed. It is (re)started
+    only when its fingerprint (unit, environment, key, build or image, model) differs from what it
+    last started with, or it is not running; then, before anything of it changes, its command line
+    is checked against the installed engine (`flags`: kind, argv, and image and entry for
+    containers), its key and files are installed, and it must answer `health_url` before the new
+    fingerprint is recorded. Files changed on the unit by hand are put back without a restart."""
     name, unit = engine_name, unit_name(engine_name)
-    state = host.get_fact(EngineState, engine_name=name, unit=unit)
-    if state["active"] and state["enabled"] and state["running"] == fingerprint:
+    paths = [f.dest for f in files] + ([secret.path] if secret else [])
+    status = host.get_fact(EngineStatus, engine_name=name, unit=unit, paths=paths)
+    stale = [f for f in files if not is_current(f, status["files"].get(f.dest))]
+    key_stale = secret is not None and not secret.is_current(status["files"].get(secret.path))
+    restart = not (status["active"] and status["enabled"] and status["running"] == fingerprint)
+    if not (stale or key_stale or restart):
         host.noop(f"engine {name} runs its current configuration")
         return
-    if not state["enabled"]:
+    if restart and flags:
+        problem = flag_problems(name, flags)
+        if problem:
+            yield failure(problem)
+            return
+    if key_stale:
+        yield from secret.commands()
+    if stale:
+        yield from install_commands(stale, status["files"])
+        yield "systemctl daemon-reload"
+    if not restart:
+        return
+    if not status["enabled"]:
         yield f"systemctl enable {unit}.service"
-    changed = [k for k in fingerprint if (state["running"] or {}).get(k) != fingerprint[k]]
+    changed = [k for k in fingerprint if (status["running"] or {}).get(k) != fingerprint[k]]
     yield f"echo 'thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed' && systemctl restart {unit}.service"
     yield health_command(unit, health_url, timeout)
     record = state_record(name)
