@@ -1,11 +1,10 @@
 """The models role: each model the host's engines serve, fetched once, verified, resumable (seed 002)."""
 
-from io import StringIO
-
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.operations import files
 
+from thorfleet.core.install import files_installed
+from thorfleet.core.render import RenderedFile
 from thorfleet.roles.models.controller_cache import ensure, serve
 from thorfleet.roles.models.facts import FETCHER_SOURCE
 from thorfleet.roles.models.hub import HubError, model_files
@@ -55,7 +54,8 @@ def apply(config) -> None:
         wanted = requirements(config)
         if wanted:
             hub_cli(name=f"Hub CLIs: {', '.join(wanted)}", requirements=wanted, index_url=config.base.pip_index_url, _sudo=True)
-        files.put(name="Model fetcher", src=StringIO(FETCHER_SOURCE), dest=FETCHER, mode="755", _sudo=True)
+        files_installed(name="Model fetcher", files=[RenderedFile(FETCHER, FETCHER_SOURCE, mode="755", role="models")],
+                        _sudo=True)
         for name in sorted(needed):
             spec = model_spec(name, config)
             model(name=f"Model {name} ({len(spec['files'])} files)", spec=spec, env=hub_env(store), _sudo=True)
