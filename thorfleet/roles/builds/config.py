@@ -76,7 +76,7 @@ class BuildConfig(StrictModel):
     cuda_architectures: CudaArchitectures = Field("110", description="`CMAKE_CUDA_ARCHITECTURES`; Thor is 110 (compute capability 11.0).")
     cmake_flags: CMakeFlags = Field(default_factory=dict, description="Extra `-DNAME=VALUE` CMake flags.")
     targets: Targets = Field(description="CMake targets to build.")
-    jobs: int = Field(8, ge=1, le=64, description="Cap on parallel compile jobs (`-j`); CUDA objects take GBs each.")
+    jobs: int = Field(8, ge=1, le=64, description="Cap on parallel compile jobs (`-j`); lowered to the unit's cores and to what its memory holds (CUDA objects take GBs each).")
 
 
 class LlamaCppBuild(BuildConfig):
