@@ -32,7 +32,7 @@ def main(arch: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(layout.LAB / "git/llama.cpp.git", out / "llama.cpp.git", dirs_exist_ok=True)
     shutil.copy(MODEL, out / "model.gguf")
-    (out / "build.sh").write_text(build_script(BUILD_ROOT, "llama_cpp", build, keep=2))
+    (out / "build.sh").write_text(build_script(BUILD_ROOT, "llama_cpp", build, 2, config.builds.cuda_home))
     argv = engine_argv(config, ENGINE, config.engines[ENGINE])[0]
     argv[0] = f"{BUILD_ROOT}/llama.cpp/current/bin/llama-server"
     argv[argv.index("--host") + 1] = "127.0.0.1"  # the proof needs no exposure, so no key either

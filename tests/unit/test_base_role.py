@@ -1,6 +1,7 @@
 """The base role: packages, authorized keys, jetson-stats and Wi-Fi, with fake facts."""
 
 import os
+import subprocess
 from hashlib import sha256
 
 import pytest
@@ -8,7 +9,7 @@ from pyinfra.api import OperationError
 
 from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
 from thorfleet.roles.base.operations import (
-    WIFI_KEYFILE, apt_packages, authorized_keys, jetson_stats, read_secret, wifi, wifi_keyfile,
+    WIFI_KEYFILE, apt_packages, authorized_keys, jetpack_install_command, jetson_stats, read_secret, wifi, wifi_keyfile,
 )
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.types import SecretSource
@@ -103,3 +104,32 @@ def test_missing_secret_names_the_key_and_the_source(monkeypatch, tmp_path):
     os.environ["THOR_WIFI"] = "from-env"
     assert read_secret(SecretSource(env="THOR_WIFI"), "x") == "from-env"
     del os.environ["THOR_WIFI"]
+
+
+def test_jetpack_is_installed_first_only_when_nvidias_source_offers_it():
+    facts = {"DebPackages": {"git": ["1"]}}
+    commands, _ = run_operation(apt_packages, facts, ["git"], ["nvidia-jetpack"])
+    assert len(commands) == 1
+    assert commands[0].startswith("offered() ( for p in nvidia-jetpack; do apt-cache policy \"$p\" | grep -q \"Candidate: [0-9]\"")
+    assert commands[0].endswith("DEBIAN_FRONTEND=noninteractive apt-get install -y nvidia-jetpack")
+    assert "Nothing was installed" in commands[0] and "nvidia-l4t-apt-source" in commands[0]
+    commands, noops = run_operation(apt_packages, {"DebPackages": {"git": ["1"], "nvidia-jetpack": ["7.0"]}}, ["git"],
+                                    ["nvidia-jetpack"])
+    assert commands == [] and noops == ["all 2 apt packages are installed"]
+
+
+def test_jetpack_missing_from_the_apt_sources_fails_before_installing_anything(tmp_path):
+    """The command's own shell, with an apt that offers nothing and records what it is asked to do."""
+    asked = tmp_path / "asked"
+    for tool, script in {"apt-cache": "echo '  Candidate: (none)'", "apt-get": f'echo "$*" >> {asked}'}.items():
+        (tmp_path / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (tmp_path / tool).chmod(0o755)
+    command = jetpack_install_command(["nvidia-cuda-dev"])
+    run = subprocess.run(["sh", "-c", command], env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "nvidia-cuda-dev is not offered by this unit's apt sources" in run.stderr and "Nothing was installed" in run.stderr
+    assert asked.read_text().split("\n")[:-1] == ["update -qq"]  # one refresh of the lists, no install
+    (tmp_path / "apt-cache").write_text("#!/bin/sh\necho '  Candidate: 13.0.1-1'\n")
+    asked.unlink()
+    run = subprocess.run(["sh", "-c", command], env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, text=True)
+    assert run.returncode == 0 and asked.read_text() == "install -y nvidia-cuda-dev\n"

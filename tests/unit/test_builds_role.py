@@ -2,7 +2,7 @@
 
 import subprocess
 
-from thorfleet.roles.builds.facts import InstalledBuilds
+from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import build_id, build_script, configure_args
 from thorfleet.roles.builds.operations import engine_build
 from thorfleet.config.schema import HostConfig
@@ -16,8 +16,13 @@ def llama(**changes):
     return HostConfig.model_validate({"builds": {"llama_cpp": changes}}).builds.llama_cpp
 
 
-def installed(current=None, builds=()):
-    return {"InstalledBuilds": {"current": current, "builds": list(builds)}}
+CUDA = "/usr/local/cuda"
+NVCC_13 = {"version": "Cuda compilation tools, release 13.0, V13.0.88",
+           "architectures": ["compute_75", "compute_80", "compute_87", "compute_90", "compute_90a", "compute_110"]}
+
+
+def installed(current=None, builds=(), toolkit=NVCC_13):
+    return {"InstalledBuilds": {"current": current, "builds": list(builds)}, "CudaToolkit": toolkit}
 
 
 def test_configure_flags_for_thor_and_for_cpu():
@@ -47,14 +52,14 @@ def test_installed_builds_fact():
 
 def test_current_build_gives_no_commands():
     build = llama()
-    commands, noops = run_operation(engine_build, installed(build_id(build), [build_id(build)]), "llama_cpp", build, ROOT, 2)
+    commands, noops = run_operation(engine_build, installed(build_id(build), [build_id(build)]), "llama_cpp", build, ROOT, 2, CUDA)
     assert commands == []
     assert noops == [f"llama.cpp {build.ref} is current ({build_id(build)})"]
 
 
 def test_changed_ref_uploads_and_runs_the_build_script():
     build = llama(ref="b7000")
-    commands, _ = run_operation(engine_build, installed("old", ["old"]), "llama_cpp", build, ROOT, 2)
+    commands, _ = run_operation(engine_build, installed("old", ["old"]), "llama_cpp", build, ROOT, 2, CUDA)
     script = f"{ROOT}/llama.cpp/logs/{build_id(build)}.sh"
     assert commands[0] == f"mkdir -p {ROOT}/llama.cpp/logs {ROOT}/llama.cpp/sources"
     assert commands[1][0] == script and "fetch --depth 1 https://github.com/ggml-org/llama.cpp.git b7000" in commands[1][1]
@@ -63,7 +68,7 @@ def test_changed_ref_uploads_and_runs_the_build_script():
 
 def test_kept_build_is_switched_to_without_a_rebuild():
     build = llama()
-    commands, _ = run_operation(engine_build, installed("newer", ["newer", build_id(build)]), "llama_cpp", build, ROOT, 2)
+    commands, _ = run_operation(engine_build, installed("newer", ["newer", build_id(build)]), "llama_cpp", build, ROOT, 2, CUDA)
     assert commands == [
         f'ln -sfn "builds/{build_id(build)}" {ROOT}/llama.cpp/current.new && '
         f"mv -T {ROOT}/llama.cpp/current.new {ROOT}/llama.cpp/current"
@@ -71,7 +76,7 @@ def test_kept_build_is_switched_to_without_a_rebuild():
 
 
 def test_script_switches_only_after_install_and_smoke_check():
-    script = build_script(ROOT, "llama_cpp", llama(), keep=3)
+    script = build_script(ROOT, "llama_cpp", llama(), 3, CUDA)
     smoke = script.index('"$staged/bin/$program" --help')
     install = script.index('mv "$staged" "$dir/builds/$id"')
     switch = script.index('mv -T "$dir/current.new" "$dir/current"')
@@ -93,7 +98,7 @@ def _run_script(tmp_path, build, smoke_ok: bool):
     for tool in ("git", "cmake"):
         (bin_dir / tool).chmod(0o755)
     root = tmp_path / "builds"
-    script = build_script(str(root), "llama_cpp", build, keep=2)
+    script = build_script(str(root), "llama_cpp", build, 2, CUDA)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env), root / "llama.cpp"
 
@@ -124,7 +129,7 @@ def test_source_archive_is_pushed_and_unpacked_instead_of_fetched(tmp_path):
     subprocess.run(["tar", "-czf", str(archive), "-C", str(tmp_path), tree.name], check=True)
     build = llama(ref="b7000", source_archive=str(archive))
     assert build_id(build) != build_id(llama(ref="b7000"))  # the archive's sha256 is part of the build
-    commands, _ = run_operation(engine_build, installed(), "llama_cpp", build, ROOT, 2)
+    commands, _ = run_operation(engine_build, installed(), "llama_cpp", build, ROOT, 2, CUDA)
     unit_archive = f"{ROOT}/llama.cpp/sources/{build_id(build)}.tar.gz"
     assert commands[1] == (unit_archive, str(archive))
     assert commands[2][0].endswith(".sh") and f"tar -xzf {unit_archive}" in commands[2][1]
@@ -133,7 +138,7 @@ def test_source_archive_is_pushed_and_unpacked_instead_of_fetched(tmp_path):
 
 def test_missing_source_archive_fails_before_anything_is_pushed():
     build = llama(source_archive="/nope/llama.tar.gz")
-    commands, _ = run_operation(engine_build, installed(), "llama_cpp", build, ROOT, 2)
+    commands, _ = run_operation(engine_build, installed(), "llama_cpp", build, ROOT, 2, CUDA)
     assert commands[-1] == ("fail", "builds.llama_cpp.source_archive: /nope/llama.tar.gz is not a file on the controller")
     assert not any(isinstance(c, tuple) and c[0] != "fail" for c in commands)
 
@@ -153,3 +158,49 @@ def test_script_unpacks_an_archive_with_a_top_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (directory / "src" / "CMakeLists.txt").exists() and not unit_archive.exists()
     assert (directory / "current" / "commit").read_text().strip() == build.ref
+
+
+def test_cuda_builds_give_cmake_the_toolkit_explicitly():
+    script = build_script(ROOT, "llama_cpp", llama(), 2, "/opt/cuda-13")
+    assert "-DCMAKE_CUDA_COMPILER=/opt/cuda-13/bin/nvcc -DCUDAToolkit_ROOT=/opt/cuda-13" in script
+    assert "CMAKE_CUDA_COMPILER" not in build_script(ROOT, "llama_cpp", llama(cuda=False), 2, "/opt/cuda-13")
+    assert build_id(llama()) == build_id(llama())  # where the toolkit lives is not part of what is built
+
+
+def test_no_nvcc_fails_at_the_preflight_before_anything_is_pushed():
+    commands, _ = run_operation(engine_build, installed(toolkit=None), "llama_cpp", llama(ref="b7000"), ROOT, 2, CUDA)
+    assert commands == [("fail", "builds.llama_cpp builds with CUDA, but there is no nvcc at /usr/local/cuda/bin/nvcc: "
+                                 "install the CUDA toolkit (base.jetpack: [nvidia-jetpack], or [nvidia-cuda-dev] for the "
+                                 "toolkit alone), or set builds.cuda_home to where it is. Nothing was built; current is "
+                                 "unchanged")]
+
+
+def test_an_architecture_nvcc_cannot_target_is_refused():
+    commands, _ = run_operation(engine_build, installed(), "llama_cpp", llama(cuda_architectures="87;121"), ROOT, 2, CUDA)
+    assert commands[0][0] == "fail" and commands[0][1].startswith(
+        "builds.llama_cpp.cuda_architectures: nvcc (Cuda compilation tools, release 13.0, V13.0.88) cannot target 121 "
+        "(it offers 75, 80, 87, 90, 90a, 110)")
+    commands, _ = run_operation(engine_build, installed(), "llama_cpp", llama(cuda_architectures="90a;110-real"), ROOT, 2, CUDA)
+    assert commands[-1].startswith("bash ")
+
+
+def test_cpu_builds_and_current_builds_read_no_toolkit():
+    commands, _ = run_operation(engine_build, installed(toolkit=None), "llama_cpp", llama(cuda=False), ROOT, 2, CUDA)
+    assert commands[-1].startswith("bash ")
+    build = llama()
+    commands, _ = run_operation(engine_build, installed(build_id(build), [build_id(build)], toolkit=None), "llama_cpp",
+                                build, ROOT, 2, CUDA)
+    assert commands == []
+
+
+def test_cuda_toolkit_fact_reads_nvcc_by_path(tmp_path):
+    nvcc = tmp_path / "bin" / "nvcc"
+    nvcc.parent.mkdir()
+    nvcc.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 'nvcc: NVIDIA'; echo 'Cuda compilation tools, release 13.0, "
+                    "V13.0.88';; --list-gpu-arch) printf 'compute_90\\ncompute_110\\n';; esac\n")
+    nvcc.chmod(0o755)
+    run = lambda home: subprocess.run(["sh", "-c", CudaToolkit().command(home)], capture_output=True, text=True,
+                                      env={"PATH": "/usr/bin:/bin"}).stdout.splitlines()
+    assert CudaToolkit().process(run(str(tmp_path))) == {"version": "Cuda compilation tools, release 13.0, V13.0.88",
+                                                          "architectures": ["compute_90", "compute_110"]}
+    assert CudaToolkit().process(run(str(tmp_path / "none"))) is None

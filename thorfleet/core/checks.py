@@ -1,8 +1,8 @@
 """Marks for the roles' verify checks (each role's verify.py; `thorfleet verify` runs them).
 
-A check takes `unit` (once per host that applies the role) or `case` (once per engine of such a
-host, as (unit, engine name, engine)); `unit.host` is a testinfra host, `unit.config` the host's
-validated configuration.
+A check takes `unit` (once per host that applies the role), `case` (once per engine of such a host,
+as (unit, engine name, engine)) or `build_case` (once per build its engines run); `unit.host` is a
+testinfra host, `unit.config` the host's validated configuration.
 """
 
 
@@ -10,5 +10,14 @@ def for_each_engine(where=lambda engine: True):
     """A check run once per engine for which `where(engine)` holds (every engine by default)."""
     def mark(function):
         function.engine_filter = where
+        return function
+    return mark
+
+
+def for_each_build(where=lambda build: True):
+    """A check run once per build the host's engines run for which `where(build)` holds, as `build_case`
+    = (unit, its key under builds, the build's config)."""
+    def mark(function):
+        function.build_filter = where
         return function
     return mark

@@ -58,14 +58,18 @@ def role_of(module) -> str:
 
 
 def pytest_generate_tests(metafunc):
-    """A check runs for every host that applies its role, or for each engine of those hosts that
-    its `for_each_engine` mark selects."""
+    """A check runs for every host that applies its role, or for each engine (`for_each_engine`) or
+    build (`for_each_build`) of those hosts that its mark selects."""
     role = role_of(metafunc.module)
     units = [u for u in _units(metafunc.config) if u.config.applies(role)]
     if "case" in metafunc.fixturenames:
         where = getattr(metafunc.function, "engine_filter", lambda engine: True)
         cases = [(u, n, e) for u in units for n, e in u.config.engines.items() if where(e)]
         metafunc.parametrize("case", cases, ids=[f"{u.name}-{n}" for u, n, _ in cases])
+    elif "build_case" in metafunc.fixturenames:
+        where = getattr(metafunc.function, "build_filter", lambda build: True)
+        cases = [(u, k, b) for u in units for k in u.config.needed_builds() if where(b := getattr(u.config.builds, k))]
+        metafunc.parametrize("build_case", cases, ids=[f"{u.name}-{k}" for u, k, _ in cases])
     elif "unit" in metafunc.fixturenames:
         metafunc.parametrize("unit", units, ids=[u.name for u in units], scope="module")
 

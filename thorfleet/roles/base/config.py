@@ -39,6 +39,12 @@ class BaseConfig(StrictModel):
         ],
         description="Debian/Ubuntu packages to install (build tools for the engine builds included).",
     )
+    jetpack: list[AptPackage] = Field(
+        default_factory=lambda: ["nvidia-jetpack"],
+        description="JetPack components installed from NVIDIA's Jetson apt source (seed 002: `sudo apt install nvidia-jetpack` "
+        "after the first boot of a BSP-flashed unit). `[nvidia-cuda-dev]` installs only the CUDA toolkit the builds need; "
+        "`[]` none (docs/roles/base.md).",
+    )
     authorized_keys: list[SshPublicKey] = Field(
         default_factory=list, description="SSH public keys added to the login user's `~/.ssh/authorized_keys`."
     )

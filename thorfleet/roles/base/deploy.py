@@ -10,7 +10,9 @@ from thorfleet.roles.base.operations import apt_packages, authorized_keys, jetso
 @deploy("base")
 def apply(config) -> None:
     base = config.base
-    apt_packages(name=f"{len(base.apt_packages)} apt packages", packages=base.apt_packages, _sudo=True)
+    jetpack = f" and JetPack's {', '.join(base.jetpack)}" if base.jetpack else ""
+    apt_packages(name=f"{len(base.apt_packages)} apt packages{jetpack}", packages=base.apt_packages, jetpack=base.jetpack,
+                 _sudo=True)
     if base.authorized_keys:
         user = host.get_fact(User)
         authorized_keys(name=f"Authorized keys of {user}", user=user, keys=base.authorized_keys, _sudo=True)

@@ -4,7 +4,8 @@ from thorfleet.roles.base.operations import key_id
 
 
 def test_apt_packages_are_installed(unit):
-    missing = [p for p in unit.config.base.apt_packages if not unit.host.package(p).is_installed]
+    base = unit.config.base
+    missing = [p for p in base.apt_packages + base.jetpack if not unit.host.package(p).is_installed]
     assert not missing, f"not installed: {missing}"
 
 

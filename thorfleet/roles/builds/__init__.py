@@ -12,4 +12,5 @@ ROLE = Role(
     summary=SUMMARY,
     config={"builds": (BuildsConfig, Field(default_factory=BuildsConfig, description=SUMMARY))},
     apply=apply,
+    checks="thorfleet.roles.builds.verify",
 )

@@ -99,6 +99,10 @@ class BuildsConfig(StrictModel):
     """Builds of the native engines, installed under `root/<engine>/<build id>` with a `current` link."""
 
     root: AbsPath = Field(paths.BUILDS_ROOT, description="Where sources, build logs and installed builds live.")
+    cuda_home: AbsPath = Field(
+        "/usr/local/cuda", description="The CUDA toolkit CUDA builds use (JetPack puts it here): its `bin/nvcc` is given to "
+        "CMake as `CMAKE_CUDA_COMPILER` and the folder as `CUDAToolkit_ROOT`, whatever the login shell's PATH says.",
+    )
     keep: int = Field(2, ge=1, le=20, description="Installed builds kept per engine (current included), for rollback.")
     llama_cpp: LlamaCppBuild = Field(default_factory=LlamaCppBuild, description="llama.cpp (llama-server, llama-bench).")
     whisper_cpp: WhisperCppBuild = Field(default_factory=WhisperCppBuild, description="whisper.cpp (whisper-server, whisper-cli).")

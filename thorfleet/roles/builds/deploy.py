@@ -12,4 +12,4 @@ def apply(config) -> None:
     for key in config.needed_builds():
         build = getattr(builds, key)
         engine_build(name=f"Build {ENGINES[key]} {build.ref} ({build_id(build)})", key=key, build=build,
-                     root=builds.root, keep=builds.keep, _sudo=True)
+                     root=builds.root, keep=builds.keep, cuda_home=builds.cuda_home, _sudo=True)

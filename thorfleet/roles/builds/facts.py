@@ -24,3 +24,21 @@ class InstalledBuilds(FactBase):
             elif kind == "build" and value:
                 builds.append(value)
         return {"current": current, "builds": builds}
+
+
+class CudaToolkit(FactBase):
+    """`{"nvcc": path, "version": its release line, "architectures": ["compute_90", ...]}` of the CUDA
+    toolkit under `cuda_home`, or None when it has no nvcc. Read by path, never from PATH: a
+    non-interactive SSH shell's PATH does not hold JetPack's /usr/local/cuda/bin."""
+
+    def command(self, cuda_home: str) -> str:
+        nvcc = shlex.quote(f"{cuda_home}/bin/nvcc")
+        return (f"[ -x {nvcc} ] || {{ echo absent; exit 0; }}; {nvcc} --version | grep -i release || echo 'release ?'; "
+                f"echo ---; {nvcc} --list-gpu-arch 2>/dev/null; true")
+
+    def process(self, output):
+        if not output or output[0].strip() == "absent":
+            return None
+        split = output.index("---") if "---" in output else len(output)
+        return {"version": " ".join(line.strip() for line in output[:split]),
+                "architectures": [line.strip() for line in output[split + 1:] if line.strip().startswith("compute_")]}

@@ -68,7 +68,13 @@ def engine_dir(root: str, key: str) -> str:
     return f"{root}/{ENGINES[key]}"
 
 
-def build_script(root: str, key: str, build, keep: int) -> str:
+def toolkit_args(build, cuda_home: str) -> list[str]:
+    """Where CMake finds the CUDA toolkit, given explicitly (a non-interactive shell's PATH lacks it).
+    Not part of the build's stamp: the same source and options built with the toolkit where it is."""
+    return [f"-DCMAKE_CUDA_COMPILER={cuda_home}/bin/nvcc", f"-DCUDAToolkit_ROOT={cuda_home}"] if build.cuda else []
+
+
+def build_script(root: str, key: str, build, keep: int, cuda_home: str) -> str:
     """The shell script that fetches, configures, builds, checks, installs and switches one build."""
     return render_template(
         "roles/builds/build.sh.j2",
@@ -78,7 +84,7 @@ def build_script(root: str, key: str, build, keep: int) -> str:
         build=build,
         repo=shlex.quote(build.repo),
         ref=shlex.quote(build.ref),
-        configure=" ".join(shlex.quote(a) for a in configure_args(build)),
+        configure=" ".join(shlex.quote(a) for a in configure_args(build) + toolkit_args(build, cuda_home)),
         targets=" ".join(build.targets),
         stamp=shlex.quote(json.dumps(stamp(build), sort_keys=True)),
         smoke_arg=SMOKE_ARG,

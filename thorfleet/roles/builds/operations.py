@@ -1,5 +1,6 @@
 """Operations of the builds role: build an engine when its stamp is new, switch to kept builds."""
 
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -7,7 +8,7 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
 
-from thorfleet.roles.builds.facts import InstalledBuilds
+from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import ENGINES, archive_on_unit, build_id, build_script, engine_dir
 from thorfleet.core.failure import failure
 
@@ -17,10 +18,28 @@ def switch_command(directory: str, build: str) -> str:
     return f'ln -sfn "builds/{build}" {directory}/current.new && mv -T {directory}/current.new {directory}/current'
 
 
+def cuda_problem(key: str, build, cuda_home: str, toolkit: dict | None) -> str | None:
+    """Why a CUDA build cannot start (None when it can): no nvcc under cuda_home, or an architecture
+    it cannot target. Decided from facts, in seconds, before anything is fetched or compiled."""
+    if toolkit is None:
+        return (f"builds.{key} builds with CUDA, but there is no nvcc at {cuda_home}/bin/nvcc: install the CUDA "
+                "toolkit (base.jetpack: [nvidia-jetpack], or [nvidia-cuda-dev] for the toolkit alone), or set "
+                "builds.cuda_home to where it is. Nothing was built; current is unchanged")
+    offered = toolkit["architectures"]
+    for entry in build.cuda_architectures.split(";"):
+        arch = re.match(r"\d+[af]?", entry)
+        if arch and offered and f"compute_{arch.group(0)}" not in offered:
+            return (f"builds.{key}.cuda_architectures: nvcc ({toolkit['version']}) cannot target {entry} (it offers "
+                    f"{', '.join(a.removeprefix('compute_') for a in offered)}): choose one of those, or install a CUDA "
+                    "toolkit that knows it. Nothing was built; current is unchanged")
+    return None
+
+
 @operation()
-def engine_build(key: str, build, root: str, keep: int):
+def engine_build(key: str, build, root: str, keep: int, cuda_home: str):
     """The configured build of one engine is current: already (nothing runs), kept from before
-    (switch back, no rebuild), or new (fetch, configure, build, check, install, switch)."""
+    (switch back, no rebuild), or new (CUDA toolkit checked, fetch, configure, build, check, install,
+    switch)."""
     directory = engine_dir(root, key)
     wanted = build_id(build)
     found = host.get_fact(InstalledBuilds, engine_dir=directory)
@@ -30,6 +49,13 @@ def engine_build(key: str, build, root: str, keep: int):
     if wanted in found["builds"]:
         yield switch_command(directory, wanted)
         return
+    if build.cuda:
+        toolkit = host.get_fact(CudaToolkit, cuda_home=cuda_home)
+        problem = cuda_problem(key, build, cuda_home, toolkit)
+        if problem:
+            yield failure(problem)
+            return
+        host.log(f"{ENGINES[key]}: CUDA toolkit at {cuda_home} ({toolkit['version']})")
     script = f"{directory}/logs/{wanted}.sh"
     yield f"mkdir -p {directory}/logs {directory}/sources"
     if build.source_archive:
@@ -39,7 +65,7 @@ def engine_build(key: str, build, root: str, keep: int):
             return
         archive = archive_on_unit(root, key, build)
         yield FileUploadCommand(str(local), archive, remote_temp_filename=host.get_temp_filename(archive))
-    yield FileUploadCommand(StringIO(build_script(root, key, build, keep)), script,
+    yield FileUploadCommand(StringIO(build_script(root, key, build, keep, cuda_home)), script,
                             remote_temp_filename=host.get_temp_filename(script))
     # A build takes minutes (a cold CUDA build on a Thor, or a CPU build on 2 cores): say where to watch it.
     host.log_styled(f"building {ENGINES[key]} {build.ref} ({wanted}): minutes; follow it on the unit with "
