@@ -17,8 +17,9 @@ def llama(**changes):
 
 
 CUDA = "/usr/local/cuda"
+# As nvcc 13.0 lists them: virtual architectures only (no 90a), 121 among them.
 NVCC_13 = {"version": "Cuda compilation tools, release 13.0, V13.0.88",
-           "architectures": ["compute_75", "compute_80", "compute_87", "compute_90", "compute_90a", "compute_110"]}
+           "architectures": ["compute_75", "compute_80", "compute_87", "compute_90", "compute_110"]}
 
 
 def installed(current=None, builds=(), toolkit=NVCC_13):
@@ -179,7 +180,7 @@ def test_an_architecture_nvcc_cannot_target_is_refused():
     commands, _ = run_operation(engine_build, installed(), "llama_cpp", llama(cuda_architectures="87;121"), ROOT, 2, CUDA)
     assert commands[0][0] == "fail" and commands[0][1].startswith(
         "builds.llama_cpp.cuda_architectures: nvcc (Cuda compilation tools, release 13.0, V13.0.88) cannot target 121 "
-        "(it offers 75, 80, 87, 90, 90a, 110)")
+        "(it offers 75, 80, 87, 90, 110)")
     commands, _ = run_operation(engine_build, installed(), "llama_cpp", llama(cuda_architectures="90a;110-real"), ROOT, 2, CUDA)
     assert commands[-1].startswith("bash ")
 

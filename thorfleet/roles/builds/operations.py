@@ -25,9 +25,9 @@ def cuda_problem(key: str, build, cuda_home: str, toolkit: dict | None) -> str |
         return (f"builds.{key} builds with CUDA, but there is no nvcc at {cuda_home}/bin/nvcc: install the CUDA "
                 "toolkit (base.jetpack: [nvidia-jetpack], or [nvidia-cuda-dev] for the toolkit alone), or set "
                 "builds.cuda_home to where it is. Nothing was built; current is unchanged")
-    offered = toolkit["architectures"]
+    offered = toolkit["architectures"]  # virtual architectures: compute_90 stands for 90, 90a and 90f too
     for entry in build.cuda_architectures.split(";"):
-        arch = re.match(r"\d+[af]?", entry)
+        arch = re.match(r"\d+", entry)
         if arch and offered and f"compute_{arch.group(0)}" not in offered:
             return (f"builds.{key}.cuda_architectures: nvcc ({toolkit['version']}) cannot target {entry} (it offers "
                     f"{', '.join(a.removeprefix('compute_') for a in offered)}): choose one of those, or install a CUDA "
