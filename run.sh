@@ -21,9 +21,11 @@ case "${1:-lab}" in
         exec .venv/bin/pytest "$@"
         ;;
     lab)
-        .venv/bin/thorfleet lab up
-        .venv/bin/pyinfra -y inventory/sim.py deploy.py
-        exec .venv/bin/thorfleet verify inventory/sim.py
+        # Each step says how long it took: the first run builds the image and compiles on the units.
+        step() { local start=$SECONDS; "$@"; local status=$?; echo "run.sh: '$*' took $((SECONDS - start)) s"; return $status; }
+        step .venv/bin/thorfleet lab up
+        step .venv/bin/pyinfra -y inventory/sim.py deploy.py
+        step .venv/bin/thorfleet verify inventory/sim.py
         ;;
     *)
         echo "usage: ./run.sh [lab | test [PYTEST ARGS]]" >&2

@@ -72,7 +72,7 @@ def test_a_changed_model_restarts_only_the_engine_that_serves_it(fresh_lab, tmp_
     assert main_pid(sim02, "thorfleet-qwen3-coder") == coder
     assert main_pid(sim02, "thorfleet-gpt-oss-120b") != gpt_oss
     changed = result.changed()
-    assert "engines | Engine gpt-oss-120b running" in changed and "engines | Engine qwen3-coder running" not in changed
+    assert "engines | Engine gpt-oss-120b (llama-server)" in changed and "engines | Engine qwen3-coder (llama-server)" not in changed
 
 
 def test_a_removed_engine_is_stopped_and_its_unit_removed(fresh_lab, tmp_path):

@@ -35,5 +35,3 @@ class Role:
     problems: Callable[..., Iterable[Problem]] = _no_problems
     # Module of its testinfra checks (`thorfleet verify`); None when it has none.
     checks: str | None = None
-    # One line for HostConfig's description of its keys and the docs.
-    summary: str = ""

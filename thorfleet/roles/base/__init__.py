@@ -6,11 +6,10 @@ from thorfleet.core.role import Role
 from thorfleet.roles.base.config import BaseConfig
 from thorfleet.roles.base.deploy import apply
 
-SUMMARY = "Packages, SSH keys, jetson-stats, Wi-Fi."
+DESCRIPTION = "Packages, SSH keys, jetson-stats, Wi-Fi."
 ROLE = Role(
     name="base",
-    summary=SUMMARY,
-    config={"base": (BaseConfig, Field(default_factory=BaseConfig, description=SUMMARY))},
+    config={"base": (BaseConfig, Field(default_factory=BaseConfig, description=DESCRIPTION))},
     apply=apply,
     checks="thorfleet.roles.base.verify",
 )

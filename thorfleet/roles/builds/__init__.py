@@ -6,11 +6,10 @@ from thorfleet.core.role import Role
 from thorfleet.roles.builds.config import BuildsConfig
 from thorfleet.roles.builds.deploy import apply
 
-SUMMARY = "llama.cpp and whisper.cpp builds."
+DESCRIPTION = "llama.cpp and whisper.cpp builds."
 ROLE = Role(
     name="builds",
-    summary=SUMMARY,
-    config={"builds": (BuildsConfig, Field(default_factory=BuildsConfig, description=SUMMARY))},
+    config={"builds": (BuildsConfig, Field(default_factory=BuildsConfig, description=DESCRIPTION))},
     apply=apply,
     checks="thorfleet.roles.builds.verify",
 )

@@ -7,11 +7,10 @@ from thorfleet.roles.docker.config import DockerConfig
 from thorfleet.roles.docker.deploy import apply
 from thorfleet.roles.docker.files import rendered_files
 
-SUMMARY = "Docker's nvidia runtime and images."
+DESCRIPTION = "Docker's nvidia runtime and images."
 ROLE = Role(
     name="docker",
-    summary=SUMMARY,
-    config={"docker": (DockerConfig, Field(default_factory=DockerConfig, description=SUMMARY))},
+    config={"docker": (DockerConfig, Field(default_factory=DockerConfig, description=DESCRIPTION))},
     apply=apply,
     files=rendered_files,
     checks="thorfleet.roles.docker.verify",

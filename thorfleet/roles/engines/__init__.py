@@ -11,7 +11,6 @@ from thorfleet.roles.engines.problems import problems
 
 ROLE = Role(
     name="engines",
-    summary="Serving instances: one systemd unit each.",
     config={"engines": (dict[Name, Engine], Field(default_factory=dict, description="Serving instances by name; one systemd unit each."))},
     apply=apply,
     files=rendered_files,

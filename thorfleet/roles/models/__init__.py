@@ -9,7 +9,6 @@ from thorfleet.roles.models.deploy import apply
 
 ROLE = Role(
     name="models",
-    summary="Models from ModelScope, Hugging Face or a URL, verified on the unit.",
     config={
         "model_store": (ModelStoreConfig, Field(default_factory=ModelStoreConfig, description="Where and how models are stored.")),
         "models": (dict[Name, ModelConfig], Field(default_factory=dict, description="Models by name; engines refer to these names.")),

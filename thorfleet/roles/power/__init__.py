@@ -7,11 +7,10 @@ from thorfleet.roles.power.config import PowerConfig
 from thorfleet.roles.power.deploy import apply
 from thorfleet.roles.power.files import rendered_files
 
-SUMMARY = "nvpmodel mode and jetson_clocks."
+DESCRIPTION = "nvpmodel mode and jetson_clocks."
 ROLE = Role(
     name="power",
-    summary=SUMMARY,
-    config={"power": (PowerConfig, Field(default_factory=PowerConfig, description=SUMMARY))},
+    config={"power": (PowerConfig, Field(default_factory=PowerConfig, description=DESCRIPTION))},
     apply=apply,
     files=rendered_files,
     checks="thorfleet.roles.power.verify",
