@@ -98,7 +98,7 @@ def apply(config) -> None:
         key = read_key(name, engine) if engine.api_key else None
         files = engine_files(config, name, engine)
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
-                  fingerprint=engine_fingerprint(config, engine, files, key), health_url=health_url(engine),
-                  timeout=engine.health_timeout, secret=key_file(name, engine, key),
-                  flags=flags_to_check(config, name, engine), _sudo=True)
+                       fingerprint=engine_fingerprint(config, engine, files, key), health_url=health_url(engine),
+                       timeout=engine.health_timeout, secret=key_file(name, engine, key),
+                       flags=flags_to_check(config, name, engine), _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

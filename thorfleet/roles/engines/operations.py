@@ -69,7 +69,7 @@ def health_command(unit: str, url: str, timeout: int) -> str:
 
 @operation()
 def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dict, health_url: str, timeout: int,
-           secret: SecretFile | None = None, flags: dict | None = None):
+                   secret: SecretFile | None = None, flags: dict | None = None):
     """One engine as the config says, confirmed with one fact when nothing changed. It is (re)started
     only when its fingerprint (unit, environment, key, build or image, model) differs from what it
     last started with, or it is not running; then, before anything of it changes, its command line
