@@ -128,3 +128,11 @@ def test_standin_prints_its_engines_captured_help_and_refuses_flags_that_help_do
     assert capsys.readouterr().err == "sglang: error: unrecognized arguments: --max-num-batched\n"
     assert standin.main(["tritonserver", "--help"]) == 1  # no capture of Triton's help
     assert "no captured --help of triton" in capsys.readouterr().err
+
+
+def test_long_commands_report_their_time_and_fail_with_their_last_words():
+    from thorfleet.lab.system import LabError, run_showing
+
+    assert run_showing("counting", "sh", "-c", "echo one; sleep 0.2; echo two") >= 0.2
+    with pytest.raises(LabError, match=r"failed \(3\): a / b"):
+        run_showing("failing", "sh", "-c", "echo a; echo b >&2; exit 3")

@@ -10,11 +10,12 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from thorfleet.roles.base.config import BaseConfig
 from thorfleet.lab import layout
-from thorfleet.lab.system import LabError, run
+from thorfleet.lab.system import LabError, run, run_showing
 
 SUITE = "trixie"
 IMAGE = layout.LAB / "image"
@@ -68,11 +69,12 @@ def build(log=print) -> bool:
     partial.mkdir(parents=True)
     DEB_CACHE.mkdir(parents=True, exist_ok=True)
     log(f"bootstrapping Debian {SUITE} into {partial} (a few minutes; the packages are cached in {DEB_CACHE})")
-    run("debootstrap", "--variant=minbase", f"--cache-dir={DEB_CACHE}",
-        "--include=systemd,systemd-sysv,dbus,python3,ca-certificates", SUITE, str(partial), mirror())
-    log(f"installing {len(packages())} packages into the image")
+    took = run_showing("bootstrapping Debian", "debootstrap", "--variant=minbase", f"--cache-dir={DEB_CACHE}",
+                       "--include=systemd,systemd-sysv,dbus,python3,ca-certificates", SUITE, str(partial), mirror())
+    log(f"Debian bootstrapped in {took:.0f} s; installing {len(packages())} packages into the image")
     _in_image(partial, "apt-get", "update", "-qq")
-    _in_image(partial, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages())
+    took = _in_image(partial, "apt-get", "install", "-y", "--no-install-recommends", *packages(), showing="installing packages")
+    log(f"packages installed in {took:.0f} s")
     _configure(partial)
     shutil.rmtree(ROOTFS, ignore_errors=True)
     partial.rename(ROOTFS)
@@ -80,11 +82,17 @@ def build(log=print) -> bool:
     return True
 
 
-def _in_image(root: Path, *command: str) -> None:
-    """Run a command inside the image being built, with the controller's network and the deb cache."""
-    run("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
-        "--resolv-conf=copy-host", f"--bind={DEB_CACHE}:/var/cache/apt/archives",
-        "--setenv=DEBIAN_FRONTEND=noninteractive", *command)
+def _in_image(root: Path, *command: str, showing: str | None = None) -> float:
+    """Run a command inside the image being built, with the controller's network and the deb cache;
+    `showing` labels a long one whose progress is shown. Returns the seconds it took."""
+    nspawn = ("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
+              "--resolv-conf=copy-host", f"--bind={DEB_CACHE}:/var/cache/apt/archives",
+              "--setenv=DEBIAN_FRONTEND=noninteractive", *command)
+    if showing:
+        return run_showing(showing, *nspawn)
+    started = time.monotonic()
+    run(*nspawn)
+    return time.monotonic() - started
 
 
 def _configure(root: Path) -> None:

@@ -5,6 +5,10 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
+from collections import deque
+
+from rich.console import Console
 
 
 class LabError(Exception):
@@ -53,6 +57,21 @@ def run(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess
         last = (result.stderr or result.stdout).strip().splitlines()[-3:]
         raise LabError(f"`{' '.join(args)}` failed ({result.returncode}): {' / '.join(last)}")
     return result
+
+
+def run_showing(label: str, *args: str, **kwargs) -> float:
+    """Run a long command (minutes), showing on a terminal its latest output line and the time so far;
+    a failure raises LabError with its last words. Returns the seconds it took."""
+    started, last = time.monotonic(), deque(maxlen=3)
+    with Console(stderr=True).status(label) as status, \
+            subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs) as process:
+        for line in process.stdout:
+            if line.strip():
+                last.append(line.strip())
+                status.update(f"{label}, {time.monotonic() - started:.0f} s: {line.strip()[:90]}")
+    if process.returncode:
+        raise LabError(f"`{' '.join(args)}` failed ({process.returncode}): {' / '.join(last)}")
+    return time.monotonic() - started
 
 
 def succeeds(*args: str) -> bool:
