@@ -21,6 +21,13 @@ for each of the host's groups in the order the inventory file declares them (the
 after the inventory file, e.g. `lab`), then `host_vars/<host>.yml`. Mappings are deep-merged, lists
 and scalars replaced, and `null` removes a key an earlier file set. Unknown keys are errors.
 `<name>` stands for a name you choose (1-63 characters of `a-z 0-9 . _ -`).
+
+YAML is read so that nothing is lost or changed without a word (`thorfleet/config/strict_yaml.py`):
+a key written twice in one mapping, a number with a leading zero (YAML 1.1 reads `0755` as octal)
+or with colons (`1:30` is base 60 there), and an alias inside the value its own anchor names are
+errors naming the line; a file that is not UTF-8 is an error. Only `true` and `false` are booleans:
+`on`, `off`, `yes` and `no` stay the words they are (so `flash-attn: on` reaches llama-server as
+`--flash-attn on`), and a boolean key still accepts them. Quote a value to keep it text.
 """
 
 

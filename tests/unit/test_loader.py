@@ -74,3 +74,22 @@ def test_several_errors_reported_together_with_their_files(tmp_path):
     assert len(caught.value.issues) == 2
     assert any(f.endswith("all.yml") and k == "power.clocks" for f, k in issues)
     assert any(f.endswith("thor-01.yml") and k == "builds.keep" for f, k in issues)
+
+
+def test_yaml_words_stay_words_where_the_engine_wants_them(tmp_path):
+    """YAML 1.1 reads on/off/yes/no as booleans: `flash-attn: on` would become a bare --flash-attn."""
+    config = load(tmp_path, {"group_vars/all.yml": "models:\n  m: {id: Qwen/Qwen3-8B-GGUF, file: a.gguf}\n"
+                             "engines:\n  e:\n    kind: llama-server\n    model: m\n    port: 8000\n"
+                             "    args: {flash-attn: on, cache-type-k: q8_0, no-warmup: true}\n"
+                             "base:\n  jetson_stats: no\n"})
+    assert config.engines["e"].args == {"flash-attn": "on", "cache-type-k": "q8_0", "no-warmup": True}
+    assert config.base.jetson_stats is False  # a boolean setting still takes the word
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_bytes("power:\n  mode: MAXN # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, {})
+    assert caught.value.issues[0].reason == "is not UTF-8 text (byte 25 is 0xe9): save it as UTF-8"
+    assert caught.value.issues[0].file.endswith("group_vars/all.yml")

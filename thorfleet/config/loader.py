@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from thorfleet.config import strict_yaml
 from thorfleet.config.errors import ConfigError, ConfigIssue
 from thorfleet.config.schema import HostConfig, all_field_names
 from thorfleet.roles.engines.kinds import KINDS, kind_name
@@ -33,8 +34,11 @@ def read_yaml(path: Path, label: str) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError([ConfigIssue(label, "", f"cannot be read: {err.strerror}")])
+    except UnicodeDecodeError as err:
+        raise ConfigError([ConfigIssue(label, "", f"is not UTF-8 text (byte {err.start} is {err.object[err.start]:#04x}): "
+                                                   "save it as UTF-8")])
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
