@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from thorfleet.config import strict_yaml
 from thorfleet.config.errors import ConfigError, ConfigIssue
 from thorfleet.config.schema import HostConfig, all_field_names
+from thorfleet.core.types import KeyProblem
 from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 KeyPath = tuple[str, ...]
@@ -164,7 +165,11 @@ def _reason(error: dict) -> str:
 def issues_from_validation(err: ValidationError, data: dict, origin: dict[KeyPath, str], host: str) -> list[ConfigIssue]:
     by_path: dict[KeyPath, list[dict]] = {}
     for error in err.errors():
-        by_path.setdefault(_key_path(error["loc"], data), []).append(error)
+        path = _key_path(error["loc"], data)
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, KeyProblem):
+            path += (cause.key,)
+        by_path.setdefault(path, []).append(error)
     issues = []
     for path, errors in by_path.items():
         # For a union (`int | str`), the member-specific check says more than "not a valid integer".

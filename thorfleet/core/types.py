@@ -24,6 +24,15 @@ def matching(pattern: re.Pattern, message: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+class KeyProblem(ValueError):
+    """A check across a model's keys whose fault lies with one of them: the error is reported at that
+    key, so that it names the file that set it (not the last file that touched the mapping)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors, values are checked on assignment."""
 
@@ -112,6 +121,8 @@ def _image(value: str) -> str:
         raise ValueError(f"{value!r} is not a container image reference such as 'owner/name:tag'")
     if ":" not in value.rsplit("/", 1)[-1] and "@" not in value:
         raise ValueError(f"{value!r} has no tag: pin a tag or digest so every unit runs the same image")
+    if value.rsplit("/", 1)[-1].split("@")[0].endswith(":latest") and "@" not in value:
+        raise ValueError(f"{value!r} is tagged 'latest', which moves: pin a version tag, or add its digest (@sha256:...)")
     return value
 
 

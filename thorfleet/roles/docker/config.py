@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from thorfleet.core.types import AbsPath, Image, SingleLine, StrictModel, Url
+from thorfleet.core.types import AbsPath, Image, KeyProblem, SingleLine, StrictModel, Url
 
 
 class DockerConfig(StrictModel):
@@ -36,5 +36,6 @@ class DockerConfig(StrictModel):
     @model_validator(mode="after")
     def _runtime_present(self):
         if self.default_runtime == "nvidia" and not self.nvidia_runtime:
-            raise ValueError("default_runtime is 'nvidia' but nvidia_runtime is false")
+            raise KeyProblem("nvidia_runtime", "is false, but default_runtime is 'nvidia': register the runtime, "
+                             "or set default_runtime: runc")
         return self

@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from thorfleet.core.types import AbsPath, BindAddress, EnvName, Image, Name, Port, SecretSource, SingleLine, StrictModel
+from thorfleet.core.types import KeyProblem, AbsPath, BindAddress, EnvName, Image, Name, Port, SecretSource, SingleLine, StrictModel
 
 ARG_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -95,10 +95,16 @@ class EngineBase(StrictModel):
     def _checks(self):
         owned = sorted(set(self.args) & self.owned_flags)
         if owned:
-            raise ValueError(f"args {owned} are set by thorfleet from this engine's own keys (model, port, bind, served_name, ...)")
+            raise KeyProblem("args", f"{owned} are set by thorfleet from this engine's own keys (model, port, bind, served_name, ...)")
         if self.api_key and not self.supports_api_key:
-            raise ValueError(f"{self.kind} has no authentication of its own, so api_key cannot be used")
+            raise KeyProblem("api_key", f"{self.kind} has no authentication of its own, so api_key cannot be used")
         return self
+
+
+def _not_root(value: str) -> str:
+    if value == "root":
+        raise ValueError("an engine serving the network does not run as root: name an unprivileged user (default thorfleet)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ class NativeEngine(EngineBase):
     build: ClassVar[str]
     program: ClassVar[str]
 
-    user: Name = Field("thorfleet", description="Unprivileged system user the engine runs as.")
+    user: Annotated[Name, AfterValidator(_not_root)] = Field("thorfleet", description="Unprivileged system user the engine runs as (never root).")
     groups: list[Name] = Field(
         default_factory=lambda: ["video", "render"],
         description="Groups of the service user where the unit has them (Jetson's GPU device nodes belong to video and render).",
@@ -176,7 +182,7 @@ class LLMContainer(ContainerEngine):
     @model_validator(mode="after")
     def _thinking_needs_template(self):
         if self.thinking is False and not self.chat_template:
-            raise ValueError(f"thinking: false on {self.kind} needs chat_template (seed 001 uses qwen3_nonthinking.jinja)")
+            raise KeyProblem("thinking", f"false on {self.kind} needs chat_template (seed 001 uses qwen3_nonthinking.jinja)")
         return self
 
     # Its flags for the memory share and for default sampling parameters.
