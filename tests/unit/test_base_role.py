@@ -35,7 +35,7 @@ def test_authorized_keys_fact_and_missing_key_added():
     commands, noops = run_operation(authorized_keys, {"AuthorizedKeys": []}, "nvidia", [KEY])
     assert noops == [] and len(commands) == 1
     assert f"'{KEY}' >> \"$home/.ssh/authorized_keys\"" in commands[0]
-    assert 'install -d -m 700 -o nvidia' in commands[0] and 'chmod 600 "$home/.ssh/authorized_keys"' in commands[0]
+    assert commands[0].startswith('user=nvidia && home=$(getent passwd "$user" | cut -d: -f6) && install -d -m 700 -o "$user"') and 'chmod 600 "$home/.ssh/authorized_keys"' in commands[0]
 
 
 def test_present_key_with_another_comment_gives_no_commands():

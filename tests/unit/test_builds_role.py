@@ -71,7 +71,7 @@ def test_kept_build_is_switched_to_without_a_rebuild():
     build = llama()
     commands, _ = run_operation(engine_build, installed("newer", ["newer", build_id(build)]), "llama_cpp", build, ROOT, 2, CUDA)
     assert commands == [
-        f'ln -sfn "builds/{build_id(build)}" {ROOT}/llama.cpp/current.new && '
+        f'ln -sfn builds/{build_id(build)} {ROOT}/llama.cpp/current.new && '
         f"mv -T {ROOT}/llama.cpp/current.new {ROOT}/llama.cpp/current"
     ]
 

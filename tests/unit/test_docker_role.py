@@ -93,8 +93,8 @@ def test_default_runtime_right_gives_no_commands_else_restart_and_check():
     commands, noops = run_operation(default_runtime, {"DockerDefaultRuntime": "nvidia"}, "nvidia")
     assert commands == [] and noops == ["docker info reports the default runtime nvidia"]
     commands, _ = run_operation(default_runtime, {"DockerDefaultRuntime": "runc"}, "nvidia")
-    assert commands[0].startswith("systemctl restart docker && runtime=$(docker info --format '{{.DefaultRuntime}}')")
-    assert '[ "$runtime" = nvidia ]' in commands[0]
+    assert commands[0] == "systemctl restart docker && " + runtime_check("nvidia")
+    assert 'expected=nvidia;' in commands[0] and '[ "$runtime" = "$expected" ]' in commands[0]
 
 
 def test_merge_checks_the_runtime_after_the_restart():
@@ -129,7 +129,7 @@ def test_present_images_give_no_commands():
 def test_missing_images_are_pulled_with_retries():
     commands, _ = run_operation(images, {"DockerImages": []}, ["nvcr.io/nvidia/vllm:25.10-py3"], {})
     assert len(commands) == 1
-    assert commands[0].startswith("for attempt in $(seq 4); do docker pull nvcr.io/nvidia/vllm:25.10-py3 && break;")
+    assert commands[0].startswith("image=nvcr.io/nvidia/vllm:25.10-py3; for attempt in $(seq 4); do docker pull \"$image\" && break;")
     assert "sleep $((attempt * 15))" in commands[0]
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 def pip_install_command(pip: str, requirements: list[str], index_url: str | None, system: bool = False) -> str:
     """`pip install` of pinned requirements; into the system Python (`system`) only where a tool's
     own docs say so (jetson-stats on Ubuntu 24.04), otherwise into a virtual environment's pip."""
-    command = f"{pip} install --no-input --disable-pip-version-check"
+    command = f"{shlex.quote(pip)} install --no-input --disable-pip-version-check"
     if system:
         command += " --break-system-packages"
     command += " " + " ".join(shlex.quote(r) for r in requirements)

@@ -12,7 +12,7 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, operation
-from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
 
 
 class FileSha256(FactBase):
@@ -29,9 +29,10 @@ def secret_file_commands(path: str, content: str, group: str = "root", mode: str
     """The commands that put `content` at `path` (owner root), privately staged."""
     staged = host.get_temp_filename(f"thorfleet-secret-{path}")
     return [
-        StringCommand(f"( umask 077 && : > {staged} )", _sudo=False),
+        StringCommand(f"( umask 077 && : > {shlex.quote(staged)} )", _sudo=False),
         FileUploadCommand(StringIO(content), staged, _sudo=False),
-        f"install -D -m {mode} -o root -g {group} {staged} {path} && rm -f {staged}",
+        StringCommand("install", "-D", "-m", QuoteString(mode), "-o", "root", "-g", QuoteString(group), QuoteString(staged),
+                      QuoteString(path), "&&", "rm", "-f", QuoteString(staged)),
     ]
 
 

@@ -9,8 +9,7 @@ class AuthorizedKeys(FactBase):
     """The key lines of a user's `~/.ssh/authorized_keys` (empty when the file is missing)."""
 
     def command(self, user: str) -> str:
-        home = f"$(getent passwd {shlex.quote(user)} | cut -d: -f6)"
-        return f'cat "{home}/.ssh/authorized_keys" 2>/dev/null || true'
+        return f'home=$(getent passwd {shlex.quote(user)} | cut -d: -f6) && cat "$home/.ssh/authorized_keys" 2>/dev/null || true'
 
     def process(self, output):
         return [line.strip() for line in output if line.strip() and not line.lstrip().startswith("#")]

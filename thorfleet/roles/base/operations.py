@@ -31,7 +31,7 @@ def apt_packages(packages: list[str], jetpack: list[str] = ()):
     if missing_jetpack:
         yield jetpack_install_command(missing_jetpack)
     if missing:
-        install = f"{APT_ENV} apt-get install -y --no-install-recommends {' '.join(missing)}"
+        install = f"{APT_ENV} apt-get install -y --no-install-recommends {shlex.join(missing)}"
         yield f"{install} || {{ {APT_ENV} apt-get update && {install}; }}"
 
 
@@ -65,12 +65,11 @@ def authorized_keys(user: str, keys: list[str]):
     if not missing:
         host.noop(f"{user} has all {len(keys)} authorized keys")
         return
-    home = f"$(getent passwd {shlex.quote(user)} | cut -d: -f6)"
     lines = " ".join(shlex.quote(k) for k in missing)
     yield (
-        f'home="{home}" && install -d -m 700 -o {user} -g "$(id -gn {user})" "$home/.ssh" && '
+        f'user={shlex.quote(user)} && home=$(getent passwd "$user" | cut -d: -f6) && install -d -m 700 -o "$user" -g "$(id -gn "$user")" "$home/.ssh" && '
         f'printf "%s\\n" {lines} >> "$home/.ssh/authorized_keys" && '
-        f'chown {user}: "$home/.ssh/authorized_keys" && chmod 600 "$home/.ssh/authorized_keys"'
+        'chown "$user": "$home/.ssh/authorized_keys" && chmod 600 "$home/.ssh/authorized_keys"'
     )
 
 

@@ -1,6 +1,7 @@
 """Operations of the builds role: build an engine when its stamp is new, switch to kept builds."""
 
 import re
+import shlex
 from io import StringIO
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from thorfleet.core.failure import failure
 
 def switch_command(directory: str, build: str) -> str:
     """Point `current` at a build by renaming a new link over it: never a moment without one."""
-    return f'ln -sfn "builds/{build}" {directory}/current.new && mv -T {directory}/current.new {directory}/current'
+    new, current = shlex.quote(f"{directory}/current.new"), shlex.quote(f"{directory}/current")
+    return f"ln -sfn {shlex.quote('builds/' + build)} {new} && mv -T {new} {current}"
 
 
 def cuda_problem(key: str, build, cuda_home: str, toolkit: dict | None) -> str | None:
@@ -57,7 +59,7 @@ def engine_build(key: str, build, root: str, keep: int, cuda_home: str):
             return
         host.log(f"{ENGINES[key]}: CUDA toolkit at {cuda_home} ({toolkit['version']})")
     script = f"{directory}/logs/{wanted}.sh"
-    yield f"mkdir -p {directory}/logs {directory}/sources"
+    yield f"mkdir -p {shlex.quote(directory + '/logs')} {shlex.quote(directory + '/sources')}"
     if build.source_archive:
         local = Path(build.source_archive).expanduser()
         if not local.is_file():
@@ -70,4 +72,4 @@ def engine_build(key: str, build, root: str, keep: int, cuda_home: str):
     # A build takes minutes (a cold CUDA build on a Thor, or a CPU build on 2 cores): say where to watch it.
     host.log_styled(f"building {ENGINES[key]} {build.ref} ({wanted}): minutes; follow it on the unit with "
                     f"`tail -f {directory}/logs/{wanted}.log`", fg="cyan")
-    yield f"bash {script}"
+    yield f"bash {shlex.quote(script)}"

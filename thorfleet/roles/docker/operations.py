@@ -1,6 +1,7 @@
 """Operations of the docker role: daemon.json merged safely, the docker group, the runtime check, images."""
 
 import json
+import shlex
 from io import StringIO
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def docker_group(users: list[str]):
         host.noop(f"{', '.join(users)} in the docker group")
         return
     for user in missing:
-        yield f"usermod -aG docker {user}"
+        yield f"usermod -aG docker {shlex.quote(user)}"
 
 
 @operation()
@@ -96,9 +97,9 @@ def default_runtime(expected: str):
 
 def runtime_check(expected: str) -> str:
     return (
-        "runtime=$(docker info --format '{{.DefaultRuntime}}') && "
-        f'{{ [ "$runtime" = {expected} ] || {{ echo "thorfleet: docker info reports the default runtime $runtime, '
-        f'not {expected}: check {DAEMON_JSON}" >&2; exit 1; }}; }}'
+        f"expected={shlex.quote(expected)}; runtime=$(docker info --format '{{{{.DefaultRuntime}}}}') && "
+        '{ [ "$runtime" = "$expected" ] || { echo "thorfleet: docker info reports the default runtime $runtime, '
+        f'not $expected: check {DAEMON_JSON}" >&2; exit 1; }}; }}'
     )
 
 
@@ -137,12 +138,12 @@ def images(pull: list[str], archives: dict[str, str]):
             return
         remote = f"/var/tmp/thorfleet-{local.name}"
         yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
-        yield f"docker load -i {remote}; status=$?; rm -f {remote}; exit $status"
+        yield f"docker load -i {shlex.quote(remote)}; status=$?; rm -f {shlex.quote(remote)}; exit $status"
         loaded.add(archive)
     for ref in missing:
         if wanted[ref] not in archives:
             yield (
-                f"for attempt in $(seq {PULL_ATTEMPTS}); do docker pull {wanted[ref]} && break; "
-                f'[ "$attempt" = {PULL_ATTEMPTS} ] && {{ echo "thorfleet: docker pull {wanted[ref]} failed {PULL_ATTEMPTS} times" >&2; exit 1; }}; '
+                f"image={shlex.quote(wanted[ref])}; for attempt in $(seq {PULL_ATTEMPTS}); do docker pull \"$image\" && break; "
+                f'[ "$attempt" = {PULL_ATTEMPTS} ] && {{ echo "thorfleet: docker pull $image failed {PULL_ATTEMPTS} times" >&2; exit 1; }}; '
                 'sleep $((attempt * 15)); done'
             )

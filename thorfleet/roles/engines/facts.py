@@ -26,8 +26,8 @@ class EngineState(FactBase):
 
     def command(self, engine_name: str, unit: str) -> str:
         return (
-            f'echo "active=$(systemctl is-active {unit}.service)"; '
-            f'echo "enabled=$(systemctl is-enabled {unit}.service 2>/dev/null)"; '
+            f'echo "active=$(systemctl is-active {shlex.quote(unit + ".service")})"; '
+            f'echo "enabled=$(systemctl is-enabled {shlex.quote(unit + ".service")} 2>/dev/null)"; '
             f'echo "running=$(cat {shlex.quote(state_record(engine_name))} 2>/dev/null || echo null)"'
         )
 

@@ -59,11 +59,11 @@ def flag_problems(name: str, flags: dict):
 
 def health_command(unit: str, url: str, timeout: int) -> str:
     """Wait until the engine answers (200) or fail with the end of its journal."""
+    service, message = shlex.quote(f"{unit}.service"), f"thorfleet: {unit} did not answer {url} within {timeout} s; its last journal lines:"
     return (
-        f"for i in $(seq {timeout}); do curl -fsS -o /dev/null {shlex.quote(url)} && exit 0; "
-        f"systemctl is-failed --quiet {unit}.service && break; sleep 1; done; "
-        f"echo 'thorfleet: {unit} did not answer {url} within {timeout} s; its last journal lines:' >&2; "
-        f"journalctl -u {unit}.service -n 20 --no-pager -o cat >&2; exit 1"
+        f"for i in $(seq {int(timeout)}); do curl -fsS -o /dev/null {shlex.quote(url)} && exit 0; "
+        f"systemctl is-failed --quiet {service} && break; sleep 1; done; "
+        f"echo {shlex.quote(message)} >&2; journalctl -u {service} -n 20 --no-pager -o cat >&2; exit 1"
     )
 
 
@@ -98,9 +98,10 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
     if not restart:
         return
     if not status["enabled"]:
-        yield f"systemctl enable {unit}.service"
+        yield f"systemctl enable {shlex.quote(unit + '.service')}"
     changed = [k for k in fingerprint if (status["running"] or {}).get(k) != fingerprint[k]]
-    yield f"echo 'thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed' && systemctl restart {unit}.service"
+    message = f"thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed"
+    yield f"echo {shlex.quote(message)} && systemctl restart {shlex.quote(unit + '.service')}"
     yield health_command(unit, health_url, timeout)
     record = state_record(name)
     yield f"mkdir -p {ENGINE_STATE_DIR}"
@@ -117,5 +118,5 @@ def engines_removed(keep: list[str]):
         return
     for name in gone:
         unit = unit_name(name)
-        yield f"systemctl disable --now {unit}.service 2>/dev/null; rm -f {shlex.join(owned_files(name))}"
+        yield f"systemctl disable --now {shlex.quote(unit + '.service')} 2>/dev/null; rm -f {shlex.join(owned_files(name))}"
     yield "systemctl daemon-reload"

@@ -53,7 +53,7 @@ def model(spec: dict, env: dict[str, str]):
     yield FileUploadCommand(StringIO(json.dumps(spec, indent=1)), spec_file,
                             remote_temp_filename=host.get_temp_filename(spec_file))
     assignments = "".join(f"{k}={shlex.quote(v)} " for k, v in sorted(env.items()))
-    yield f"{assignments}python3 {FETCHER} {spec_file}"
+    yield f"{assignments}python3 {FETCHER} {shlex.quote(spec_file)}"
 
 
 @operation()

@@ -1,6 +1,7 @@
 """Operations of the power role: the nvpmodel mode (rebooting when it must) and the clocks."""
 
 import re
+import shlex
 import time
 
 from pyinfra import host, logger
@@ -114,7 +115,7 @@ def clocks_default():
     elif clocks and clocks["locked"] and stored:
         yield f"{JETSON_CLOCKS} --restore {ORIGINAL_CLOCKS}"
     if units:
-        yield f"rm -f {' '.join(units)} && systemctl daemon-reload"
+        yield f"rm -f {shlex.join(units)} && systemctl daemon-reload"
     if not (units or active or (clocks and clocks["locked"] and stored)):
         if clocks and clocks["locked"]:
             host.noop("clocks are locked, but not by thorfleet and no stored clocks exist to restore; a reboot restores them")
