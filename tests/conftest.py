@@ -1,17 +1,37 @@
 import os
+import re
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The example inventory's exposed engines read their key from this variable, and validation reads
+# every secret before anything connects; this value is a test's, not a real key.
+os.environ.setdefault("THORFLEET_API_KEY", "example-key-for-tests")
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens (bound, then closed, and never listened on)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the example inventory and its YAML, to break or change without touching the tree."""
+    """A copy of the example inventory and its YAML, to break or change without touching the tree.
+
+    Its hosts point at a loopback port where nothing listens, so that a test that goes wrong can
+    never send traffic to the example's 192.168.55.x addresses."""
     for folder in ("inventory", "group_vars", "host_vars"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
+    lab = tmp_path / "inventory" / "lab.py"
+    port = closed_port()
+    text = re.sub(r'"ssh_hostname": "192\.168\.55\.\d+"', f'"ssh_hostname": "127.0.0.1", "ssh_port": {port}', lab.read_text())
+    assert "192.168." not in text, "the example inventory changed: point its copy at loopback here"
+    lab.write_text(text)
     return tmp_path
 
 

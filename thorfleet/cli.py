@@ -19,14 +19,18 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def _fleet(inventory: str) -> Fleet:
+def _fleet(inventory: str, secrets: bool = True) -> Fleet:
     """Load an inventory; configuration problems end the command with exit status 2, no traceback."""
     try:
-        return load_fleet(Path(inventory))
+        fleet = load_fleet(Path(inventory), secrets)
     except ConfigError as err:
         errors.print("error:", style="bold red", end=" ")
         errors.print(f"{inventory}: {err.format()}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
+    for warning in fleet.warnings:
+        errors.print("warning:", style="bold yellow", end=" ")
+        errors.print(str(warning), highlight=False, markup=False, soft_wrap=True)
+    return fleet
 
 
 @click.group()
@@ -64,7 +68,7 @@ def validate(inventory: str, against: str | None) -> None:
 @click.argument("inventory", type=click.Path(dir_okay=False))
 def hosts(inventory: str) -> None:
     """Show each host with its groups, engines, ports and models."""
-    fleet = _fleet(inventory)
+    fleet = _fleet(inventory, secrets=False)
     table = Table(title=f"{inventory}")
     for column in ("host", "groups", "engines", "ports", "models"):
         table.add_column(column)
@@ -86,7 +90,7 @@ def hosts(inventory: str) -> None:
 @click.option("--file", "only", metavar="PATH", help="Print only the file with this destination path.")
 def render(inventory: str, host: str, only: str | None) -> None:
     """Print every file the deploy would write on HOST, without connecting to it."""
-    fleet = _fleet(inventory)
+    fleet = _fleet(inventory, secrets=False)
     if host not in fleet.hosts:
         errors.print(f"error: {host!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})", highlight=False, markup=False)
         sys.exit(2)

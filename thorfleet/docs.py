@@ -28,6 +28,19 @@ or with colons (`1:30` is base 60 there), and an alias inside the value its own 
 errors naming the line; a file that is not UTF-8 is an error. Only `true` and `false` are booleans:
 `on`, `off`, `yes` and `no` stay the words they are (so `flash-attn: on` reaches llama-server as
 `--flash-attn on`), and a boolean key still accepts them. Quote a value to keep it text.
+
+Files that apply to nothing (`thorfleet/config/stray_files.py`): a `group_vars/` file whose name
+no inventory in the inventory's folder declares as a group is an error (a typo would otherwise
+leave its engines undeployed without a word); a `host_vars/` file for a host no inventory lists,
+and a file that is empty or only comments, are warnings, printed by `thorfleet validate` and by
+the deploy before it connects. A file whose top level is not a mapping is an error.
+
+Secrets (`api_key`, `base.wifi.password`) are never written inline: give `{env: VARIABLE}` or
+`{file: PATH}` (its first line; a relative path is relative to where you run the command).
+`thorfleet validate` and the deploy read every secret a host needs on the controller before
+connecting to any host, and stop with the file, the key path and the source when a variable is
+unset or a file is missing, unreadable or empty (`thorfleet render` and `thorfleet hosts` read
+none). No error shows a secret's value: one pasted into another key is shown as `[secret]`.
 """
 
 

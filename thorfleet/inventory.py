@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thorfleet.config import ConfigError, ConfigIssue, HostConfig, load_host_config
+from thorfleet.config.stray_files import stray_files
 
 DATA_KEY = "thorfleet"
 _raise_errors = False  # set by the thorfleet CLI, which reports errors itself
+_read_secrets = True  # a deploy reads every secret before connecting; `render` and `hosts` need none
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Fleet:
     inventory: Path
     config_dir: Path
     hosts: dict[str, FleetHost]
+    warnings: list[ConfigIssue] = field(default_factory=list)  # files that apply to nothing
 
 
 def config_dir_for(inventory_file: Path) -> Path:
@@ -57,7 +60,7 @@ def _host_name(entry) -> str:
     return entry[0] if isinstance(entry, tuple) else entry
 
 
-def build_fleet(namespace: dict) -> Fleet:
+def build_fleet(namespace: dict, secrets: bool) -> Fleet:
     inventory = Path(namespace["__file__"])
     config_dir = config_dir_for(inventory)
     groups = _groups(namespace)
@@ -70,30 +73,33 @@ def build_fleet(namespace: dict) -> Fleet:
             membership.setdefault(name, []).append(group)
             if isinstance(entry, tuple):
                 connection.setdefault(name, {}).update(entry[1])
-    issues: list[ConfigIssue] = []
+    issues, warnings = stray_files(config_dir, inventory.resolve().parent, set(groups) | {file_group}, set(membership))
     fleet_hosts = {}
     for name, host_groups in membership.items():
         ordered = host_groups + ([file_group] if file_group not in host_groups else [])
         try:
-            config = load_host_config(config_dir, ordered, name)
+            config = load_host_config(config_dir, ordered, name, secrets)
         except ConfigError as err:
             issues += err.issues
             continue
         fleet_hosts[name] = FleetHost(name, ordered, config, connection.get(name, {}))
     if issues:
         raise ConfigError(issues)
-    return Fleet(inventory, config_dir, fleet_hosts)
+    return Fleet(inventory, config_dir, fleet_hosts, warnings)
 
 
 def attach_config(namespace: dict) -> None:
     """Validate every host's configuration and hand it to pyinfra as host data."""
     try:
-        fleet = build_fleet(namespace)
+        fleet = build_fleet(namespace, _read_secrets)
     except ConfigError as err:
         if _raise_errors:
             raise
         print(f"thorfleet: {namespace['__file__']}: {err.format()}", file=sys.stderr)
         raise SystemExit(2)
+    if not _raise_errors:
+        for warning in fleet.warnings:
+            print(f"thorfleet: warning: {warning}", file=sys.stderr)
     namespace["_thorfleet_fleet"] = fleet
     for group, hosts in _groups(namespace).items():
         for index, entry in enumerate(hosts):
@@ -103,22 +109,24 @@ def attach_config(namespace: dict) -> None:
 
 
 @contextmanager
-def _errors_raised():
-    global _raise_errors
-    previous, _raise_errors = _raise_errors, True
+def _loading_for_the_cli(secrets: bool):
+    global _raise_errors, _read_secrets
+    previous = _raise_errors, _read_secrets
+    _raise_errors, _read_secrets = True, secrets
     try:
         yield
     finally:
-        _raise_errors = previous
+        _raise_errors, _read_secrets = previous
 
 
-def load_fleet(inventory_file: Path) -> Fleet:
-    """Run an inventory file as pyinfra would and return its hosts with their configuration."""
+def load_fleet(inventory_file: Path, secrets: bool = True) -> Fleet:
+    """Run an inventory file as pyinfra would and return its hosts with their configuration;
+    `secrets=False` skips reading the secrets, for commands that never use them."""
     if not inventory_file.is_file():
         raise ConfigError([ConfigIssue(str(inventory_file), "", "no such inventory file")])
     namespace = {"__file__": str(inventory_file)}
     code = compile(inventory_file.read_text(encoding="utf-8"), str(inventory_file), "exec")
-    with _errors_raised():
+    with _loading_for_the_cli(secrets):
         exec(code, namespace)
     fleet = namespace.get("_thorfleet_fleet")
     if fleet is None:

@@ -31,7 +31,7 @@ def current(unit, directory) -> str:
 
 def lab_whisper(ref=None):
     """sim's whisper.cpp build as the deploy sees it, with another ref if given."""
-    build = load_fleet(ROOT / "inventory/sim.py").hosts["sim-01"].config.builds.whisper_cpp
+    build = load_fleet(ROOT / "inventory/sim.py", secrets=False).hosts["sim-01"].config.builds.whisper_cpp
     return build.model_copy(update={"ref": ref}) if ref else build
 
 

@@ -15,6 +15,6 @@ def write_tree(root: Path, files: dict[str, object]) -> Path:
     return root
 
 
-def load(root: Path, files: dict, groups=("all",), host="thor-01"):
+def load(root: Path, files: dict, groups=("all",), host="thor-01", secrets=False):
     write_tree(root, files)
-    return load_host_config(root, list(groups), host)
+    return load_host_config(root, list(groups), host, secrets)

@@ -17,9 +17,12 @@ def test_the_corpus_is_large_enough():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_malformed_config_gives_its_error(tmp_path, case):
+def test_malformed_config_gives_its_error(tmp_path, monkeypatch, case):
+    monkeypatch.chdir(tmp_path)  # a secret {file: ...} is relative to where the command runs
+    for name, value in case.get("env", {}).items():
+        monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as caught:
-        load(tmp_path, case["files"], groups=["llm"])
+        load(tmp_path, case["files"], groups=["llm"], secrets=True)
     issues = caught.value.issues
     for expected in case["expect"]:
         matching = [

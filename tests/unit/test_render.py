@@ -20,7 +20,7 @@ from ..conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "golden"
-FLEET = load_fleet(ROOT / "inventory" / "lab.py")
+FLEET = load_fleet(ROOT / "inventory" / "lab.py", secrets=False)
 HOSTS = sorted(FLEET.hosts)
 
 

@@ -50,3 +50,11 @@ def test_flag_args_forms():
         "--jinja", "--ctx-size", "0", "--temp", "0.7", "--lora", "a.gguf", "--lora", "b.gguf",
         "--override-generation-config", '{"temperature":0.8,"top_p":0.95}',
     ]
+
+
+def test_a_percent_in_a_unit_setting_is_doubled_so_systemd_reads_it_literally():
+    from thorfleet.core.systemd import unit_value
+
+    assert unit_value("thorfleet llama-server 100%") == "thorfleet llama-server 100%%"
+    with pytest.raises(ValueError):
+        unit_value("one\ntwo")

@@ -8,6 +8,7 @@ earlier file (for example an engine defined for a whole group).
 """
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from thorfleet.config import strict_yaml
 from thorfleet.config.errors import ConfigError, ConfigIssue
 from thorfleet.config.schema import HostConfig, all_field_names
-from thorfleet.core.types import KeyProblem
+from thorfleet.core.types import KeyProblem, SecretUnavailable
 from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 KeyPath = tuple[str, ...]
@@ -179,17 +180,78 @@ def issues_from_validation(err: ValidationError, data: dict, origin: dict[KeyPat
     return issues
 
 
-def load_host_config(config_dir: Path, groups: list[str], host: str) -> HostConfig:
-    """Merge and validate one host's configuration; raise ConfigError listing every problem."""
+def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> HostConfig:
+    """Merge and validate one host's configuration; raise ConfigError listing every problem.
+
+    With `secrets`, every secret the host needs is also read on the controller now, so that an
+    unset variable or an unreadable file stops everything before a connection (the value is kept
+    nowhere: the deploy reads it again where it writes it)."""
     layers = find_layers(config_dir, groups, host)
     data, origin = merge_layers(layers)
     try:
         config = HostConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(issues_from_validation(err, data, origin, host))
-    problems = config.problems()
+        raise ConfigError(redacted(issues_from_validation(err, data, origin, host), secret_values(data)))
+    problems = config.problems() + (unreadable_secrets(config) if secrets else [])
     if problems:
-        raise ConfigError([
+        raise ConfigError(redacted([
             ConfigIssue(file_for(path, origin), ".".join(path), reason, (host,)) for path, reason in problems
-        ])
+        ], secret_values(data)))
     return config
+
+
+def unreadable_secrets(config: HostConfig) -> list[tuple[KeyPath, str]]:
+    problems = []
+    for path, source in config.secrets():
+        try:
+            source.read()
+        except SecretUnavailable as err:
+            problems.append((path, f"{err} on this controller"))
+    return problems
+
+
+SECRET_KEYS = ("api_key", "password")  # where a secret belongs, so an inline value there is one too
+REDACTED = "[secret]"
+
+
+def secret_values(data) -> set[str]:
+    """The values of every secret the raw configuration refers to ({env: ...} or {file: ...} under
+    api_key or password) or writes inline where a secret belongs: an error must never show them,
+    even when the user pasted one into another key."""
+    found: set[str] = set()
+
+    def walk(node, key: str = "") -> None:
+        if isinstance(node, dict):
+            if key in SECRET_KEYS and set(node) <= {"env", "file", "value"}:
+                found.update(_quietly_read(node))
+            for sub_key, value in node.items():
+                walk(value, str(sub_key))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, key)
+        elif key in SECRET_KEYS and isinstance(node, (str, int, float)):
+            found.add(str(node))
+
+    walk(data)
+    return {value for value in found if len(value) >= 4}  # shorter is no secret, and would blank words
+
+
+def _quietly_read(source: dict) -> list[str]:
+    values = [str(source["value"])] if "value" in source else []
+    if isinstance(source.get("env"), str):
+        values.append(os.environ.get(source["env"], "").strip())
+    if isinstance(source.get("file"), str):
+        try:
+            values.append(Path(source["file"]).expanduser().read_text().split("\n", 1)[0].strip())
+        except (OSError, UnicodeDecodeError):
+            pass
+    return values
+
+
+def redacted(issues: list[ConfigIssue], secrets: set[str]) -> list[ConfigIssue]:
+    def clean(text: str) -> str:
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    return [ConfigIssue(i.file, clean(i.key_path), clean(i.reason), i.hosts) for i in issues]

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from thorfleet.core.types import StrictModel
+from thorfleet.core.types import SecretSource, StrictModel
 from thorfleet.roles import ROLE_NAMES, ROLES
 from thorfleet.roles.engines.config import EngineBase, NativeEngine
 
@@ -28,6 +28,26 @@ class HostChecks(StrictModel):
     def needed_builds(self) -> list[str]:
         """The builds (builds.<key>) this host's native engines run, in a fixed order."""
         return sorted({e.build for e in self.engines.values() if isinstance(e, NativeEngine)})
+
+    def secrets(self) -> list[tuple[tuple[str, ...], SecretSource]]:
+        """Every secret this host needs, with its key path (engines.<name>.api_key, base.wifi.password...)."""
+        found = []
+
+        def walk(node, path: tuple[str, ...]) -> None:
+            if isinstance(node, SecretSource):
+                found.append((path, node))
+            elif isinstance(node, BaseModel):
+                for name in type(node).model_fields:
+                    walk(getattr(node, name), path + (name,))
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    walk(value, path + (str(key),))
+            elif isinstance(node, list):
+                for index, value in enumerate(node):
+                    walk(value, path + (str(index),))
+
+        walk(self, ())
+        return found
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Checks that span several keys, from every role; each problem is (key path, reason)."""

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from thorfleet.core.systemd import exec_line, quote_env_value
+from thorfleet.core.systemd import exec_line, quote_env_value, unit_value
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["exec_line"] = exec_line
     env.filters["env_value"] = quote_env_value
+    env.filters["unit_value"] = unit_value
     env.filters["to_json"] = lambda value: json.dumps(value, indent=2, sort_keys=True)
     return env
 

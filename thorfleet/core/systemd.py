@@ -35,6 +35,13 @@ def exec_line(parts: list[list[str]]) -> str:
     return " \\\n    ".join(lines)
 
 
+def unit_value(value: str) -> str:
+    """A free-text setting of a unit file (Description=): `%` would start a specifier."""
+    if "\n" in value:
+        raise ValueError(f"{value!r}: a unit setting is one line")
+    return value.replace("%", "%%")
+
+
 def quote_env_value(value: str) -> str:
     """A value for an EnvironmentFile= line (shell-like double quotes)."""
     return '"' + re.sub(r'([\\"`$])', r"\\\1", value) + '"'
