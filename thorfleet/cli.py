@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
+from thorfleet.bench.cli import bench_group
 from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.init_project import init_project
@@ -112,6 +113,8 @@ def render(inventory: str, host: str, only: str | None) -> None:
             lexer = "json" if rendered.dest.endswith(".json") else "ini"
             console.print(Syntax(rendered.content, lexer, theme="ansi_dark", background_color="default"))
 
+
+main.add_command(bench_group, "bench")
 
 if find_spec("gguf"):  # the lab extra is installed
     from thorfleet.lab.cli import lab_group

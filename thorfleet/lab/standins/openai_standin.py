@@ -6,7 +6,8 @@ It takes the engine's own command line (`vllm serve MODEL --host H --port P …`
 `python3 -m sglang.launch_server --model-path M …`, `ollama serve` with OLLAMA_HOST,
 `tritonserver --http-address H --http-port P …`), listens where it says, and answers the
 endpoints thorfleet's verify suite calls: /health, /v1/models, /v1/chat/completions,
-/v1/completions, /metrics, Ollama's /api/tags and /api/version, Triton's /v2/health/ready.
+/v1/completions (streamed too, as server-sent events), /metrics, Ollama's /api/tags and
+/api/version, Triton's /v2/health/ready.
 `--api-key K` (or VLLM_API_KEY) makes /v1 answer 401 without `Authorization: Bearer K`.
 Replies are canned text: there is no model here.
 
@@ -22,6 +23,8 @@ import sys
 from pathlib import Path
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFILL_S, DECODE_S = 0.0002, 0.005
 
 
 def option(argv, *names, default=None):
@@ -90,8 +93,12 @@ def handler(model, key, engine):
                 request = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 return self.reply(400, {"error": {"message": "body is not JSON"}})
+            if request.get("stream"):
+                return self.stream(request)
             text = f"lab stand-in reply from {engine} ({model})"
-            usage = {"prompt_tokens": 1, "completion_tokens": 8, "total_tokens": 9}
+            prompt = request.get("messages") if self.path == "/v1/chat/completions" else request.get("prompt", "")
+            words = len(" ".join(m.get("content", "") for m in prompt).split()) if isinstance(prompt, list) else len(str(prompt).split())
+            usage = {"prompt_tokens": words, "completion_tokens": 8, "total_tokens": words + 8}
             if self.path == "/v1/chat/completions":
                 return self.reply(200, {"id": "chatcmpl-lab", "object": "chat.completion", "created": int(time.time()),
                                         "model": request.get("model", model), "usage": usage, "choices": [{
@@ -102,6 +109,41 @@ def handler(model, key, engine):
                                         "model": request.get("model", model), "usage": usage,
                                         "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]})
             self.reply(404, {"error": {"message": f"{self.path} not found"}})
+
+        def stream(self, request):
+            """Server-sent events as vLLM and llama-server send them: one chunk a token, `data: [DONE]`
+            last, usage in a final chunk when asked. Tokens are whitespace words; the pace (PREFILL_S
+            a prompt token, DECODE_S an output token) is the stand-in's own, not a model's."""
+            chat = self.path == "/v1/chat/completions"
+            if self.path not in ("/v1/completions", "/v1/chat/completions"):
+                return self.reply(404, {"error": {"message": f"{self.path} not found"}})
+            prompt = " ".join(m.get("content", "") for m in request.get("messages", [])) if chat else request.get("prompt", "")
+            prompt_tokens = len(str(prompt).split())
+            wanted = int(request.get("max_tokens") or request.get("max_completion_tokens") or 16)
+            forced = request.get("ignore_eos") or request.get("min_tokens")
+            count = wanted if forced else min(wanted, 16)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            time.sleep(PREFILL_S * prompt_tokens)
+            kind = "chat.completion.chunk" if chat else "text_completion"
+            for index in range(count):
+                word = f" w{index}"
+                choice = {"index": 0, "delta": {"content": word}} if chat else {"index": 0, "text": word}
+                choice["finish_reason"] = "length" if index == count - 1 else None
+                self.event({"id": "lab", "object": kind, "created": int(time.time()), "model": request.get("model", model),
+                            "choices": [choice]})
+                time.sleep(DECODE_S)
+            if (request.get("stream_options") or {}).get("include_usage"):
+                self.event({"id": "lab", "object": kind, "choices": [], "usage": {
+                    "prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def event(self, data):
+            self.wfile.write(b"data: " + json.dumps(data).encode() + b"\n\n")
+            self.wfile.flush()
 
         def log_message(self, format, *args):
             sys.stderr.write(f"{engine}-standin {format % args}\n")

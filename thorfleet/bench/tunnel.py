@@ -1,0 +1,78 @@
+"""Reach a unit's loopback ports from the controller through SSH, with the inventory's connection data
+(the same ssh_* keys pyinfra uses), as `ssh -L` would."""
+
+import select
+import socket
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import paramiko
+
+
+def ssh_client(name: str, data: dict) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    known = data.get("ssh_known_hosts_file")
+    client.load_host_keys(str(Path(known).expanduser())) if known else client.load_system_host_keys()
+    strict = str(data.get("ssh_strict_host_key_checking", "accept-new")).lower()
+    client.set_missing_host_key_policy(paramiko.RejectPolicy() if strict == "yes" else paramiko.AutoAddPolicy())
+    client.connect(
+        data.get("ssh_hostname", name), port=int(data.get("ssh_port", 22)), username=data.get("ssh_user"),
+        key_filename=str(Path(data["ssh_key"]).expanduser()) if data.get("ssh_key") else None,
+        password=data.get("ssh_password"), timeout=30,
+    )
+    return client
+
+
+def run(client: paramiko.SSHClient, command: str, timeout: float = 60) -> str:
+    """A command's standard output on the unit ('' when it fails)."""
+    _, stdout, _ = client.exec_command(command, timeout=timeout)
+    out = stdout.read().decode(errors="replace")
+    return out if stdout.channel.recv_exit_status() == 0 else ""
+
+
+def _pump(local: socket.socket, channel) -> None:
+    try:
+        while True:
+            ready, _, _ = select.select([local, channel], [], [], 1)
+            for source, target in ((local, channel), (channel, local)):
+                if source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        channel.close()
+        local.close()
+
+
+@contextmanager
+def forward(client: paramiko.SSHClient, remote_host: str, remote_port: int):
+    """A local port (yielded) whose connections reach remote_host:remote_port as seen from the unit."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    transport = client.get_transport()
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                local, peer = server.accept()
+            except OSError:
+                return
+            try:
+                channel = transport.open_channel("direct-tcpip", (remote_host, remote_port), peer)
+            except (paramiko.SSHException, OSError):
+                local.close()
+                continue
+            threading.Thread(target=_pump, args=(local, channel), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
