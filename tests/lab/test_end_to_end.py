@@ -1,5 +1,6 @@
 """The project's main proof: a fresh lab converged from scratch to serving, and kept that way."""
 
+import json
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ import yaml
 
 from thorfleet.lab import faults, lab
 
-from .helpers import ROOT, converge, project_with, ssh
+from .helpers import ROOT, converge, project_with, ssh, thorfleet
 
 pytestmark = pytest.mark.lab
 
@@ -57,6 +58,44 @@ def test_fresh_units_to_serving_then_no_change_then_verified_then_after_a_reboot
     time.sleep(6)  # the clocks timer fires 5 s after boot (group_vars/sim.yml)
     again = verify("inventory/sim.py", "--limit", "sim-01")
     assert again.returncode == 0, again.stdout[-5000:]
+
+
+def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regression(fresh_lab, tmp_path):
+    """`thorfleet bench` on the converged lab: every LLM engine (llama-server on the CPU model, the
+    container stand-ins) and whisper-server, with small shapes (the seed's 2048/128 take minutes on CPU)."""
+    shape = ("--concurrency", "1,2", "--input-len", "64", "--output-len", "16", "--prompts", "4", "--audio-seconds", "2")
+    runs = []
+    for name in ("first", "second"):
+        done = thorfleet("bench", "inventory/sim.py", *shape, "--out", str(tmp_path / name), cwd=ROOT, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        runs.append(json.loads((tmp_path / name / "results.json").read_text()))
+    engines = {(r["host"], r["engine"]) for r in runs[0]["records"]}
+    assert engines == {("sim-01", "qwen3-8b"), ("sim-01", "whisper"), ("sim-02", "qwen3-coder"), ("sim-02", "gpt-oss-120b"),
+                       ("sim-03", "qwen3-vllm"), ("sim-03", "qwen3-sglang")}
+    for record in runs[0]["records"]:
+        figures = record["figures"]
+        assert record["status"] == [] and figures["failed"] == 0 and figures["completed"] == record["shape"]["prompts"]
+        measured = {k: v for k, v in figures.items() if isinstance(v, float)}
+        assert measured and all(v > 0 for v in measured.values()), (record["engine"], figures)
+        if "input_len" in record["shape"]:  # prompts made to the exact length, by the server's own count
+            assert figures["total_input_tokens"] == 64 * figures["completed"], figures
+            assert figures["total_output_tokens"] == 16 * figures["completed"], figures
+        assert record["context"]["command_line"] and record["unit"]["nvpmodel"]["name"] == "MAXN"
+    report = (tmp_path / "first" / "report.md").read_text()
+    assert report.count("Serving Benchmark Result") == 10 and "| sim-03 | qwen3-vllm | vllm |" in report
+    for plot in ("throughput.png", "ttft.png", "whisper.png"):
+        assert (tmp_path / "first" / plot).read_bytes()[:4] == b"\x89PNG"
+    same = thorfleet("bench", "compare", str(tmp_path / "first"), str(tmp_path / "second"), "--tolerance", "10000")
+    assert same.returncode == 0 and same.stdout.count(" ok ") > 50, same.stdout
+    # The first run again with one figure halved: exactly that figure regresses.
+    injected = runs[0]
+    next(r for r in injected["records"] if r["engine"] == "qwen3-vllm")["figures"]["output_throughput"] /= 2
+    (tmp_path / "injected").mkdir()
+    (tmp_path / "injected" / "results.json").write_text(json.dumps(injected))
+    worse = thorfleet("bench", "compare", str(tmp_path / "first"), str(tmp_path / "injected"))
+    regressed = [line for line in worse.stdout.splitlines() if "regressed" in line]
+    assert worse.returncode == 1 and len(regressed) == 1, worse.stdout
+    assert "qwen3-vllm" in regressed[0] and "output_throughput" in regressed[0] and "-50.0%" in regressed[0]
 
 
 def test_a_changed_model_restarts_only_the_engine_that_serves_it(fresh_lab, tmp_path):

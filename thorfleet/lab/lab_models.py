@@ -13,6 +13,7 @@ ggml-large-v3-turbo.bin.
 import struct
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -23,7 +24,21 @@ from thorfleet.lab.services import MODELS
 TINY_QWEN2 = "thorfleet-lab/tiny-qwen2-GGUF"
 TINY_QWEN2_FILE = "tiny-qwen2-f16.gguf"
 VOCAB_MEMBER = "llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-qwen2.gguf"
-WIDTH, LAYERS, FFN, HEADS, KV_HEADS, CONTEXT = 64, 2, 128, 4, 2, 4096
+
+
+@dataclass(frozen=True)
+class QwenShape:
+    width: int
+    layers: int
+    ffn: int
+    heads: int
+    kv_heads: int
+    context: int
+
+
+TINY = QwenShape(64, 2, 128, 4, 2, 4096)
+# Qwen3-8B's dimensions (its config.json), for the device benchmarks (benchmarks/serving/).
+QWEN3_8B = QwenShape(4096, 36, 12288, 32, 8, 40960)
 
 
 def _copy_tokenizer(reader, writer) -> None:
@@ -47,46 +62,51 @@ def _copy_tokenizer(reader, writer) -> None:
 
 
 def write_tiny_qwen2(vocab_gguf: Path, target: Path, seed: int = 0) -> None:
+    write_qwen2(vocab_gguf, target, TINY, "thorfleet lab tiny qwen2 (random weights)", seed)
+
+
+def write_qwen2(vocab_gguf: Path, target: Path, shape: QwenShape, name: str, seed: int = 0) -> None:
+    """A qwen2-architecture F16 GGUF of the given shape with Qwen2's tokenizer and random weights."""
     import gguf
     import numpy as np
 
     reader = gguf.GGUFReader(vocab_gguf)
     vocab = len(reader.fields["tokenizer.ggml.tokens"].data)
     writer = gguf.GGUFWriter(target, "qwen2")
-    writer.add_name("thorfleet lab tiny qwen2 (random weights)")
-    writer.add_context_length(CONTEXT)
-    writer.add_embedding_length(WIDTH)
-    writer.add_block_count(LAYERS)
-    writer.add_feed_forward_length(FFN)
-    writer.add_head_count(HEADS)
-    writer.add_head_count_kv(KV_HEADS)
+    writer.add_name(name)
+    writer.add_context_length(shape.context)
+    writer.add_embedding_length(shape.width)
+    writer.add_block_count(shape.layers)
+    writer.add_feed_forward_length(shape.ffn)
+    writer.add_head_count(shape.heads)
+    writer.add_head_count_kv(shape.kv_heads)
     writer.add_rope_freq_base(1000000.0)
     writer.add_layer_norm_rms_eps(1e-6)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
     _copy_tokenizer(reader, writer)
     rng = np.random.default_rng(seed)
 
-    def weights(*shape):
-        return (rng.standard_normal(shape) * 0.02).astype(np.float16)
+    def weights(*dims):
+        return (rng.standard_normal(dims) * 0.02).astype(np.float16)
 
-    head = WIDTH // HEADS
+    width, kv = shape.width, shape.kv_heads * (shape.width // shape.heads)
     # token_embd doubles as the output matrix (qwen2 ties them when output.weight is absent).
-    writer.add_tensor("token_embd.weight", weights(vocab, WIDTH))
-    writer.add_tensor("output_norm.weight", np.ones(WIDTH, np.float32))
-    for i in range(LAYERS):
+    writer.add_tensor("token_embd.weight", weights(vocab, width))
+    writer.add_tensor("output_norm.weight", np.ones(width, np.float32))
+    for i in range(shape.layers):
         block = f"blk.{i}"
-        writer.add_tensor(f"{block}.attn_norm.weight", np.ones(WIDTH, np.float32))
-        writer.add_tensor(f"{block}.attn_q.weight", weights(WIDTH, WIDTH))
-        writer.add_tensor(f"{block}.attn_q.bias", np.zeros(WIDTH, np.float32))
-        writer.add_tensor(f"{block}.attn_k.weight", weights(KV_HEADS * head, WIDTH))
-        writer.add_tensor(f"{block}.attn_k.bias", np.zeros(KV_HEADS * head, np.float32))
-        writer.add_tensor(f"{block}.attn_v.weight", weights(KV_HEADS * head, WIDTH))
-        writer.add_tensor(f"{block}.attn_v.bias", np.zeros(KV_HEADS * head, np.float32))
-        writer.add_tensor(f"{block}.attn_output.weight", weights(WIDTH, WIDTH))
-        writer.add_tensor(f"{block}.ffn_norm.weight", np.ones(WIDTH, np.float32))
-        writer.add_tensor(f"{block}.ffn_gate.weight", weights(FFN, WIDTH))
-        writer.add_tensor(f"{block}.ffn_up.weight", weights(FFN, WIDTH))
-        writer.add_tensor(f"{block}.ffn_down.weight", weights(WIDTH, FFN))
+        writer.add_tensor(f"{block}.attn_norm.weight", np.ones(width, np.float32))
+        writer.add_tensor(f"{block}.attn_q.weight", weights(width, width))
+        writer.add_tensor(f"{block}.attn_q.bias", np.zeros(width, np.float32))
+        writer.add_tensor(f"{block}.attn_k.weight", weights(kv, width))
+        writer.add_tensor(f"{block}.attn_k.bias", np.zeros(kv, np.float32))
+        writer.add_tensor(f"{block}.attn_v.weight", weights(kv, width))
+        writer.add_tensor(f"{block}.attn_v.bias", np.zeros(kv, np.float32))
+        writer.add_tensor(f"{block}.attn_output.weight", weights(width, width))
+        writer.add_tensor(f"{block}.ffn_norm.weight", np.ones(width, np.float32))
+        writer.add_tensor(f"{block}.ffn_gate.weight", weights(shape.ffn, width))
+        writer.add_tensor(f"{block}.ffn_up.weight", weights(shape.ffn, width))
+        writer.add_tensor(f"{block}.ffn_down.weight", weights(width, shape.ffn))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
