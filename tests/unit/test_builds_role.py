@@ -86,13 +86,13 @@ def test_script_switches_only_after_install_and_smoke_check():
     assert 'tail -n 25 "$log"' in script  # a failure shows the end of the build log
 
 
-def _run_script(tmp_path, build, smoke_ok: bool):
+def _run_script(tmp_path, build, smoke_ok: bool, program: str | None = None):
     """Run the real script against a fake git/cmake on PATH: the unit's shell logic, without a compiler."""
     bin_dir = tmp_path / "fakebin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "git").write_text("#!/bin/sh\n[ \"$3\" = rev-parse ] && echo 0c1e57098bba43ac29e6e3b677cdceebdd22334f\n"
                                  "[ \"$1\" = init ] && mkdir -p \"$3/.git\"\nexit 0\n")
-    program = "#!/bin/sh\nexit 0\n" if smoke_ok else "#!/bin/sh\necho broken >&2; exit 1\n"
+    program = program or ("#!/bin/sh\nexit 0\n" if smoke_ok else "#!/bin/sh\necho broken >&2; exit 1\n")
     (bin_dir / "cmake").write_text(
         "#!/bin/sh\nif [ \"$1\" = --build ]; then mkdir -p \"$2/bin\"; for t in llama-server llama-bench; do\n"
         f"printf '%s' '{program}' > \"$2/bin/$t\"; chmod +x \"$2/bin/$t\"; done; fi\nexit 0\n")
@@ -120,6 +120,13 @@ def test_failed_smoke_check_leaves_current_alone(tmp_path):
     assert "llama-server --help failed" in result.stderr  # the log's tail
     assert (directory / "current").readlink().as_posix() == f"builds/{build_id(llama())}"
     assert not (directory / "builds" / build_id(llama(ref="b7000"))).exists()
+
+
+def test_a_program_that_prints_its_usage_and_exits_1_passes_the_check(tmp_path):
+    """llama-quantize --help prints its usage and exits 1; a missing library prints no usage."""
+    result, directory = _run_script(tmp_path, llama(), smoke_ok=True, program="#!/bin/sh\necho 'usage: x [--help]'; exit 1\n")
+    assert result.returncode == 0, result.stderr
+    assert (directory / "current").readlink().as_posix() == f"builds/{build_id(llama())}"
 
 
 def test_source_archive_is_pushed_and_unpacked_instead_of_fetched(tmp_path):
