@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thorfleet.config import ConfigError, ConfigIssue, HostConfig, load_host_config
+from thorfleet.config import ConfigError, ConfigIssue, HostConfig
+from thorfleet.config.errors import merge_hosts
+from thorfleet.config.loader import load_host
 from thorfleet.config.stray_files import stray_files
 
 DATA_KEY = "thorfleet"
@@ -32,7 +34,7 @@ class Fleet:
     inventory: Path
     config_dir: Path
     hosts: dict[str, FleetHost]
-    warnings: list[ConfigIssue] = field(default_factory=list)  # files that apply to nothing
+    warnings: list[ConfigIssue] = field(default_factory=list)  # files that apply to nothing, known-slow settings
 
 
 def config_dir_for(inventory_file: Path) -> Path:
@@ -78,14 +80,15 @@ def build_fleet(namespace: dict, secrets: bool) -> Fleet:
     for name, host_groups in membership.items():
         ordered = host_groups + ([file_group] if file_group not in host_groups else [])
         try:
-            config = load_host_config(config_dir, ordered, name, secrets)
+            config, advice = load_host(config_dir, ordered, name, secrets)
         except ConfigError as err:
             issues += err.issues
             continue
+        warnings += advice
         fleet_hosts[name] = FleetHost(name, ordered, config, connection.get(name, {}))
     if issues:
         raise ConfigError(issues)
-    return Fleet(inventory, config_dir, fleet_hosts, warnings)
+    return Fleet(inventory, config_dir, fleet_hosts, merge_hosts(warnings))
 
 
 def attach_config(namespace: dict) -> None:

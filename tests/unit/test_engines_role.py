@@ -207,3 +207,20 @@ def test_accounts_fact_reads_users_and_groups_with_one_command():
     found = Accounts().process(subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout.splitlines())
     assert "root" in found["users"]["root"] and found["users"]["no-such-user-here"] is None
     assert found["groups"] == {"root": True, "no-such-group-here": False}
+
+
+def test_known_slow_llama_server_flags_are_warnings_naming_the_file(tmp_path):
+    from tests.unit.helpers import write_tree
+    from thorfleet.config.loader import load_host
+
+    models = {"models": {"m": {"id": "Qwen/Qwen3-8B-GGUF", "file": "a.gguf"}}}
+    slow = {"kind": "llama-server", "model": "m", "port": 8000, "args": {"no-kv-offload": True, "ctx-size": 0, "parallel": 14}}
+    write_tree(tmp_path, {"group_vars/all.yml": models, "group_vars/llm.yml": {"engines": {"e": slow}}})
+    config, warnings = load_host(tmp_path, ["llm"], "thor-01")
+    assert [(w.file.endswith("group_vars/llm.yml"), w.key_path) for w in warnings] == [
+        (True, "engines.e.args.no-kv-offload"), (True, "engines.e.args.ctx-size")]
+    assert "205.5 tok/s" in warnings[0].reason and "84 GB" in warnings[1].reason
+    # A CPU build has no GPU to keep the cache on; a context sized per slot is fine.
+    write_tree(tmp_path, {"host_vars/thor-01.yml": {"builds": {"llama_cpp": {"cuda": False}},
+                                                    "engines": {"e": {"args": {"ctx-size": 18432}}}}})
+    assert load_host(tmp_path, ["llm"], "thor-01")[1] == []

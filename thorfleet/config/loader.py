@@ -181,7 +181,13 @@ def issues_from_validation(err: ValidationError, data: dict, origin: dict[KeyPat
 
 
 def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> HostConfig:
-    """Merge and validate one host's configuration; raise ConfigError listing every problem.
+    """Merge and validate one host's configuration; raise ConfigError listing every problem."""
+    return load_host(config_dir, groups, host, secrets)[0]
+
+
+def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> tuple[HostConfig, list[ConfigIssue]]:
+    """One host's validated configuration and its warnings (valid settings known to be a mistake),
+    each naming the file that set the key; raise ConfigError listing every problem.
 
     With `secrets`, every secret the host needs is also read on the controller now, so that an
     unset variable or an unreadable file stops everything before a connection (the value is kept
@@ -197,7 +203,7 @@ def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bo
         raise ConfigError(redacted([
             ConfigIssue(file_for(path, origin), ".".join(path), reason, (host,)) for path, reason in problems
         ], secret_values(data)))
-    return config
+    return config, [ConfigIssue(file_for(path, origin), ".".join(path), reason, (host,)) for path, reason in config.advice()]
 
 
 def unreadable_secrets(config: HostConfig) -> list[tuple[KeyPath, str]]:

@@ -53,6 +53,10 @@ class HostChecks(StrictModel):
         """Checks that span several keys, from every role; each problem is (key path, reason)."""
         return [problem for role in ROLES for problem in role.problems(self)]
 
+    def advice(self) -> list[tuple[tuple[str, ...], str]]:
+        """Valid settings known to be a mistake (slow, oversized), from every role: warnings."""
+        return [item for role in ROLES if self.applies(role.name) for item in role.advice(self)]
+
 
 HostConfig = create_model(
     "HostConfig",

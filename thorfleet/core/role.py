@@ -35,3 +35,5 @@ class Role:
     problems: Callable[..., Iterable[Problem]] = _no_problems
     # Module of its testinfra checks (`thorfleet verify`); None when it has none.
     checks: str | None = None
+    # Settings that are valid but known to be a mistake (slow, oversized): warnings, (key path, reason).
+    advice: Callable[..., Iterable[Problem]] = _no_problems

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from thorfleet.core.role import Role
 from thorfleet.core.types import Name
+from thorfleet.roles.engines.advice import advice
 from thorfleet.roles.engines.deploy import apply
 from thorfleet.roles.engines.files import rendered_files
 from thorfleet.roles.engines.kinds import Engine
@@ -16,4 +17,5 @@ ROLE = Role(
     files=rendered_files,
     problems=problems,
     checks="thorfleet.roles.engines.verify",
+    advice=advice,
 )

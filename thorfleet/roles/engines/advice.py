@@ -1,0 +1,27 @@
+"""llama-server flags that are valid but known to serve slowly or to reserve far more memory than
+a unit has: reported by `thorfleet validate` and the deploy as warnings, with the measurement
+behind each (docs/roles/engines.md, "Known-slow flags"). A user may keep them on purpose."""
+
+from thorfleet.roles.engines.kinds import LlamaServer
+
+# Measured on an NVIDIA H200, pinned llama.cpp with CUDA, Qwen3-8B-shaped Q5_K_M, streaming 2048 in /
+# 128 out at concurrency 8 (seed 002's high-load shape); docs/roles/engines.md lists the runs.
+NO_KV_OFFLOAD = ("keeps the KV cache in host memory and runs attention on the CPU; on a Thor that frees no memory "
+                 "(one physical pool) and was measured at under 2.7 output tok/s against 205.5 tok/s without it "
+                 "(seed 002's high load, Qwen3-8B Q5_K_M); remove it")
+WHOLE_CONTEXT_PER_SLOT = ("ctx-size 0 with an explicit parallel gives every slot the model's whole trained context in "
+                          "the pinned llama.cpp (n_ctx_slot = trained context, KV not unified): for Qwen3-8B and parallel 14 "
+                          "a KV cache for 573k tokens, about 84 GB; set ctx-size to parallel × the context one request needs")
+
+
+def advice(config):
+    """(key path, reason) for each known-slow or oversized setting of the host's engines."""
+    for name, engine in config.engines.items():
+        if not isinstance(engine, LlamaServer):
+            continue
+        args = engine.args
+        build = getattr(config.builds, engine.build)
+        if args.get("no-kv-offload") is True and build.cuda:
+            yield ("engines", name, "args", "no-kv-offload"), NO_KV_OFFLOAD
+        if args.get("ctx-size") == 0 and args.get("parallel") not in (None, -1):
+            yield ("engines", name, "args", "ctx-size"), WHOLE_CONTEXT_PER_SLOT
