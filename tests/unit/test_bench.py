@@ -145,3 +145,14 @@ def test_compare_fails_on_a_regression_beyond_the_tolerance(tmp_path):
     assert worse.exit_code == 1 and "regressed" in worse.output and "-20.0%" in worse.output
     (tmp_path / "new" / "results.json").write_text(json.dumps(results(record(host="other"))))
     assert CliRunner().invoke(main, ["bench", "compare", str(tmp_path / "old"), str(tmp_path / "new")]).exit_code == 2
+
+
+def test_an_unreachable_unit_is_reported_per_engine_not_a_traceback(project_copy):
+    """The example inventory pointed at a loopback port where nothing listens (tests/conftest.py)."""
+    out = project_copy / "out"
+    done = CliRunner().invoke(main, ["bench", str(project_copy / "inventory" / "lab.py"), "--limit", "thor-01", "--out", str(out)])
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit), (done.output, done.exception)
+    records = json.loads((out / "results.json").read_text())["records"]
+    assert {(r["engine"], r["figures"]) for r in records} == {("qwen3-8b", None), ("whisper", None)}
+    assert all(r["status"][0].startswith("unit unreachable over SSH") for r in records)
+    assert "## not measured" in (out / "report.md").read_text()

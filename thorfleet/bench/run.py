@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from urllib.request import Request, urlopen
 
+import paramiko
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from thorfleet.bench import prompts, whisper
@@ -108,6 +109,28 @@ def bench_engine(base_url, host, name, engine, key, selected_shapes, progress) -
     return records
 
 
+def bench_one(host: FleetHost, name: str, engine, selected_shapes, whisper_seconds: float, progress) -> list[dict]:
+    """One engine: its own SSH connection (context, tunnel), health first, then every shape."""
+    client = ssh_client(host.name, host.data)
+    try:
+        unit = unit_context(client, host)
+        key = engine.api_key.read() if engine.api_key else None
+        base = {"host": host.name, "engine": name, "unit": unit, "context": engine_context(client, host, name, engine)}
+        address = health_url(engine).split("//", 1)[1].split("/", 1)[0]
+        remote_host, remote_port = address.rsplit(":", 1)
+        with forward(client, remote_host.strip("[]"), int(remote_port)) as local_port:
+            local = f"http://127.0.0.1:{local_port}"
+            if not healthy(local, engine, key):
+                return [{**base, "status": ["engine not healthy: nothing measured"], "figures": None}]
+            if engine.serves == "transcription":
+                measured = whisper.bench(local, whisper_seconds, progress, f"{host.name} {name}")
+            else:
+                measured = bench_engine(local, host, name, engine, key, selected_shapes, progress)
+            return [{**base, **record, "status": status_of(record["figures"], unit)} for record in measured]
+    finally:
+        client.close()
+
+
 def bench_fleet(fleet: Fleet, hosts: list[str], engines: list[str], selected_shapes: list[Shape],
                 whisper_seconds: float, console) -> dict:
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -118,31 +141,13 @@ def bench_fleet(fleet: Fleet, hosts: list[str], engines: list[str], selected_sha
             host = fleet.hosts[host_name]
             chosen = {n: e for n, e in host.config.engines.items()
                       if e.serves in ("chat", "transcription") and (not engines or n in engines)}
-            if not chosen:
-                continue
-            client = ssh_client(host_name, host.data)
-            try:
-                unit = unit_context(client, host)
-                for name, engine in chosen.items():
-                    key = engine.api_key.read() if engine.api_key else None
-                    base = {"host": host_name, "engine": name, "unit": unit,
-                            "context": engine_context(client, host, name, engine)}
-                    url = health_url(engine)
-                    address = url.split("//", 1)[1].split("/", 1)[0]
-                    remote_host, remote_port = address.rsplit(":", 1)
-                    with forward(client, remote_host.strip("[]"), int(remote_port)) as local_port:
-                        local = f"http://127.0.0.1:{local_port}"
-                        if not healthy(local, engine, key):
-                            records.append({**base, "status": ["engine not healthy: nothing measured"], "figures": None})
-                            continue
-                        if engine.serves == "transcription":
-                            for record in whisper.bench(local, whisper_seconds, progress, f"{host_name} {name}"):
-                                records.append({**base, **record, "status": status_of(record["figures"], unit)})
-                        else:
-                            for record in bench_engine(local, host, name, engine, key, selected_shapes, progress):
-                                records.append({**base, **record, "status": status_of(record["figures"], unit)})
-            finally:
-                client.close()
+            for name, engine in chosen.items():
+                try:
+                    records += bench_one(host, name, engine, selected_shapes, whisper_seconds, progress)
+                except (paramiko.SSHException, OSError) as err:  # unreachable, or the connection dropped
+                    records.append({"host": host_name, "engine": name, "unit": {}, "figures": None,
+                                    "context": {"kind": engine.kind, "served_model": served_name(name, engine)},
+                                    "status": [f"unit unreachable over SSH: {err}"]})
     return {"thorfleet": version("thorfleet"), "started": started,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "inventory": str(fleet.inventory), "records": records}

@@ -1,7 +1,6 @@
 """Reach a unit's loopback ports from the controller through SSH, with the inventory's connection data
 (the same ssh_* keys pyinfra uses), as `ssh -L` would."""
 
-import select
 import socket
 import threading
 from contextlib import contextmanager
@@ -31,21 +30,28 @@ def run(client: paramiko.SSHClient, command: str, timeout: float = 60) -> str:
     return out if stdout.channel.recv_exit_status() == 0 else ""
 
 
-def _pump(local: socket.socket, channel) -> None:
+def _copy(source, target) -> None:
+    """One direction of a forwarded connection, until its end; then the other end is told."""
     try:
-        while True:
-            ready, _, _ = select.select([local, channel], [], [], 1)
-            for source, target in ((local, channel), (channel, local)):
-                if source in ready:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    target.sendall(data)
-    except OSError:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except (OSError, paramiko.SSHException):
         pass
     finally:
-        channel.close()
-        local.close()
+        try:
+            target.shutdown(socket.SHUT_WR) if isinstance(target, socket.socket) else target.shutdown_write()
+        except (OSError, paramiko.SSHException):  # the other side has gone already
+            pass
+
+
+def _pump(local: socket.socket, channel) -> None:
+    """Both directions, each in a blocking thread (no select on the channel's file descriptor)."""
+    back = threading.Thread(target=_copy, args=(channel, local), daemon=True)
+    back.start()
+    _copy(local, channel)
+    back.join()
+    channel.close()
+    local.close()
 
 
 @contextmanager
