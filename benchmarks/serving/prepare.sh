@@ -3,7 +3,7 @@
 # on a GPU machine that reaches nothing:
 #
 #   bash benchmarks/serving/prepare.sh      # here, after `thorfleet lab up` (its mirrors and downloads)
-#   bash .device/serving.sh build; bash .device/serving.sh bench   # there, from the repository root
+#   bash .device/serving.sh build|bench|whisper   # there, from the repository root
 #
 # On top of benchmarks/fresh_board/prepare.sh (pinned llama.cpp source, pyinfra's wheels, a fleet
 # whose only host is the machine itself), it adds the serving fleet files, Qwen2's vocabulary (the
@@ -11,9 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash benchmarks/fresh_board/prepare.sh
-rm -f .device/fleet/sources/whisper.cpp.tar.gz .device/run_whisper.sh  # the transfer is capped at 64 MiB
-cp benchmarks/serving/fleet/inventory/serve.py .device/fleet/inventory/
-cp benchmarks/serving/fleet/group_vars/serve.yml .device/fleet/group_vars/
+rm -f .device/run_whisper.sh
+cp benchmarks/serving/fleet/inventory/*.py .device/fleet/inventory/
+cp benchmarks/serving/fleet/group_vars/*.yml .device/fleet/group_vars/
+cp "${THORFLEET_CACHE:-.cache}/lab/models/thorfleet-lab/tiny-whisper-ggml/ggml-tiny-random.bin" .device/
 cp benchmarks/serving/run.sh .device/serving.sh
 tar -xzf "${THORFLEET_CACHE:-.cache}/downloads/sdists/llama_cpp_python-0.3.36.tar.gz" -O \
     llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-qwen2.gguf > .device/ggml-vocab-qwen2.gguf
