@@ -30,9 +30,6 @@ class Shape:
     input_len: int
     output_len: int
 
-    def label(self) -> str:
-        return f"concurrency {self.concurrency}, {self.prompts} prompts, input {self.input_len}, output {self.output_len}"
-
 
 # Seed 002: `vllm bench serve --random-input-len 2048 --random-output-len 128`, low load (1, 10 prompts), high load (8, 100).
 SEED_PROMPTS = {1: 10, 8: 100}
