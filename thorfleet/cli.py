@@ -14,21 +14,25 @@ from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.init_project import init_project
 from thorfleet.inventory import Fleet, load_fleet
+from thorfleet.memory_plan import learn_models, plan_table
+from thorfleet.roles.engines.memory import NOT_PLANNED
 from thorfleet.verify import check_installed_engines, run_suite
 
 console = Console()
 errors = Console(stderr=True)
 
 
-def _fleet(inventory: str, secrets: bool = True) -> Fleet:
+def _fleet(inventory: str, secrets: bool = True, memory_plan: bool = True) -> Fleet:
     """Load an inventory; configuration problems end the command with exit status 2, no traceback."""
     try:
-        fleet = load_fleet(Path(inventory), secrets)
+        fleet = load_fleet(Path(inventory), secrets, memory_plan)
     except ConfigError as err:
         errors.print("error:", style="bold red", end=" ")
         errors.print(f"{inventory}: {err.format()}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     for warning in fleet.warnings:
+        if not memory_plan and NOT_PLANNED in warning.reason:
+            continue  # `hosts --memory` is about to ask
         errors.print("warning:", style="bold yellow", end=" ")
         errors.print(str(warning), highlight=False, markup=False, soft_wrap=True)
     return fleet
@@ -67,9 +71,21 @@ def validate(inventory: str, against: str | None) -> None:
 
 @main.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
-def hosts(inventory: str) -> None:
+@click.option("--memory", is_flag=True, help="Show each unit's memory plan instead (asks the hub once for each model's "
+              "size and GGUF header, remembered in model_store.controller_cache); exit status 1 when a unit cannot fit.")
+def hosts(inventory: str, memory: bool) -> None:
     """Show each host with its groups, engines, ports and models."""
-    fleet = _fleet(inventory, secrets=False)
+    fleet = _fleet(inventory, secrets=False, memory_plan=not memory)
+    if memory:
+        facts, failures = learn_models(fleet)
+        for failure in failures:
+            errors.print(f"warning: not in the plan: {failure}", highlight=False, markup=False, soft_wrap=True)
+        table, too_big = plan_table(fleet, facts)
+        console.print(table)
+        if too_big:
+            errors.print(f"error: the engines of {', '.join(too_big)} do not fit in their memory", style="bold red")
+            sys.exit(1)
+        return
     table = Table(title=f"{inventory}")
     for column in ("host", "groups", "engines", "ports", "models"):
         table.add_column(column)

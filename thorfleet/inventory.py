@@ -19,6 +19,7 @@ from thorfleet.config.stray_files import stray_files
 DATA_KEY = "thorfleet"
 _raise_errors = False  # set by the thorfleet CLI, which reports errors itself
 _read_secrets = True  # a deploy reads every secret before connecting; `render` and `hosts` need none
+_plan_memory = True  # a unit whose engines do not fit is refused; `hosts --memory` shows it instead
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _host_name(entry) -> str:
     return entry[0] if isinstance(entry, tuple) else entry
 
 
-def build_fleet(namespace: dict, secrets: bool) -> Fleet:
+def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fleet:
     inventory = Path(namespace["__file__"])
     config_dir = config_dir_for(inventory)
     groups = _groups(namespace)
@@ -80,7 +81,7 @@ def build_fleet(namespace: dict, secrets: bool) -> Fleet:
     for name, host_groups in membership.items():
         ordered = host_groups + ([file_group] if file_group not in host_groups else [])
         try:
-            config, advice = load_host(config_dir, ordered, name, secrets)
+            config, advice = load_host(config_dir, ordered, name, secrets, memory_plan)
         except ConfigError as err:
             issues += err.issues
             continue
@@ -94,7 +95,7 @@ def build_fleet(namespace: dict, secrets: bool) -> Fleet:
 def attach_config(namespace: dict) -> None:
     """Validate every host's configuration and hand it to pyinfra as host data."""
     try:
-        fleet = build_fleet(namespace, _read_secrets)
+        fleet = build_fleet(namespace, _read_secrets, _plan_memory)
     except ConfigError as err:
         if _raise_errors:
             raise
@@ -112,24 +113,25 @@ def attach_config(namespace: dict) -> None:
 
 
 @contextmanager
-def _loading_for_the_cli(secrets: bool):
-    global _raise_errors, _read_secrets
-    previous = _raise_errors, _read_secrets
-    _raise_errors, _read_secrets = True, secrets
+def _loading_for_the_cli(secrets: bool, memory_plan: bool):
+    global _raise_errors, _read_secrets, _plan_memory
+    previous = _raise_errors, _read_secrets, _plan_memory
+    _raise_errors, _read_secrets, _plan_memory = True, secrets, memory_plan
     try:
         yield
     finally:
-        _raise_errors, _read_secrets = previous
+        _raise_errors, _read_secrets, _plan_memory = previous
 
 
-def load_fleet(inventory_file: Path, secrets: bool = True) -> Fleet:
+def load_fleet(inventory_file: Path, secrets: bool = True, memory_plan: bool = True) -> Fleet:
     """Run an inventory file as pyinfra would and return its hosts with their configuration;
-    `secrets=False` skips reading the secrets, for commands that never use them."""
+    `secrets=False` skips reading the secrets, for commands that never use them; `memory_plan=False`
+    keeps a unit whose engines do not fit, for the command that shows the plan."""
     if not inventory_file.is_file():
         raise ConfigError([ConfigIssue(str(inventory_file), "", "no such inventory file")])
     namespace = {"__file__": str(inventory_file)}
     code = compile(inventory_file.read_text(encoding="utf-8"), str(inventory_file), "exec")
-    with _loading_for_the_cli(secrets):
+    with _loading_for_the_cli(secrets, memory_plan):
         exec(code, namespace)
     fleet = namespace.get("_thorfleet_fleet")
     if fleet is None:

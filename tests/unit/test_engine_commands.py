@@ -24,7 +24,9 @@ def test_llama_server_with_key_file_and_thinking_off():
                          "--host", "0.0.0.0", "--port", "8000", "--alias", "q"]
     assert words[words.index("--api-key-file") + 1] == "/etc/thorfleet/engines/q.api-key"
     assert "--api-key" not in words
-    assert words[-4:] == ["--reasoning-budget", "0", "--ctx-size", "0"]
+    assert words[words.index("--reasoning-budget") + 1] == "0"
+    assert words[-2:] == ["--ctx-size", "0"]  # the user's args come last
+    assert "--parallel" not in words  # a ctx-size the user wrote keeps llama.cpp's own slot count
 
 
 def test_builds_root_moves_the_binary():

@@ -218,9 +218,10 @@ def test_known_slow_llama_server_flags_are_warnings_naming_the_file(tmp_path):
     write_tree(tmp_path, {"group_vars/all.yml": models, "group_vars/llm.yml": {"engines": {"e": slow}}})
     config, warnings = load_host(tmp_path, ["llm"], "thor-01")
     assert [(w.file.endswith("group_vars/llm.yml"), w.key_path) for w in warnings] == [
-        (True, "engines.e.args.no-kv-offload"), (True, "engines.e.args.ctx-size")]
+        (True, "engines.e.args.no-kv-offload"), (True, "engines.e.args.ctx-size"), (True, "engines.e.model")]
     assert "205.5 tok/s" in warnings[0].reason and "84 GB" in warnings[1].reason
+    assert "not in the memory plan" in warnings[2].reason  # the controller knows nothing of model m yet
     # A CPU build has no GPU to keep the cache on; a context sized per slot is fine.
     write_tree(tmp_path, {"host_vars/thor-01.yml": {"builds": {"llama_cpp": {"cuda": False}},
                                                     "engines": {"e": {"args": {"ctx-size": 18432}}}}})
-    assert load_host(tmp_path, ["llm"], "thor-01")[1] == []
+    assert [w.key_path for w in load_host(tmp_path, ["llm"], "thor-01")[1]] == ["engines.e.model"]

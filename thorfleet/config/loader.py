@@ -185,20 +185,23 @@ def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bo
     return load_host(config_dir, groups, host, secrets)[0]
 
 
-def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> tuple[HostConfig, list[ConfigIssue]]:
+def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False,
+              memory_plan: bool = True) -> tuple[HostConfig, list[ConfigIssue]]:
     """One host's validated configuration and its warnings (valid settings known to be a mistake),
     each naming the file that set the key; raise ConfigError listing every problem.
 
     With `secrets`, every secret the host needs is also read on the controller now, so that an
     unset variable or an unreadable file stops everything before a connection (the value is kept
-    nowhere: the deploy reads it again where it writes it)."""
+    nowhere: the deploy reads it again where it writes it). With `memory_plan`, a unit whose engines
+    do not fit in its memory is refused (roles/engines/memory.py)."""
     layers = find_layers(config_dir, groups, host)
     data, origin = merge_layers(layers)
     try:
         config = HostConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(redacted(issues_from_validation(err, data, origin, host), secret_values(data)))
-    problems = config.problems() + (unreadable_secrets(config) if secrets else [])
+    problems = config.problems() + (config.memory_problems() if memory_plan else []) + \
+        (unreadable_secrets(config) if secrets else [])
     if problems:
         raise ConfigError(redacted([
             ConfigIssue(file_for(path, origin), ".".join(path), reason, (host,)) for path, reason in problems

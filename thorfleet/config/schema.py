@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, create_model
 from thorfleet.core.types import SecretSource, StrictModel
 from thorfleet.roles import ROLE_NAMES, ROLES
 from thorfleet.roles.engines.config import EngineBase, NativeEngine
+from thorfleet.roles.engines.memory import plan_problems
 
 RoleName = Literal[tuple(ROLE_NAMES)]
 
@@ -52,6 +53,10 @@ class HostChecks(StrictModel):
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Checks that span several keys, from every role; each problem is (key path, reason)."""
         return [problem for role in ROLES for problem in role.problems(self)]
+
+    def memory_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """The memory plan across every engine and the unit's memory: a unit that cannot fit."""
+        return list(plan_problems(self))
 
     def advice(self) -> list[tuple[tuple[str, ...], str]]:
         """Valid settings known to be a mistake (slow, oversized), from every role: warnings."""

@@ -8,11 +8,16 @@ from thorfleet.roles.engines.advice import advice
 from thorfleet.roles.engines.deploy import apply
 from thorfleet.roles.engines.files import rendered_files
 from thorfleet.roles.engines.kinds import Engine
+from thorfleet.roles.engines.memory import UnitMemory
 from thorfleet.roles.engines.problems import problems
 
 ROLE = Role(
     name="engines",
-    config={"engines": (dict[Name, Engine], Field(default_factory=dict, description="Serving instances by name; one systemd unit each."))},
+    config={
+        "engines": (dict[Name, Engine], Field(default_factory=dict, description="Serving instances by name; one systemd unit each.")),
+        "memory": (UnitMemory, Field(default_factory=UnitMemory, description="What the unit has for its engines: the memory plan "
+                                     "(`thorfleet hosts --memory`) refuses a unit whose engines would not fit.")),
+    },
     apply=apply,
     files=rendered_files,
     problems=problems,

@@ -3,6 +3,7 @@ a unit has: reported by `thorfleet validate` and the deploy as warnings, with th
 behind each (docs/roles/engines.md, "Known-slow flags"). A user may keep them on purpose."""
 
 from thorfleet.roles.engines.kinds import LlamaServer
+from thorfleet.roles.engines.memory import plan_advice
 
 # Measured on an NVIDIA H200, pinned llama.cpp with CUDA, Qwen3-8B-shaped Q5_K_M, streaming 2048 in /
 # 128 out at concurrency 8 (seed 002's high-load shape); docs/roles/engines.md lists the runs.
@@ -12,6 +13,13 @@ NO_KV_OFFLOAD = ("keeps the KV cache in host memory and runs attention on the CP
 WHOLE_CONTEXT_PER_SLOT = ("ctx-size 0 with an explicit parallel gives every slot the model's whole trained context in "
                           "the pinned llama.cpp (n_ctx_slot = trained context, KV not unified): for Qwen3-8B and parallel 14 "
                           "a KV cache for 573k tokens, about 84 GB; set ctx-size to parallel × the context one request needs")
+
+
+MAPPED_MODEL = ("maps the model file on purpose (the pinned build's `auto` does not on an integrated GPU such as Thor's: "
+                "llama-model.cpp, mmap_support); its CUDA backend has the zero-copy path turned off (ggml-cuda.cu, "
+                "'corrupted output', #15034), so every weight is copied into GPU memory while the mapped file stays in the "
+                "page cache: on a Thor's one memory pool the weights are held twice until the kernel drops the cache (read "
+                "from the source, not measured: the test GPU is a discrete one); write load-mode: mlock (or none)")
 
 
 def advice(config):
@@ -25,3 +33,10 @@ def advice(config):
             yield ("engines", name, "args", "no-kv-offload"), NO_KV_OFFLOAD
         if args.get("ctx-size") == 0 and args.get("parallel") not in (None, -1):
             yield ("engines", name, "args", "ctx-size"), WHOLE_CONTEXT_PER_SLOT
+        if build.cuda and _maps_the_model(engine.rendered_args(config)):
+            yield ("engines", name, "args", "load-mode"), MAPPED_MODEL
+    yield from plan_advice(config)
+
+
+def _maps_the_model(args: dict) -> bool:
+    return args.get("mmap") is True or str(args.get("load-mode")) in ("mmap", "mmap+mlock")

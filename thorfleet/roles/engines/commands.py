@@ -55,9 +55,9 @@ def engine_argv(config, name: str, engine: EngineBase) -> list[list[str]]:
     check compares with the engine's --help."""
     ctx = launch(config, name, engine)
     if isinstance(engine, NativeEngine):
-        return [[program_path(config, engine), *engine.command_args(ctx), *flag_args(engine.args)]]
+        return [[program_path(config, engine), *engine.command_args(ctx), *flag_args(engine.rendered_args(config))]]
     return [docker_argv(name, engine, ctx), [engine.image],
-            [*engine.entry_command, *engine.command_args(ctx), *flag_args(engine.args)]]
+            [*engine.entry_command, *engine.command_args(ctx), *flag_args(engine.rendered_args(config))]]
 
 
 def docker_argv(name: str, engine: ContainerEngine, ctx: Launch) -> list[str]:

@@ -15,6 +15,8 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
+from thorfleet.roles.engines.memory import GiB, EngineNeed
+from thorfleet.roles.models.shapes import ModelFacts
 from thorfleet.core.types import KeyProblem, AbsPath, BindAddress, EnvName, Image, Name, Port, SecretSource, SingleLine, StrictModel
 
 ARG_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -82,6 +84,18 @@ class EngineBase(StrictModel):
     def command_args(self, launch: "Launch") -> list[str]:
         """The arguments after the program (native) or after the image's server command (containers)."""
         raise NotImplementedError(f"{type(self).__name__} must say its command line")
+
+    def rendered_args(self, config) -> dict:
+        """The flags rendered after the engine's own: `args`, over defaults where a kind has them."""
+        return self.args
+
+    def locks_memory(self, config) -> bool:
+        """Whether it locks its model in RAM (its unit then lifts the memlock limit)."""
+        return False
+
+    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+        """What it takes of the unit's memory (memory.py); kinds that can say override this."""
+        return EngineNeed(name, self.kind, note="not estimated for this kind")
 
     @property
     def exposed(self) -> bool:
@@ -193,6 +207,12 @@ class LLMContainer(ContainerEngine):
         if self.chat_template and not _inside(self.chat_template, launch.model_dir):
             return [f"{self.chat_template}:{self.chat_template}:ro"]
         return []
+
+    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+        if not self.gpu_memory_utilization:
+            return super().memory_need(config, name, facts)
+        return EngineNeed(name, self.kind, share=int(self.gpu_memory_utilization * config.memory.total_gib * GiB),
+                          note=f"its share, gpu_memory_utilization {self.gpu_memory_utilization}, taken at start")
 
     def llm_options(self) -> list[str]:
         argv = []

@@ -18,7 +18,7 @@ def engine_files(config, name: str, engine) -> list[RenderedFile]:
         "secret_env_file": commands.secret_env_file(name) if engine.api_key and engine.api_key_via == "env" else None,
         "container": paths.unit_name(name),
         "docker": commands.DOCKER,
-        "mlock": getattr(engine, "locks_memory", False),
+        "mlock": engine.locks_memory(config),
     }
     return [
         RenderedFile(paths.unit_file(paths.unit_name(name)),

@@ -8,12 +8,35 @@ from pydantic import Field
 
 from thorfleet.core.types import AbsPath, Port
 from thorfleet.roles.engines.config import ContainerEngine, Launch, LLMContainer, NativeEngine
+from thorfleet.roles.engines.memory import UNKNOWN, WHISPER_COMPUTE, EngineNeed, llama_need
+from thorfleet.roles.models.shapes import ModelFacts
+
+
+# What llama-server is given when `args` leave a setting unsaid (docs/tuning.md has the measurement
+# behind each): per profile, the slots and batch sizes, and no host-memory prompt cache (the pinned
+# build's 8 GiB cache copied each finished request's KV state out, on the request path: -30 % output
+# tok/s, +100 % TTFT at seed 002's loads); on a CUDA build, every layer on the GPU,
+# flash attention, and the model read into memory and locked (not mapped: the pinned build copies
+# mapped weights to the GPU on an integrated GPU, so a mapped file would be held twice).
+PROFILES = {
+    "throughput": {"parallel": 8, "ubatch-size": 1024, "batch-size": 2048, "cache-ram": 0},  # seed 002's high load
+    "latency": {"parallel": 2, "ubatch-size": 2048, "batch-size": 2048, "cache-ram": 0},  # seed 002's single request
+}
+GPU_DEFAULTS = {"gpu-layers": 999, "flash-attn": "on", "load-mode": "mlock"}
+# Other spellings of one setting: a default is not rendered when the user wrote any of them.
+SPELLINGS = {"gpu-layers": ("n-gpu-layers",), "load-mode": ("mlock", "no-mmap", "mmap"), "flash-attn": ("no-flash-attn",)}
 
 
 class LlamaServer(NativeEngine):
     """`llama-server` from the llama.cpp build (seed 000)."""
 
     kind: Literal["llama-server"]
+    profile: Literal["throughput", "latency"] = Field(
+        "throughput", description="What the settings `args` leave unsaid are chosen for: `throughput` (8 slots, seed 002's "
+        "concurrency 8) or `latency` (2 slots, bigger prompt batches; seed 002's single request).")
+    slot_context: int = Field(
+        8192, ge=256, le=1 << 20, description="Tokens one request may hold (prompt and reply). With `parallel` set or "
+        "defaulted and `ctx-size` unset, `ctx-size` is rendered as slots × this, so each slot gets exactly this much.")
     thinking: bool | None = Field(None, description="`false` passes `--reasoning-budget 0` (seed 000's Qwen3-8B); unset leaves the model's default.")
     chat_template_file: AbsPath | None = Field(None, description="Jinja chat template file on the unit (`--chat-template-file`).")
 
@@ -40,10 +63,26 @@ class LlamaServer(NativeEngine):
             argv += ["--chat-template-file", self.chat_template_file]
         return argv
 
-    @property
-    def locks_memory(self) -> bool:
+    def rendered_args(self, config) -> dict:
+        """`args` over the defaults for what they leave unsaid (PROFILES, GPU_DEFAULTS). A `ctx-size`
+        the user wrote keeps llama.cpp's own slot count; otherwise the context is sized per slot."""
+        defaults = dict(PROFILES[self.profile]) | (GPU_DEFAULTS if getattr(config.builds, self.build).cuda else {})
+        if "ctx-size" in self.args:
+            del defaults["parallel"]
+        else:
+            slots = self.args.get("parallel", defaults["parallel"])
+            if isinstance(slots, int) and slots > 0:
+                defaults["ctx-size"] = slots * self.slot_context
+        unsaid = {k: v for k, v in defaults.items() if not {k, *SPELLINGS.get(k, ())} & set(self.args)}
+        return unsaid | self.args
+
+    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+        return llama_need(name, self.kind, self.rendered_args(config), facts)
+
+    def locks_memory(self, config) -> bool:
         """The model is locked in RAM: --mlock (older builds) or --load-mode mlock (newer)."""
-        return bool(self.args.get("mlock")) or "mlock" in str(self.args.get("load-mode", ""))
+        args = self.rendered_args(config)
+        return bool(args.get("mlock")) or "mlock" in str(args.get("load-mode", ""))
 
 
 class WhisperServer(NativeEngine):
@@ -58,6 +97,11 @@ class WhisperServer(NativeEngine):
 
     def command_args(self, launch: Launch) -> list[str]:
         return ["--model", launch.model_path, "--host", self.bind, "--port", str(self.port)]
+
+    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+        if facts is None or facts.size_bytes is None:
+            return EngineNeed(name, self.kind, note=UNKNOWN)
+        return EngineNeed(name, self.kind, weights=facts.size_bytes, compute=WHISPER_COMPUTE)
 
 
 class Vllm(LLMContainer):

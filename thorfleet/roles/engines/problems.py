@@ -2,19 +2,16 @@
 
 import ipaddress
 
-from thorfleet.roles.engines.config import ContainerEngine, EngineBase, LLMContainer, NativeEngine
+from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine
 
 # Ports a Thor unit already uses for itself.
 RESERVED_PORTS = {22: "sshd"}
-# Share of the unified memory that container LLM engines on one unit may claim together.
-MAX_MEMORY_SHARE = 0.9
 
 
 def problems(config):
     for name, engine in config.engines.items():
         yield from ((("engines", name) + sub, reason) for sub, reason in _engine_problems(config, engine))
     yield from _port_clashes(config)
-    yield from _memory_claims(config)
 
 
 def _engine_problems(config, engine: EngineBase):
@@ -66,17 +63,6 @@ def _port_clashes(config):
                 if port == other_port and _overlap(engine.bind, other_addr):
                     yield ("engines", name, "port"), f"port {port} on {engine.bind} is already used by engine {owner!r}"
             taken.append((port, engine.bind, name))
-
-
-def _memory_claims(config):
-    """vLLM and SGLang reserve their share of the unified memory up front; shares on one unit add up."""
-    claims = {n: e.gpu_memory_utilization for n, e in config.engines.items()
-              if isinstance(e, LLMContainer) and e.gpu_memory_utilization}
-    total = sum(claims.values())
-    if len(claims) > 1 and total > MAX_MEMORY_SHARE:
-        names = ", ".join(f"{n}={v}" for n, v in claims.items())
-        yield ("engines",), (f"gpu_memory_utilization adds up to {total:.2f} of the unified memory ({names}); "
-                             f"keep the sum at or below {MAX_MEMORY_SHARE} so that the engines and the system fit")
 
 
 def _overlap(a: str, b: str) -> bool:
