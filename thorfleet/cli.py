@@ -10,6 +10,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from thorfleet.bench.cli import bench_group
+from thorfleet.tune.cli import tune_command
 from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.init_project import init_project
@@ -131,6 +132,7 @@ def render(inventory: str, host: str, only: str | None) -> None:
 
 
 main.add_command(bench_group, "bench")
+main.add_command(tune_command, "tune")
 
 if find_spec("gguf"):  # the lab extra is installed
     from thorfleet.lab.cli import lab_group

@@ -98,6 +98,36 @@ def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regressi
     assert "qwen3-vllm" in regressed[0] and "output_throughput" in regressed[0] and "-50.0%" in regressed[0]
 
 
+def test_tune_writes_a_patch_that_a_deploy_applies_and_serves(fresh_lab, tmp_path):
+    """`thorfleet tune` on sim-01's llama-server (the CPU model, small shapes), its patch merged into
+    host_vars by a user, and the deploy that applies it; the tuned engine served throughout."""
+    sim01 = fresh_lab[0]
+    llama = main_pid(sim01, "thorfleet-qwen3-8b")
+    out = tmp_path / "tune"
+    done = thorfleet("tune", "inventory/sim.py", "--host", "sim-01", "--engine", "qwen3-8b", "--input-len", "64",
+                     "--output-len", "8", "--concurrency", "2", "--requests", "4", "--slots", "1,2", "--ubatch", "256,512",
+                     "--out", str(out), cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads((out / "results.json").read_text())
+    assert {(r["ubatch-size"], r["flash-attn"]) for r in result["first_stage"]} == {(256, "on"), (256, "off"), (512, "on"), (512, "off")}
+    served = [c for c in result["candidates"] if c["runs"]]
+    assert len(served) == 4 and all(r["failed"] == 0 and r["output_throughput"] > 0 for c in served for r in c["runs"])
+    assert not result["unit_changed"] and result["unit_before"]["nvpmodel"]["name"] == "MAXN"
+    assert main_pid(sim01, "thorfleet-qwen3-8b") == llama  # the engine kept serving; nothing was applied
+    assert ssh(sim01, "systemctl is-active thorfleet-qwen3-8b-tune").stdout.strip() != "active"
+    patch = yaml.safe_load((out / "patch.yml").read_text())
+    tuned = patch["engines"]["qwen3-8b"]["args"]
+    assert tuned == result["pick"] and f"Pick: **{result['pick_label']}**" in (out / "report.md").read_text()
+    assert (out / "tune.png").read_bytes()[:4] == b"\x89PNG"
+    applied = converge(project_with(tmp_path / "project", {"sim-01": patch}), "--limit", "sim-01")
+    assert applied.returncode == 0, applied.output[-5000:]
+    exec_start = ssh(sim01, "systemctl show -p ExecStart --value thorfleet-qwen3-8b").stdout
+    assert f"--parallel {tuned['parallel']} " in exec_start and f"--ubatch-size {tuned['ubatch-size']} " in exec_start
+    checked = verify(tmp_path / "project" / "inventory" / "sim.py", "--limit", "sim-01")
+    assert checked.returncode == 0, checked.stdout[-5000:]
+    assert converge("inventory/sim.py", "--limit", "sim-01").returncode == 0  # back as configured
+
+
 def test_a_changed_model_restarts_only_the_engine_that_serves_it(fresh_lab, tmp_path):
     sim02 = fresh_lab[1]
     coder, gpt_oss = main_pid(sim02, "thorfleet-qwen3-coder"), main_pid(sim02, "thorfleet-gpt-oss-120b")

@@ -88,12 +88,19 @@ def report_markdown(results: dict) -> str:
     return "\n".join(out)
 
 
-def plots(results: dict, folder: Path) -> list[Path]:
-    """Output tok/s and mean TTFT per engine (host/engine, model) and concurrency; whisper's latency."""
+def plotting():
+    """matplotlib's pyplot drawing to files (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plots(results: dict, folder: Path) -> list[Path]:
+    """Output tok/s and mean TTFT per engine (host/engine, model) and concurrency; whisper's latency."""
+    plt = plotting()
 
     written = []
     llm = [r for r in results["records"] if r.get("figures") and not is_whisper(r)]

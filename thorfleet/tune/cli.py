@@ -1,0 +1,56 @@
+"""`thorfleet tune INVENTORY --host HOST --engine NAME [workload options]`."""
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from thorfleet.bench.cli import _numbers
+from thorfleet.roles.engines.kinds import LlamaServer
+from thorfleet.tune import report
+from thorfleet.tune.run import tune
+from thorfleet.tune.search import Workload
+
+console = Console()
+DEFAULT = Workload()
+
+
+@click.command("tune")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--host", required=True, help="The unit to tune on.")
+@click.option("--engine", "engine_name", required=True, help="The llama-server engine to tune (it keeps serving meanwhile).")
+@click.option("--input-len", default=DEFAULT.input_len, show_default=True, type=click.IntRange(1), help="Prompt length in tokens.")
+@click.option("--output-len", default=DEFAULT.output_len, show_default=True, type=click.IntRange(2), help="Output length in tokens.")
+@click.option("--concurrency", default="8", show_default=True, help="Concurrency levels, comma-separated; the pick is judged at the highest.")
+@click.option("--requests", default=DEFAULT.requests, show_default=True, type=click.IntRange(1), help="Requests per level and candidate.")
+@click.option("--ttft-ms", type=click.FloatRange(1), help="Mean TTFT target at the highest concurrency.")
+@click.option("--slot-context", type=click.IntRange(256), help="Least context per slot (default: the engine's slot_context).")
+@click.option("--slots", default="4,8,16", show_default=True, help="Slot counts to try.")
+@click.option("--ubatch", default="512,1024,2048", show_default=True, help="ubatch sizes for the first stage.")
+@click.option("--flash", default="on,off", show_default=True, type=click.Choice(["on,off", "on", "off"]), help="Flash attention settings.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the patch and report (default: tune/<host>-<engine>-<time>).")
+def tune_command(inventory, host, engine_name, input_len, output_len, concurrency, requests, ttft_ms, slot_context,
+                 slots, ubatch, flash, out) -> None:
+    """Find the llama-server flags that serve a workload best on one unit: a llama-bench first stage,
+    then candidates as real servers beside the running engine; writes a host_vars patch and a report,
+    and applies nothing."""
+    from thorfleet.cli import _fleet
+
+    fleet = _fleet(inventory)
+    if host not in fleet.hosts:
+        raise click.UsageError(f"{host!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})")
+    engines = fleet.hosts[host].config.engines
+    engine = engines.get(engine_name)
+    if not isinstance(engine, LlamaServer):
+        tunable = [n for n, e in engines.items() if isinstance(e, LlamaServer)]
+        raise click.UsageError(f"{engine_name!r} is not a llama-server engine of {host} (tunable: {', '.join(tunable) or 'none'}); "
+                               "vLLM and SGLang are not covered by tune")
+    workload = Workload(input_len, output_len, tuple(_numbers(concurrency)), requests, ttft_ms,
+                        slot_context or engine.slot_context, tuple(_numbers(slots)), tuple(_numbers(ubatch)), tuple(flash.split(",")))
+    out = out or Path("tune") / f"{host}-{engine_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    result = tune(fleet.hosts[host], engine_name, engine, workload, lambda line: console.print(line, highlight=False, markup=False))
+    report.write(result, out)
+    console.print(f"{result['pick_label'] or 'no candidate served'} after {result['duration_s']:.0f} s; report and patch in {out}")
+    sys.exit(0 if result["pick"] else 1)

@@ -1,0 +1,130 @@
+"""`thorfleet tune`: find the llama-server flags that serve a stated workload best on one unit.
+
+1. First stage: one `llama-bench` process measures prompt processing for every ubatch size and
+   flash-attention setting; the fastest pairs go on.
+2. Confirmation: each pair × slot count runs as a real server (a transient unit on a scratch port,
+   the engine's hardening and flag check, the real engine left serving) under the bench client;
+   candidates that would not fit next to the unit's engines, fail their flag check or do not load
+   are recorded as infeasible. The best are measured again until two runs agree within 5 %.
+3. The pick, a `host_vars` patch and a report. Nothing is applied: the next deploy does that.
+"""
+
+import logging
+import time
+
+from rich.progress import Progress
+
+from thorfleet.bench import prompts
+from thorfleet.bench.client import Endpoint, run_load
+from thorfleet.bench.run import unit_context
+from thorfleet.bench.stats import summarize
+from thorfleet.bench.tunnel import forward, ssh_client
+from thorfleet.inventory import FleetHost
+from thorfleet.roles.engines.commands import engine_argv, served_name
+from thorfleet.roles.engines.memory import gib, host_plan, llama_need
+from thorfleet.roles.models.shapes import known
+from thorfleet.tune import unit
+from thorfleet.tune.search import Candidate, Workload, candidates, first_stage_pairs, needs_another_run, ranked
+
+SCRATCH_PORT = 18090  # loopback only, for one candidate at a time
+
+
+def candidate_argv(host: FleetHost, name: str, engine, tuned: dict) -> list[str]:
+    """The engine's own command line with the tuned flags, on loopback and the scratch port."""
+    trial = engine.model_copy(update={"bind": "127.0.0.1", "port": SCRATCH_PORT,
+                                      "args": {**engine.args, **tuned}})
+    return engine_argv(host.config, name, trial)[0]
+
+
+def does_not_fit(host: FleetHost, name: str, engine, tuned: dict) -> str | None:
+    """Why the candidate cannot run next to the unit's engines (the one tuned keeps serving), if so."""
+    config = host.config
+    model = config.model_of(engine)
+    facts = known(model, config.model_store) if model else None
+    if facts is None:
+        return None
+    trial = engine.model_copy(update={"args": {**engine.args, **tuned}})
+    need = llama_need(name, engine.kind, trial.rendered_args(config), facts)
+    serving = sum(n.total for n in host_plan(config))
+    room = config.memory.for_engines
+    if serving + need.total > room:
+        return f"needs {gib(need.total)} GiB next to the {gib(serving)} GiB of the unit's engines; {gib(room)} GiB for engines"
+    return None
+
+
+def measure(endpoint: Endpoint, words: int, workload: Workload) -> dict:
+    figures = {}
+    for concurrency in workload.concurrency:
+        run_load(endpoint, prompts.prompts(words, concurrency, 7_000 * concurrency), 8, concurrency)  # warm-up
+        results, duration = run_load(endpoint, prompts.prompts(words, workload.requests, 900_000 + concurrency),
+                                     workload.output_len, concurrency)
+        figures[concurrency] = summarize(results, duration, concurrency)
+    return figures
+
+
+def tune(host: FleetHost, name: str, engine, workload: Workload, log) -> dict:
+    started = time.monotonic()
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # a refused tunnel while a candidate loads is expected
+    config = host.config
+    key = engine.api_key.read() if engine.api_key else None
+    client = ssh_client(host.name, host.data)
+    found: list[Candidate] = []
+    try:
+        before = unit_context(client, host)
+        model_path = config.model_store.load_path(config.model_of(engine))
+        program = candidate_argv(host, name, engine, {})[0]
+        log(f"first stage: llama-bench, prompt processing for -ub {workload.ubatches} × -fa {workload.flash}")
+        bench_rows = unit.llama_bench(client, config, name, engine, program.replace("llama-server", "llama-bench"),
+                                      model_path, workload.input_len, list(workload.ubatches), list(workload.flash),
+                                      timeout=engine.health_timeout)
+        pairs = first_stage_pairs(workload, bench_rows)
+        found = candidates(workload, pairs)
+        words = None
+        with forward(client, "127.0.0.1", SCRATCH_PORT) as local_port, Progress(transient=True) as progress:
+            base = f"http://127.0.0.1:{local_port}"
+            endpoint = Endpoint(base, served_name(name, engine), key)
+            task = progress.add_task("candidates", total=len(found))
+            queue = list(found)
+            while queue:
+                candidate = queue.pop(0)
+                progress.update(task, description=candidate.label)
+                words = _measure_one(client, host, name, engine, candidate, base, endpoint, words, workload, log)
+                progress.advance(task)
+                if not queue:  # a pass is over: measure the best again until they are stable
+                    queue = [c for c in ranked(found, workload)[:2] if needs_another_run(c)]
+                    progress.update(task, total=progress.tasks[0].total + len(queue))
+        after = unit_context(client, host)
+    finally:
+        unit.stop(client, name)
+        client.close()
+    best = ranked(found, workload)
+    return {"host": host.name, "engine": name, "workload": workload.__dict__, "first_stage": bench_rows,
+            "candidates": [c.__dict__ | {"label": c.label, "throughput": c.throughput, "ttft_ms": c.ttft_ms} for c in found],
+            "pick": best[0].args if best else None, "pick_label": best[0].label if best else None,
+            "unit_before": before, "unit_after": after, "unit_changed": before != after,
+            "duration_s": round(time.monotonic() - started, 1)}
+
+
+def _measure_one(client, host, name, engine, candidate: Candidate, base: str, endpoint: Endpoint, words, workload, log):
+    reason = does_not_fit(host, name, engine, candidate.args)
+    if reason:
+        candidate.infeasible = reason
+        log(f"{candidate.label}: infeasible: {reason}")
+        return words
+    try:
+        unit.start(client, host.config, name, engine, candidate_argv(host, name, engine, candidate.args))
+        candidate.load_s = round(unit.wait_healthy(client, name, base, engine.health_timeout), 1)
+        words = words or prompts.calibrate(endpoint, workload.input_len)
+        figures = measure(endpoint, words, workload)
+    except unit.Infeasible as err:
+        candidate.infeasible = str(err)
+        log(f"{candidate.label}: infeasible: {err}")
+        return words
+    finally:
+        unit.stop(client, name)
+    top = figures[max(workload.concurrency)]
+    candidate.by_concurrency = figures
+    candidate.runs.append(top)
+    log(f"{candidate.label}: {top['output_throughput']:.1f} tok/s, mean TTFT {top['mean_ttft_ms']:.0f} ms"
+        + (f", {top['failed']} failed" if top["failed"] else ""))
+    return words
