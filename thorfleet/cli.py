@@ -5,7 +5,6 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -18,9 +17,8 @@ from thorfleet.inventory import Fleet, load_fleet
 from thorfleet.memory_plan import learn_models, plan_table
 from thorfleet.roles.engines.memory import NOT_PLANNED
 from thorfleet.verify import check_installed_engines, run_suite
+from thorfleet.terminal import console, errors
 
-console = Console()
-errors = Console(stderr=True)
 
 
 def _fleet(inventory: str, secrets: bool = True, memory_plan: bool = True) -> Fleet:

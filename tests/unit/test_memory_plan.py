@@ -163,3 +163,47 @@ def test_seed_000s_flags_on_thor_02_are_refused_with_the_numbers():
 
 def test_the_shipped_thor_02_sizing_fits():
     assert thor_02({"ctx-size": 131072, "parallel": 4}) == []
+
+
+def test_hosts_memory_learns_from_the_hub_then_validate_refuses_the_unit_that_cannot_fit(tmp_path, monkeypatch):
+    """The whole path of a user: `hosts --memory` asks the hub (here a loopback server) for the
+    header, shows the plan and fails; from then on `validate` refuses the unit without the network."""
+    from click.testing import CliRunner
+
+    from tests.unit.helpers import write_tree
+    from thorfleet.cli import main
+
+    (tmp_path / "hub").mkdir()
+    write_gguf(tmp_path / "hub" / "coder.gguf")  # 48 layers × 4 KV heads × 128: 96 KiB a token, 262144 trained
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path / "hub"), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/coder.gguf"
+    write_tree(tmp_path, {
+        "inventory/fleet.py": "from thorfleet.inventory import attach_config\n\nllm = ['thor-02']\n\nattach_config(globals())\n",
+        "group_vars/all.yml": {"model_store": {"controller_cache": str(tmp_path / "cache")},
+                               "models": {"coder": {"source": "url", "url": url, "size_bytes": 21_700_000_000}}},
+        "group_vars/llm.yml": {"engines": {"coder": {"kind": "llama-server", "model": "coder", "port": 8000,
+                                                     "args": {"ctx-size": 0, "parallel": 14}}}},
+    })
+    monkeypatch.chdir(tmp_path)
+    inventory = str(tmp_path / "inventory" / "fleet.py")
+    runner = CliRunner()
+    before = runner.invoke(main, ["validate", inventory])
+    assert before.exit_code == 0 and "not in the memory plan" in before.output
+    try:
+        shown = runner.invoke(main, ["hosts", inventory, "--memory"], terminal_width=200)
+    finally:
+        server.shutdown()
+    assert shown.exit_code == 1, shown.output
+    assert "14 × 262144" in shown.output and "336.0 GiB" in shown.output and "DOES NOT FIT" in shown.output
+    after = runner.invoke(main, ["validate", inventory])  # the hub is gone: the remembered facts are enough
+    assert after.exit_code == 2
+    assert "group_vars/llm.yml: engines: the engines need" in after.output and "KV 336.0 (14 slots × 262144" in after.output

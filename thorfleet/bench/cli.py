@@ -5,15 +5,12 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from thorfleet.bench import report
 from thorfleet.bench.run import bench_fleet, shapes
+from thorfleet.terminal import console
 
-console = Console()
-if not console.is_terminal:  # a log or a pipe: whole figures rather than columns cut to 80 characters
-    console = Console(width=160)
 
 
 class BenchGroup(click.Group):

@@ -5,15 +5,14 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from thorfleet.bench.cli import _numbers
 from thorfleet.roles.engines.kinds import LlamaServer
 from thorfleet.tune import report
 from thorfleet.tune.run import tune
 from thorfleet.tune.search import Workload
+from thorfleet.terminal import console
 
-console = Console()
 DEFAULT = Workload()
 
 
