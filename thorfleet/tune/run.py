@@ -24,7 +24,7 @@ from thorfleet.roles.engines.commands import engine_argv, served_name
 from thorfleet.roles.engines.memory import gib, host_plan, llama_need
 from thorfleet.roles.models.shapes import known
 from thorfleet.tune import unit
-from thorfleet.tune.search import Candidate, Workload, candidates, first_stage_pairs, needs_another_run, ranked
+from thorfleet.tune.search import Candidate, Workload, first_stage_rows, llama_bench_args, outcome, search
 
 SCRATCH_PORT = 18090  # loopback only, for one candidate at a time
 
@@ -68,63 +68,62 @@ def tune(host: FleetHost, name: str, engine, workload: Workload, log) -> dict:
     config = host.config
     key = engine.api_key.read() if engine.api_key else None
     client = ssh_client(host.name, host.data)
-    found: list[Candidate] = []
     try:
         before = unit_context(client, host)
         model_path = config.model_store.load_path(config.model_of(engine))
         program = candidate_argv(host, name, engine, {})[0]
         log(f"first stage: llama-bench, prompt processing for -ub {workload.ubatches} × -fa {workload.flash}")
-        bench_rows = unit.llama_bench(client, config, name, engine, program.replace("llama-server", "llama-bench"),
-                                      model_path, workload.input_len, list(workload.ubatches), list(workload.flash),
-                                      timeout=engine.health_timeout)
-        pairs = first_stage_pairs(workload, bench_rows)
-        found = candidates(workload, pairs)
-        words = None
+        bench_rows = first_stage_rows(unit.llama_bench(
+            client, config, name, engine, [program.replace("llama-server", "llama-bench"), *llama_bench_args(workload, model_path)],
+            timeout=engine.health_timeout))
+        words = []
         with forward(client, "127.0.0.1", SCRATCH_PORT) as local_port, Progress(transient=True) as progress:
             base = f"http://127.0.0.1:{local_port}"
             endpoint = Endpoint(base, served_name(name, engine), key)
-            task = progress.add_task("candidates", total=len(found))
-            queue = list(found)
-            while queue:
-                candidate = queue.pop(0)
+            task = progress.add_task("candidates", total=None)
+
+            def measure_one(candidate: Candidate) -> None:
                 progress.update(task, description=candidate.label)
-                words = _measure_one(client, host, name, engine, candidate, base, endpoint, words, workload, log)
-                progress.advance(task)
-                if not queue:  # a pass is over: measure the best again until they are stable
-                    queue = [c for c in ranked(found, workload)[:2] if needs_another_run(c)]
-                    progress.update(task, total=progress.tasks[0].total + len(queue))
+                _measure_one(client, host, name, engine, candidate, base, endpoint, words, workload, log)
+
+            found = search(workload, bench_rows, measure_one)
         after = unit_context(client, host)
     finally:
         unit.stop(client, name)
         client.close()
-    best = ranked(found, workload)
-    return {"host": host.name, "engine": name, "workload": workload.__dict__, "first_stage": bench_rows,
-            "candidates": [c.__dict__ | {"label": c.label, "throughput": c.throughput, "ttft_ms": c.ttft_ms} for c in found],
-            "pick": best[0].args if best else None, "pick_label": best[0].label if best else None,
+    return {"host": host.name, "engine": name, **outcome(workload, bench_rows, found),
             "unit_before": before, "unit_after": after, "unit_changed": before != after,
             "duration_s": round(time.monotonic() - started, 1)}
 
 
-def _measure_one(client, host, name, engine, candidate: Candidate, base: str, endpoint: Endpoint, words, workload, log):
+def _measure_one(client, host, name, engine, candidate: Candidate, base: str, endpoint: Endpoint, words: list,
+                 workload: Workload, log) -> None:
     reason = does_not_fit(host, name, engine, candidate.args)
     if reason:
         candidate.infeasible = reason
         log(f"{candidate.label}: infeasible: {reason}")
-        return words
+        return
     try:
         unit.start(client, host.config, name, engine, candidate_argv(host, name, engine, candidate.args))
         candidate.load_s = round(unit.wait_healthy(client, name, base, engine.health_timeout), 1)
-        words = words or prompts.calibrate(endpoint, workload.input_len)
-        figures = measure(endpoint, words, workload)
+        record(candidate, measure(endpoint, calibrated(endpoint, words, workload), workload), log)
     except unit.Infeasible as err:
         candidate.infeasible = str(err)
         log(f"{candidate.label}: infeasible: {err}")
-        return words
     finally:
         unit.stop(client, name)
-    top = figures[max(workload.concurrency)]
+
+
+def calibrated(endpoint: Endpoint, words: list, workload: Workload) -> int:
+    """Words for a prompt of the workload's length, calibrated once on the first server that answers."""
+    if not words:
+        words.append(prompts.calibrate(endpoint, workload.input_len))
+    return words[0]
+
+
+def record(candidate: Candidate, figures: dict, log) -> None:
+    top = figures[max(figures)]
     candidate.by_concurrency = figures
     candidate.runs.append(top)
     log(f"{candidate.label}: {top['output_throughput']:.1f} tok/s, mean TTFT {top['mean_ttft_ms']:.0f} ms"
         + (f", {top['failed']} failed" if top["failed"] else ""))
-    return words

@@ -1,6 +1,8 @@
-"""`thorfleet tune`'s search, independent of where the servers run: the workload, the candidates
-the first stage leaves, the pick, and when repeated measurements are stable enough to trust."""
+"""`thorfleet tune`'s search, independent of where the servers run (a unit's transient units, or
+plain processes on the GPU test machine): the workload, the candidates the first stage leaves, the
+order they are measured in, the pick, and when repeated measurements are stable enough to trust."""
 
+import json
 import statistics
 from dataclasses import dataclass, field
 
@@ -80,3 +82,38 @@ def ranked(found: list[Candidate], workload: Workload) -> list[Candidate]:
 
 def needs_another_run(candidate: Candidate) -> bool:
     return not candidate.infeasible and len(candidate.runs) < MAX_REPEATS and not candidate.stable
+
+
+def first_stage_rows(llama_bench_json: str) -> list[dict]:
+    """llama-bench's `-o json` output as (ubatch, flash attention, prompt tok/s) rows."""
+    start = llama_bench_json.find("[")
+    if start < 0:
+        return []
+    return [{"ubatch-size": r["n_ubatch"], "flash-attn": "on" if r.get("flash_attn") in (True, 1) else "off",
+             "prompt_tok_s": r["avg_ts"]} for r in json.loads(llama_bench_json[start:]) if r.get("n_prompt")]
+
+
+def llama_bench_args(workload: Workload, model_path: str) -> list[str]:
+    """One llama-bench process for every (ubatch, flash attention) pair, prompt processing only."""
+    return ["-m", model_path, "-p", str(workload.input_len), "-n", "0", "-b", str(max(2048, *workload.ubatches)),
+            "-ub", ",".join(map(str, workload.ubatches)), "-fa", ",".join("1" if f == "on" else "0" for f in workload.flash),
+            "-ngl", "999", "-r", "1", "-o", "json"]
+
+
+def search(workload: Workload, bench_rows: list[dict], measure_one) -> list[Candidate]:
+    """Every candidate measured once by `measure_one(candidate)` (which fills its runs, or says why
+    it is infeasible), then the two best again until their runs agree."""
+    found = candidates(workload, first_stage_pairs(workload, bench_rows))
+    queue = list(found)
+    while queue:
+        measure_one(queue.pop(0))
+        if not queue:
+            queue = [c for c in ranked(found, workload)[:2] if needs_another_run(c)]
+    return found
+
+
+def outcome(workload: Workload, bench_rows: list[dict], found: list[Candidate]) -> dict:
+    best = ranked(found, workload)
+    return {"workload": workload.__dict__, "first_stage": bench_rows,
+            "candidates": [c.__dict__ | {"label": c.label, "throughput": c.throughput, "ttft_ms": c.ttft_ms} for c in found],
+            "pick": best[0].args if best else None, "pick_label": best[0].label if best else None}

@@ -2,7 +2,6 @@
 with the hardening of the engine's own unit (its [Service] lines, as rendered), after the same
 flag check the deploy makes; and `llama-bench` run the same way for the cheap first stage."""
 
-import json
 import shlex
 import time
 import urllib.request
@@ -76,17 +75,8 @@ def stop(client, name: str) -> None:
     run(client, f"sudo -n systemctl stop {unit}; sudo -n systemctl reset-failed {unit}")
 
 
-def llama_bench(client, config, name: str, engine, program: str, model_path: str, input_len: int,
-                ubatches: list[int], flash: list[str], timeout: float) -> list[dict]:
-    """Prompt processing speed for every (ubatch, flash attention) in one llama-bench process."""
-    argv = [program, "-m", model_path, "-p", str(input_len), "-n", "0", "-b", str(max(2048, *ubatches)),
-            "-ub", ",".join(map(str, ubatches)), "-fa", ",".join("1" if f == "on" else "0" for f in flash),
-            "-ngl", "999", "-r", "1", "-o", "json"]
+def llama_bench(client, config, name: str, engine, argv: list[str], timeout: float) -> str:
+    """llama-bench's output, run like a candidate (the engine's user and sandbox)."""
     command = shlex.join(["sudo", "-n", "systemd-run", "--quiet", "--collect", "--wait", "--pipe",
                           f"--unit={scratch_unit(name)}-bench", *service_properties(config, name, engine), "--", *argv])
-    output = run(client, command, timeout=timeout)
-    start_at = output.find("[")
-    if start_at < 0:
-        return []
-    return [{"ubatch-size": r["n_ubatch"], "flash-attn": "on" if r.get("flash_attn") in (True, 1) else "off",
-             "prompt_tok_s": r["avg_ts"]} for r in json.loads(output[start_at:]) if r.get("n_prompt")]
+    return run(client, command, timeout=timeout)
