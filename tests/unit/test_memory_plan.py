@@ -207,3 +207,19 @@ def test_hosts_memory_learns_from_the_hub_then_validate_refuses_the_unit_that_ca
     after = runner.invoke(main, ["validate", inventory])  # the hub is gone: the remembered facts are enough
     assert after.exit_code == 2
     assert "group_vars/llm.yml: engines: the engines need" in after.output and "KV 336.0 (14 slots × 262144" in after.output
+
+
+def test_slots_bigger_than_the_trained_context_are_a_warning_once_the_model_is_known(tmp_path):
+    config = HostConfig.model_validate({
+        "model_store": {"controller_cache": str(tmp_path)},
+        "models": {"tiny": {"id": "thorfleet-lab/tiny-qwen2-GGUF", "file": "tiny.gguf"}},
+        "engines": {"q": {"kind": "llama-server", "model": "tiny", "port": 8000}}})
+    from thorfleet.roles.engines.memory import plan_advice
+    assert [path for path, _ in plan_advice(config)] == [("engines", "q", "model")]  # not known yet
+    cached = tmp_path / "modelscope" / "thorfleet-lab" / "tiny-qwen2-GGUF" / "default"
+    cached.mkdir(parents=True)
+    write_gguf(cached / "tiny.gguf")  # trained on 262144: 8 slots × 8192 are fine
+    assert list(plan_advice(config)) == []
+    small = config.model_copy(update={"engines": {"q": config.engines["q"].model_copy(update={"slot_context": 300000})}})
+    (path, reason), = plan_advice(small)
+    assert path == ("engines", "q", "slot_context") and "trained on 262144" in reason

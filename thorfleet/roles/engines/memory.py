@@ -50,6 +50,7 @@ class Context:
     cells: int  # KV cells in all
     unified: bool
     how: str  # the rule that gave it, for the table
+    trained: int = 0  # the model's trained context: llama-server caps each slot at it (server-context.cpp, n_ctx_slot)
 
 
 @dataclass
@@ -94,9 +95,9 @@ def llama_context(args: dict, shape: ModelShape) -> Context:
     else:
         cells, how = shape.trained_context * streams, f"trained context {shape.trained_context} × {streams} stream(s)"
     if unified:
-        return Context(slots, cells, cells, True, how)
+        return Context(slots, cells, cells, True, how, shape.trained_context)
     per_slot = _pad(cells // slots)
-    return Context(slots, per_slot, per_slot * slots, False, how)
+    return Context(slots, per_slot, per_slot * slots, False, how, shape.trained_context)
 
 
 def kv_bytes(shape: ModelShape, context: Context, cache_k: str = "f16", cache_v: str = "f16", ubatch: int = UBATCH) -> int:
@@ -180,6 +181,11 @@ def plan_problems(config, facts_of=None):
 
 def plan_advice(config):
     for need in host_plan(config):
+        c = need.context
+        if c and not c.unified and c.per_slot > c.trained:
+            yield ("engines", need.name, "slot_context"), (
+                f"each of the {c.slots} slots gets {c.per_slot} tokens, but the model was trained on {c.trained}: "
+                f"llama-server caps a slot there and allocates the rest unused; a slot_context of {c.trained} or less fits it")
         if not need.known and UNKNOWN in need.note:
             yield ("engines", need.name, "model"), (f"{NOT_PLANNED}: its size and shape are not known on this controller yet; "
                                                    "`thorfleet hosts INVENTORY --memory` asks the hub once and remembers")
