@@ -7,7 +7,7 @@ For llama-server the context is resolved with the pinned build's own rules (docs
 prompt cache in host memory counted at its limit. vLLM and SGLang take their configured share.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -23,7 +23,7 @@ CACHE_TYPE_BYTES = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q5_1"
 CONTEXT_PAD = 256  # llama.cpp pads every context (and each slot's) to 256 cells
 AUTO_SLOTS = 4  # tools/server/server.cpp: --parallel unset -> 4 slots, KV unified
 PROMPT_CACHE_MIB = 8192  # common/common.h: --cache-ram default
-UBATCH, BATCH = 512, 2048  # common/common.h defaults
+UBATCH = 512  # common/common.h default
 # The scheduler's compute buffers: an allowance, not an estimate. The lab's CPU build logs 5-12 MiB
 # for the tiny model; a CUDA build's buffers for an 8B model were not captured on the device (the
 # pinned build logs them only at -lv 4), so the plan keeps 1 GiB per engine for them.
@@ -64,7 +64,6 @@ class EngineNeed:
     prompt_cache: int = 0
     context: Context | None = None
     note: str = ""  # why a figure is missing or what it assumes
-    parts: dict = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
