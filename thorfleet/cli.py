@@ -10,6 +10,8 @@ from rich.table import Table
 
 from thorfleet.bench.cli import bench_group
 from thorfleet.tune.cli import tune_command
+from thorfleet.rollout.cli import rollout_command
+from thorfleet.endpoints import as_json, endpoints, endpoints_table
 from thorfleet.config import ConfigError
 from thorfleet.host_files import host_files
 from thorfleet.init_project import init_project
@@ -100,6 +102,23 @@ def hosts(inventory: str, memory: bool) -> None:
     console.print(table)
 
 
+@main.command("endpoints")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json_output", is_flag=True, help="Print JSON (for a client's configuration) instead of a table.")
+@click.option("--offline", is_flag=True, help="Do not ask the gateways for their units' state.")
+def endpoints_command(inventory: str, as_json_output: bool, offline: bool) -> None:
+    """Every model the fleet serves: its gateway URL and the units behind it, with their state."""
+    fleet = _fleet(inventory, secrets=False)
+    if not fleet.gateways():
+        errors.print(f"error: {inventory} has no host in a `gateway` group (docs/gateway.md)", style="bold red", highlight=False)
+        sys.exit(1)
+    rows = endpoints(fleet, live=not offline)
+    if as_json_output:
+        click.echo(as_json(rows))
+    else:
+        console.print(endpoints_table(rows))
+
+
 @main.command()
 @click.argument("inventory", type=click.Path(dir_okay=False))
 @click.argument("host")
@@ -131,6 +150,7 @@ def render(inventory: str, host: str, only: str | None) -> None:
 
 main.add_command(bench_group, "bench")
 main.add_command(tune_command, "tune")
+main.add_command(rollout_command, "rollout")
 
 if find_spec("gguf"):  # the lab extra is installed
     from thorfleet.lab.cli import lab_group

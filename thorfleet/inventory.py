@@ -15,6 +15,7 @@ from thorfleet.config import ConfigError, ConfigIssue, HostConfig
 from thorfleet.config.errors import merge_hosts
 from thorfleet.config.loader import load_host
 from thorfleet.config.stray_files import stray_files
+from thorfleet.roles.gateway.routes import GROUP as GATEWAY_GROUP, fleet_routes
 
 DATA_KEY = "thorfleet"
 _raise_errors = False  # set by the thorfleet CLI, which reports errors itself
@@ -36,6 +37,9 @@ class Fleet:
     config_dir: Path
     hosts: dict[str, FleetHost]
     warnings: list[ConfigIssue] = field(default_factory=list)  # files that apply to nothing, known-slow settings
+
+    def gateways(self) -> list[FleetHost]:
+        return [h for h in self.hosts.values() if h.config.applies("gateway")]
 
 
 def config_dir_for(inventory_file: Path) -> Path:
@@ -86,10 +90,24 @@ def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fle
             issues += err.issues
             continue
         warnings += advice
+        config._groups = ordered
         fleet_hosts[name] = FleetHost(name, ordered, config, connection.get(name, {}))
+    if not issues:
+        issues += _attach_gateway_routes(inventory, fleet_hosts)
     if issues:
         raise ConfigError(issues)
     return Fleet(inventory, config_dir, fleet_hosts, merge_hosts(warnings))
+
+
+def _attach_gateway_routes(inventory: Path, hosts: dict[str, FleetHost]) -> list[ConfigIssue]:
+    """Give each gateway host the routes to the whole fleet's engines; the problems found on the way."""
+    issues = []
+    for name, fleet_host in hosts.items():
+        if GATEWAY_GROUP in fleet_host.groups:
+            routes, problems = fleet_routes(hosts, name)
+            fleet_host.config._gateway_routes = routes
+            issues += [ConfigIssue(str(inventory), key, reason, (host,)) for host, key, reason in problems]
+    return merge_hosts(issues) if issues else []
 
 
 def attach_config(namespace: dict) -> None:

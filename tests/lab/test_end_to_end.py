@@ -215,3 +215,137 @@ def test_a_flag_the_image_rejects_fails_before_the_container_engine_is_touched(f
     assert "error: unrecognized arguments: --max-num-batched" in result.output  # the journal lines it shows
     assert converge("inventory/sim.py", "--limit", sim03.name).returncode == 0
     assert ssh(sim03, "curl -fsS http://127.0.0.1:8000/health").returncode == 0
+
+
+# The gateway (sim-03, inventory/sim.py's `gateway` group) and rollouts through it.
+
+GATEWAY = "http://10.231.0.13:8400"  # sim-03's address in the lab, the gateway's port (group_vars/gateway.yml)
+
+
+def lab_key() -> str:
+    return (ROOT / ".cache" / "lab" / "ssh" / "engine-api-key").read_text().split("\n", 1)[0].strip()
+
+
+def gateway_servers() -> dict:
+    from thorfleet.inventory import load_fleet
+    from thorfleet.roles.gateway.runtime import Gateway
+
+    (host,) = load_fleet(ROOT / "inventory" / "sim.py").gateways()
+    with Gateway(host) as gateway:
+        return {row["server"]: row for row in gateway.servers()}
+
+
+class Load:
+    """Streaming chat requests for `qwen3` through the gateway at a steady concurrency, until stopped."""
+
+    def __init__(self, concurrency: int = 4):
+        import threading
+
+        from thorfleet.bench.client import Endpoint
+
+        self.endpoint = Endpoint(GATEWAY, "qwen3", lab_key(), chat=True)
+        self.stop, self.results = threading.Event(), []
+        self.threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(concurrency)]
+
+    def _loop(self) -> None:
+        from thorfleet.bench.client import stream_one
+
+        while not self.stop.is_set():
+            self.results.append(stream_one(self.endpoint, "Tell me about the sea.", 8, timeout=120))
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(150)
+
+    @property
+    def failed(self) -> list[str]:
+        return [r.error for r in self.results if not r.ok]
+
+
+def rollout(inventory, *args: str) -> subprocess.CompletedProcess:
+    return thorfleet("rollout", str(inventory), *args, timeout=1800)
+
+
+def exec_start(unit, engine: str) -> str:
+    return ssh(unit, f"systemctl show -p ExecStart --value thorfleet-{engine}.service").stdout
+
+
+def test_the_gateway_routes_each_model_to_every_unit_serving_it_and_endpoints_lists_them(fresh_lab):
+    from thorfleet.bench.client import Endpoint, stream_one
+    from thorfleet.roles.gateway.runtime import get
+
+    before = gateway_servers()
+    endpoint = Endpoint(GATEWAY, "qwen3", lab_key(), chat=True)
+    results = [stream_one(endpoint, "Hello there.", 4, timeout=120) for _ in range(12)]
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    after = gateway_servers()
+    served = {s: after[s]["served"] - before[s]["served"] for s in after if s.split(".", 1)[1] in ("qwen3-8b", "qwen3-vllm", "qwen3-sglang")}
+    assert sorted(served) == ["sim-01.qwen3-8b", "sim-03.qwen3-sglang", "sim-03.qwen3-vllm"]
+    assert all(count > 0 for count in served.values()) and sum(served.values()) == 12, served
+    coder = stream_one(Endpoint(GATEWAY, "qwen3-coder", lab_key(), chat=True), "Hello.", 4, timeout=120)
+    assert coder.ok, coder.error
+    assert get(f"{GATEWAY}/v1/models", "wrong-key")[0] == 401
+    assert stream_one(Endpoint(GATEWAY, "no-such-model", lab_key(), chat=True), "Hello.", 4).error.startswith("HTTP 404")
+    listed = thorfleet("endpoints", "inventory/sim.py", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["model"]: row for row in json.loads(listed.stdout)}
+    assert {u["unit"] for u in rows["qwen3"]["units"]} == {"sim-01", "sim-03"}
+    assert all(u["state"] == "UP" for u in rows["qwen3"]["units"]), rows["qwen3"]
+    assert rows["qwen3"]["url"] == f"{GATEWAY}/v1"
+
+
+def test_a_canary_that_fails_its_health_check_stops_the_rollout_and_stays_out_of_the_gateway(fresh_lab, tmp_path):
+    sim01, sim02, _ = fresh_lab
+    inventory = project_with(tmp_path, {
+        "sim-01": {"engines": {"qwen3-8b": {"args": {"lora": "/nonexistent/adapter.gguf"}, "health_timeout": 20}}},
+        "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}}},
+    })
+    sim02_before = exec_start(sim02, "qwen3-coder")
+    with Load() as load:
+        stopped = rollout(inventory, "--canary", "sim-01", "--batch", "1")
+    assert stopped.returncode == 1, stopped.stdout[-3000:]
+    assert "stopped: batch 1" in stopped.stderr and "untouched" in stopped.stdout
+    assert load.failed == [] and len(load.results) > 4
+    assert exec_start(sim02, "qwen3-coder") == sim02_before and "--top-k" not in sim02_before
+    states = gateway_servers()
+    assert states["sim-01.qwen3-8b"]["status"] == "MAINT" and states["sim-03.qwen3-vllm"]["status"] == "UP"
+
+
+def test_a_rollout_under_load_changes_every_llama_server_with_no_failed_request(fresh_lab, tmp_path):
+    sim01, sim02, _ = fresh_lab
+    inventory = project_with(tmp_path, {
+        "sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 30}}}},
+        "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}, "gpt-oss-120b": {"args": {"top-k": 30}}}},
+    })
+    with Load() as load:
+        done = rollout(inventory, "--canary", "sim-01", "--batch", "1")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert load.failed == [] and len(load.results) > 10, load.failed[:3]
+    for unit, engine in ((sim01, "qwen3-8b"), (sim02, "qwen3-coder"), (sim02, "gpt-oss-120b")):
+        assert "--top-k 30" in exec_start(unit, engine), engine
+    assert {s["status"] for s in gateway_servers().values()} == {"UP"}
+
+
+def test_an_unreachable_unit_fails_the_rollout_and_resume_finishes_it(fresh_lab, tmp_path):
+    _, sim02, _ = fresh_lab
+    inventory = project_with(tmp_path, {"sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 20}}}}})
+    faults.cut(sim02)
+    try:
+        with Load() as load:
+            stopped = rollout(inventory, "--batch", "1")
+        assert stopped.returncode == 1 and "unreachable" in stopped.stdout, stopped.stdout[-3000:]
+        assert "stopped: batch 2" in stopped.stderr
+        assert load.failed == []
+        skipped = rollout(inventory, "--resume", "--skip-unreachable")
+        assert skipped.returncode == 0 and "skipped" in skipped.stdout, skipped.stdout[-3000:]
+    finally:
+        faults.restore(sim02)
+    resumed = rollout(inventory, "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert "--top-k 20" in exec_start(sim02, "qwen3-coder")

@@ -15,7 +15,8 @@ from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 PACKAGE = Path(resources.files("thorfleet"))
 APP = {"thorfleet.config", "thorfleet.inventory", "thorfleet.deploy", "thorfleet.host_files", "thorfleet.cli",
-       "thorfleet.verify", "thorfleet.init_project", "thorfleet.docs", "thorfleet.remote"}
+       "thorfleet.verify", "thorfleet.init_project", "thorfleet.docs", "thorfleet.remote", "thorfleet.rollout",
+       "thorfleet.endpoints"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -54,7 +55,7 @@ def test_the_product_does_not_import_the_lab():
 def test_host_config_keys_come_from_the_registry():
     role_keys = [key for role in ROLES for key in role.config]
     assert list(HostConfig.model_fields) == ["roles", *role_keys]
-    assert HostConfig().roles == ROLE_NAMES == ["base", "power", "docker", "builds", "models", "engines"]
+    assert HostConfig().roles == ROLE_NAMES == ["base", "power", "docker", "builds", "models", "engines", "gateway"]
     for role in ROLES:
         assert callable(role.apply) and callable(role.files) and callable(role.problems)
         if role.checks:

@@ -3,7 +3,7 @@
 from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, PrivateAttr, create_model
 
 from thorfleet.core.types import SecretSource, StrictModel
 from thorfleet.roles import ROLE_NAMES, ROLES
@@ -16,8 +16,17 @@ RoleName = Literal[tuple(ROLE_NAMES)]
 class HostChecks(StrictModel):
     """What every host's configuration answers, whatever its roles' keys."""
 
+    # Set by thorfleet.inventory from the whole inventory: the host's groups, and for a gateway host
+    # the routes to every unit's engines (roles/gateway/routes.py).
+    _groups: list[str] = PrivateAttr(default_factory=list)
+    _gateway_routes: list = PrivateAttr(default_factory=list)
+
     def applies(self, role: str) -> bool:
-        return role in self.roles
+        group = next(r.group for r in ROLES if r.name == role)
+        return role in self.roles and (group is None or group in self._groups)
+
+    def gateway_routes(self) -> list:
+        return self._gateway_routes
 
     def model_of(self, engine: EngineBase):
         return self.models.get(engine.model) if engine.model else None

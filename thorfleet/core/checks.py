@@ -14,6 +14,13 @@ def for_each_engine(where=lambda engine: True):
     return mark
 
 
+def for_each_routed_engine(function):
+    """A check run once per engine that a gateway of the inventory routes to (roles/gateway)."""
+    function.engine_filter = lambda engine: True
+    function.routed_only = True
+    return function
+
+
 def for_each_build(where=lambda build: True):
     """A check run once per build the host's engines run for which `where(build)` holds, as `build_case`
     = (unit, its key under builds, the build's config)."""

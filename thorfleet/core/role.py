@@ -37,3 +37,5 @@ class Role:
     checks: str | None = None
     # Settings that are valid but known to be a mistake (slow, oversized): warnings, (key path, reason).
     advice: Callable[..., Iterable[Problem]] = _no_problems
+    # The inventory group whose hosts alone apply it (the gateway); None: every host whose `roles` name it.
+    group: str | None = None

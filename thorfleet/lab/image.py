@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from thorfleet.roles.base.config import BaseConfig
+from thorfleet.roles.gateway.deploy import PACKAGES as GATEWAY_PACKAGES
 from thorfleet.lab import layout
 from thorfleet.lab.system import LabError, run, run_showing
 
@@ -31,8 +32,8 @@ SYSTEM_PACKAGES = [
 
 
 def packages() -> list[str]:
-    """The lab's own packages plus everything the base role installs by default."""
-    return sorted(set(SYSTEM_PACKAGES) | set(BaseConfig().apt_packages))
+    """The lab's own packages plus everything the roles install by default (base, gateway)."""
+    return sorted(set(SYSTEM_PACKAGES) | set(BaseConfig().apt_packages) | set(GATEWAY_PACKAGES))
 
 
 def recipe() -> dict:

@@ -5,8 +5,9 @@ from thorfleet.roles.base import ROLE as BASE
 from thorfleet.roles.builds import ROLE as BUILDS
 from thorfleet.roles.docker import ROLE as DOCKER
 from thorfleet.roles.engines import ROLE as ENGINES
+from thorfleet.roles.gateway import ROLE as GATEWAY
 from thorfleet.roles.models import ROLE as MODELS
 from thorfleet.roles.power import ROLE as POWER
 
-ROLES = (BASE, POWER, DOCKER, BUILDS, MODELS, ENGINES)
+ROLES = (BASE, POWER, DOCKER, BUILDS, MODELS, ENGINES, GATEWAY)
 ROLE_NAMES = [role.name for role in ROLES]

@@ -19,8 +19,9 @@ def check_modules() -> list[str]:
     return [find_spec(role.checks).origin for role in ROLES if role.checks]
 
 
-def run_suite(inventory: str, limit: str | None, hosts: list[str]) -> tuple[int, dict[str, Counter], list[str]]:
-    """(pytest's exit status, per host: passed/failed/skipped counts, the failures' ids)."""
+def run_suite(inventory: str, limit: str | None, hosts: list[str], quiet: bool = False) -> tuple[int, dict[str, Counter], list[str]]:
+    """(pytest's exit status, per host: passed/failed/skipped counts, the failures' ids); `quiet`
+    keeps pytest's own output off the terminal."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.xml"
         # No configuration file of the working directory applies: the checks run as installed.
@@ -29,7 +30,7 @@ def run_suite(inventory: str, limit: str | None, hosts: list[str]) -> tuple[int,
                    "--inventory", inventory, f"--junitxml={report}"]
         if limit:
             command += ["--limit", limit]
-        status = subprocess.call(command)
+        status = subprocess.call(command, stdout=subprocess.DEVNULL if quiet else None)
         if not report.exists():
             return status, {}, []
         tree = ElementTree.parse(report)

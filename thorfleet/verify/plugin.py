@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from thorfleet.inventory import FleetHost, load_fleet
+from thorfleet.inventory import Fleet, FleetHost, load_fleet
 from thorfleet.remote import connect
+from thorfleet.roles.gateway.routes import routed_at
 
 
 def pytest_addoption(parser):
@@ -28,6 +29,7 @@ class Unit:
     """One host to verify: its name, validated configuration, and a testinfra connection."""
 
     fleet_host: FleetHost
+    fleet: Fleet  # the whole inventory: checks of what the unit looks like from elsewhere (its gateway)
 
     @property
     def name(self) -> str:
@@ -49,7 +51,7 @@ def _units(config) -> list[Unit]:
     unknown = (wanted or set()) - set(fleet.hosts)
     if unknown:
         raise pytest.UsageError(f"--limit names hosts the inventory does not have: {', '.join(sorted(unknown))}")
-    return [Unit(h) for name, h in fleet.hosts.items() if wanted is None or name in wanted]
+    return [Unit(h, fleet) for name, h in fleet.hosts.items() if wanted is None or name in wanted]
 
 
 def role_of(module) -> str:
@@ -65,6 +67,8 @@ def pytest_generate_tests(metafunc):
     if "case" in metafunc.fixturenames:
         where = getattr(metafunc.function, "engine_filter", lambda engine: True)
         cases = [(u, n, e) for u in units for n, e in u.config.engines.items() if where(e)]
+        if getattr(metafunc.function, "routed_only", False):
+            cases = [(u, n, e) for u, n, e in cases if routed_at(u.fleet, u.name, n)]
         metafunc.parametrize("case", cases, ids=[f"{u.name}-{n}" for u, n, _ in cases])
     elif "build_case" in metafunc.fixturenames:
         where = getattr(metafunc.function, "build_filter", lambda build: True)

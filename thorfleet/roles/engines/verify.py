@@ -3,12 +3,14 @@
 import json
 import shlex
 
-from thorfleet.core.checks import for_each_engine
+from thorfleet.core.checks import for_each_engine, for_each_routed_engine
 from thorfleet.core.paths import unit_name
 from thorfleet.roles.builds.files import ENGINES
 from thorfleet.roles.engines.commands import served_name
 from thorfleet.roles.engines.config import NativeEngine
 from thorfleet.roles.engines.deploy import health_url
+from thorfleet.roles.gateway.routes import routed_at
+from thorfleet.roles.gateway.runtime import Gateway, smoke
 from thorfleet.roles.models.fetch_model import STAMPS
 
 WAV = "/tmp/thorfleet-verify.wav"
@@ -93,3 +95,18 @@ def test_engine_model_is_verified(case):
     with unit.host.sudo():
         stamps = json.loads(unit.host.file(f"{unit.config.model_store.dest(model)}/{STAMPS}").content_string)
     assert stamps and (model.file is None or model.file in stamps)
+
+
+@for_each_routed_engine
+def test_engine_is_up_at_each_gateway_and_answers_through_it(case):
+    """As clients reach it: the gateway's health check passes (DRAIN: a rollout is on this unit) and a
+    request pinned to this engine through the gateway is answered."""
+    unit, name, _ = case
+    for gateway_host, route, backend in routed_at(unit.fleet, unit.name, name):
+        key = gateway_host.config.gateway.api_key
+        with Gateway(gateway_host) as gateway, gateway.endpoint() as base:
+            (state,) = [row["status"] for row in gateway.servers() if row["server"] == backend.server]
+            assert state.startswith(("UP", "DRAIN")), f"{backend.server} is {state} at {gateway_host.name}"
+            if route.serves == "chat":
+                status, body = smoke(base, route, key.read() if key else None, backend.server)
+                assert status == 200, f"through {gateway_host.name}: HTTP {status} {body[:300]}"

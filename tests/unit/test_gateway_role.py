@@ -1,0 +1,110 @@
+"""The gateway role: routes worked out from the inventory, HAProxy's configuration rendered from them
+(and accepted by `haproxy -c`), the configuration operation with fake facts, and its errors."""
+
+import subprocess
+from hashlib import sha256
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thorfleet.config import ConfigError
+from thorfleet.inventory import load_fleet
+from thorfleet.roles.gateway.files import CONFIG, haproxy_cfg
+from thorfleet.roles.gateway.operations import CANDIDATE, haproxy_config
+
+from ..conftest import ROOT, require_tool
+from .fake_host import run_operation
+
+TEST_KEY = "test-key-0123"
+
+
+def lab_fleet(root: Path = ROOT):
+    return load_fleet(root / "inventory" / "lab.py", secrets=False)
+
+
+def routes_of(fleet):
+    (gateway,) = fleet.gateways()
+    return {r.model: r for r in gateway.config.gateway_routes()}
+
+
+def test_only_the_gateway_groups_hosts_apply_the_role():
+    fleet = lab_fleet()
+    assert [h.name for h in fleet.gateways()] == ["thor-03"]
+    assert not any(f.dest == CONFIG for f in rendered_files_of(fleet, "thor-01"))
+
+
+def rendered_files_of(fleet, host):
+    from thorfleet.host_files import host_files
+    return host_files(fleet.hosts[host].config)
+
+
+def test_each_model_routes_to_every_unit_serving_it_that_the_gateway_can_reach():
+    routes = routes_of(lab_fleet())
+    assert sorted(routes) == ["gpt-oss", "qwen3", "qwen3-coder", "transcription"]
+    qwen3 = {b.server: (b.address, b.port) for b in routes["qwen3"].reachable}
+    # thor-01's engine listens on its LAN address; thor-03's are on the gateway's own host.
+    assert qwen3 == {"thor-01.qwen3-8b": ("192.168.55.101", 8000), "thor-03.qwen3-vllm": ("127.0.0.1", 8000),
+                     "thor-03.qwen3-sglang": ("127.0.0.1", 30000)}
+    whisper = routes["transcription"].backends[0]
+    assert whisper.address is None and "listens on 127.0.0.1 only" in whisper.why
+    assert routes["qwen3"].key.env == "THORFLEET_API_KEY"
+
+
+def test_the_rendered_configuration_is_valid_haproxy():
+    require_tool("haproxy", "haproxy")
+    fleet = lab_fleet()
+    text = haproxy_cfg(fleet.hosts["thor-03"].config, lambda source: TEST_KEY)
+    path = Path("/tmp/thorfleet-test-haproxy.cfg")
+    path.write_text(text)
+    checked = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    warnings = [line for line in checked.stderr.splitlines() if "WARNING" in line and "server state file" not in line]
+    assert warnings == []
+    assert "option http-no-delay" in text and "balance leastconn" in text and "json_query('$.model')" in text
+    assert text.count(f'"Bearer {TEST_KEY}"') == 4  # the client's key, and the key sent to each of 3 routed models
+
+
+def test_render_shows_where_the_keys_come_from_never_a_key(monkeypatch):
+    monkeypatch.setenv("THORFLEET_API_KEY", TEST_KEY)
+    (haproxy,) = [f for f in rendered_files_of(lab_fleet(), "thor-03") if f.dest == CONFIG]
+    assert TEST_KEY not in haproxy.content and "<secret from environment variable THORFLEET_API_KEY>" in haproxy.content
+    assert haproxy.mode == "640"
+
+
+def _copy_with(project_copy: Path, host: str, extra: dict) -> Path:
+    path = project_copy / "host_vars" / f"{host}.yml"
+    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    path.write_text(yaml.safe_dump({**(data or {}), **extra}))
+    return project_copy
+
+
+def test_engines_of_one_model_with_different_keys_are_refused_naming_the_key(project_copy):
+    _copy_with(project_copy, "thor-03", {"engines": {"qwen3-vllm": {"api_key": {"env": "OTHER_KEY"}}}})
+    with pytest.raises(ConfigError) as err:
+        lab_fleet(project_copy)
+    assert "engines.qwen3-vllm.api_key" in err.value.format() and "must share one api_key source" in err.value.format()
+
+
+def test_a_gateway_exposed_without_a_key_is_refused(project_copy):
+    _copy_with(project_copy, "thor-03", {"gateway": {"bind": "0.0.0.0", "api_key": None}})
+    with pytest.raises(ConfigError) as err:
+        lab_fleet(project_copy)
+    assert "gateway.bind" in err.value.format() and "set api_key" in err.value.format()
+
+
+def test_the_same_configuration_gives_no_commands():
+    text = "global\n"
+    commands, noops = run_operation(haproxy_config, {"FileSha256": sha256(text.encode()).hexdigest()}, text)
+    assert commands == [] and noops == [f"{CONFIG} already routes the fleet as rendered"]
+
+
+def test_a_new_configuration_is_checked_then_installed_with_a_backup_and_restored_if_haproxy_refuses_it():
+    commands, _ = run_operation(haproxy_config, {"FileSha256": "old"}, "global\n")
+    shown = [c for c in commands if isinstance(c, str)]
+    check = next(i for i, c in enumerate(shown) if f"haproxy -c -q -f {CANDIDATE}" in c)
+    install = next(i for i, c in enumerate(shown) if f"mv {CANDIDATE} {CONFIG}" in c)
+    assert check < install
+    assert "thorfleet-backup" in shown[install] and "show servers state" in shown[install]
+    assert 'cp -a "$backup"' in shown[install]  # the restore when the reload fails
+    assert ("/tmp/pyinfra-upload", "global\n") in commands  # staged privately, never on a command line

@@ -1,0 +1,50 @@
+"""`thorfleet endpoints INVENTORY [--json]`: every model the fleet serves, the gateway URL clients
+use for it, and the units behind it with their state at the gateway."""
+
+import json
+
+from rich.table import Table
+
+from thorfleet.roles.gateway.runtime import Gateway
+
+
+def endpoints(fleet, live: bool = True) -> list[dict]:
+    """One row per model and gateway; `live` asks each gateway for its servers' state over SSH."""
+    rows = []
+    for host in fleet.gateways():
+        gateway = host.config.gateway
+        address = host.data.get("ssh_hostname", host.name) if gateway.bind == "0.0.0.0" else gateway.bind
+        states, error = {}, ""
+        if live:
+            try:
+                with Gateway(host) as connected:
+                    states = {r["server"]: r for r in connected.servers()}
+            except Exception as err:  # paramiko raises many kinds for a host it cannot reach
+                error = f"gateway not reachable: {err}"
+        for route in host.config.gateway_routes():
+            units = []
+            for backend in route.backends:
+                state = states.get(backend.server, {})
+                units.append({"unit": backend.unit, "engine": backend.engine, "address": f"{backend.address}:{backend.port}" if backend.address else None,
+                              "state": state.get("status") or (error or backend.why or "unknown"), "open": state.get("open"),
+                              "served": state.get("served")})
+            path = "/inference" if route.serves == "transcription" else "/v1"
+            rows.append({"model": route.model, "serves": route.serves, "gateway": host.name,
+                         "url": f"http://{address}:{gateway.port}{path}", "key": gateway.api_key is not None, "units": units})
+    return rows
+
+
+def endpoints_table(rows: list[dict]) -> Table:
+    table = Table(title="endpoints")
+    for column in ("model", "url", "units", "state", "served"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["model"], row["url"] + (" (key)" if row["key"] else ""),
+                      "\n".join(f"{u['unit']}/{u['engine']}" for u in row["units"]),
+                      "\n".join(str(u["state"]) for u in row["units"]),
+                      "\n".join("" if u["served"] is None else str(u["served"]) for u in row["units"]))
+    return table
+
+
+def as_json(rows: list[dict]) -> str:
+    return json.dumps(rows, indent=2)

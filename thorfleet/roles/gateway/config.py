@@ -1,0 +1,31 @@
+"""Config of the gateway role: one OpenAI-compatible endpoint in front of the fleet (HAProxy)."""
+
+import ipaddress
+
+from pydantic import Field, model_validator
+
+from thorfleet.core.types import KeyProblem, BindAddress, Port, SecretSource, StrictModel
+
+
+class GatewayConfig(StrictModel):
+    """Applies to the hosts of the inventory's `gateway` group (docs/gateway.md)."""
+
+    bind: BindAddress = Field("127.0.0.1", description="Address the gateway listens on; anything but loopback needs `api_key` "
+                                                       "or `allow_unauthenticated`.")
+    port: Port = Field(8400, description="Port of the fleet's OpenAI-compatible endpoint.")
+    api_key: SecretSource | None = Field(None, description="Key clients send (`Authorization: Bearer …`); checked at the gateway, "
+                                                           "which sends each unit its own engine's key.")
+    allow_unauthenticated: bool = Field(False, description="Explicitly allow a non-loopback `bind` without an API key.")
+    check_interval_s: int = Field(2, ge=1, le=60, description="Seconds between the active health checks of each engine.")
+    drain_timeout_s: int = Field(300, ge=1, le=3600, description="Seconds a rollout waits for a drained unit's open requests.")
+    request_timeout_s: int = Field(600, ge=10, le=86400, description="Longest a request (a whole streamed answer) may take.")
+
+    @model_validator(mode="after")
+    def _exposed_needs_a_key(self):
+        if not ipaddress.ip_address(self.bind).is_loopback and self.api_key is None and not self.allow_unauthenticated:
+            raise KeyProblem("bind", f"{self.bind} is not loopback: set api_key (or allow_unauthenticated: true)")
+        return self
+
+    @property
+    def exposed(self) -> bool:
+        return not ipaddress.ip_address(self.bind).is_loopback

@@ -1,0 +1,52 @@
+"""The file the gateway role writes: HAProxy's configuration, rendered from the fleet's routes."""
+
+import ipaddress
+import json
+
+from thorfleet.core.render import RenderedFile, render_template
+from thorfleet.core.types import SecretSource
+from thorfleet.roles.gateway.routes import KEY_RE
+
+CONFIG = "/etc/haproxy/haproxy.cfg"
+SOCKET = "/run/haproxy/admin.sock"
+STATE_FILE = "/var/lib/haproxy/server-state"
+
+
+def shown_secret(source: SecretSource) -> str:
+    """What `thorfleet render` prints in place of a key."""
+    return f"<secret from {source.describe()}>"
+
+
+def _key(source: SecretSource | None, read) -> str:
+    if source is None:
+        return ""
+    value = read(source)
+    if read is not shown_secret and not KEY_RE.match(value):
+        raise ValueError(f"the key in {source.describe()} has characters HAProxy would need quoted: use letters, digits and ._~+/=-")
+    return value
+
+
+def listen_address(gateway) -> str:
+    address = ipaddress.ip_address(gateway.bind)
+    return f"[{address}]:{gateway.port}" if address.version == 6 else f"{address}:{gateway.port}"
+
+
+def haproxy_cfg(config, read=SecretSource.read) -> str:
+    """haproxy.cfg for this gateway; `read` gives each key (the deploy reads them, `render` shows where from)."""
+    routes = config.gateway_routes()
+    models = [{"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == "chat" and r.reachable]
+    return render_template(
+        "roles/gateway/haproxy.cfg.j2",
+        gateway=config.gateway,
+        listen=listen_address(config.gateway),
+        socket=SOCKET,
+        state_file=STATE_FILE,
+        routes=routes,
+        client_key=_key(config.gateway.api_key, read),
+        keys={r.backend: _key(r.key, read) for r in routes},
+        models_json=json.dumps({"object": "list", "data": models}, separators=(",", ":")),
+    )
+
+
+def rendered_files(config) -> list[RenderedFile]:
+    return [RenderedFile(CONFIG, haproxy_cfg(config, shown_secret), mode="640", role="gateway")]

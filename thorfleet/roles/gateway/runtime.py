@@ -1,0 +1,113 @@
+"""The gateway at run time, from the controller over SSH: its servers' state from HAProxy's runtime
+API, draining and enabling a unit, and requests through it (made from the controller through a
+tunnel, so that no key is ever on a command line)."""
+
+import csv
+import json
+import shlex
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from thorfleet.bench.tunnel import forward, ssh_client
+from thorfleet.roles.gateway.files import SOCKET
+from thorfleet.roles.gateway.routes import TRANSCRIPTION
+
+
+class GatewayError(Exception):
+    """The gateway did not answer as expected (the message says what it said)."""
+
+
+class Gateway:
+    """One gateway host (a FleetHost of the `gateway` group), connected while in a `with` block."""
+
+    def __init__(self, fleet_host):
+        self.fleet_host = fleet_host
+        self.config = fleet_host.config.gateway
+        self.routes = fleet_host.config.gateway_routes()
+        self.client = None
+
+    def __enter__(self):
+        self.client = ssh_client(self.fleet_host.name, self.fleet_host.data)
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
+
+    def _api(self, command: str) -> str:
+        line = f"echo {shlex.quote(command)} | socat stdio unix-connect:{SOCKET}"
+        _, stdout, stderr = self.client.exec_command(f"sudo -n sh -c {shlex.quote(line)}", timeout=30)
+        out = stdout.read().decode(errors="replace")
+        if stdout.channel.recv_exit_status() != 0:
+            raise GatewayError(f"{self.fleet_host.name}: HAProxy's runtime API did not answer {command!r}: "
+                               f"{stderr.read().decode(errors='replace').strip()}")
+        return out
+
+    def servers(self) -> list[dict]:
+        """Every engine server of every backend: backend, server (unit.engine), unit, status (UP,
+        DOWN, DRAIN, MAINT…), open requests and requests served so far."""
+        rows = []
+        for row in csv.DictReader(self._api("show stat").lstrip("# ").splitlines()):
+            if row["svname"] in ("FRONTEND", "BACKEND"):
+                continue
+            rows.append({"backend": row["pxname"], "server": row["svname"], "unit": row["svname"].split(".", 1)[0],
+                         "status": row["status"], "open": int(row["scur"] or 0), "served": int(row["stot"] or 0)})
+        return rows
+
+    def set_unit_state(self, unit: str, state: str) -> list[str]:
+        """Every server of `unit` to `state` (ready, drain or maint); the servers it changed."""
+        changed = []
+        for row in self.servers():
+            if row["unit"] == unit:
+                answer = self._api(f"set server {row['backend']}/{row['server']} state {state}").strip()
+                if answer:
+                    raise GatewayError(f"set server {row['backend']}/{row['server']} state {state}: {answer}")
+                changed.append(row["server"])
+        return changed
+
+    def wait_idle(self, unit: str, timeout: float) -> float:
+        """Wait until no request is open on a server of `unit`; the seconds it took."""
+        started = time.monotonic()
+        while (busy := sum(r["open"] for r in self.servers() if r["unit"] == unit)) > 0:
+            if time.monotonic() - started > timeout:
+                raise GatewayError(f"{unit} still has {busy} open request(s) after {timeout:.0f} s of draining")
+            time.sleep(0.5)
+        return time.monotonic() - started
+
+    @contextmanager
+    def endpoint(self):
+        """The gateway's base URL as the controller reaches it (through SSH, whatever it binds)."""
+        address = "127.0.0.1" if self.config.bind in ("0.0.0.0", "127.0.0.1") else self.config.bind
+        with forward(self.client, address, self.config.port) as port:
+            yield f"http://127.0.0.1:{port}"
+
+
+def headers(key: str | None, server: str | None = None) -> dict:
+    found = {"Authorization": f"Bearer {key}"} if key else {}
+    if server:
+        found["X-Thorfleet-Server"] = server  # pins the request to that engine (unit.engine), drained or not
+    return found
+
+
+def smoke(base: str, route, key: str | None, server: str | None = None, timeout: float = 120) -> tuple[int, str]:
+    """One small request of the route's kind through the gateway: (HTTP status, body or reason)."""
+    if route.serves == TRANSCRIPTION:
+        return get(f"{base}/v1/models", key, timeout)  # a transcription needs audio: the route's health is checked instead
+    body = json.dumps({"model": route.model, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4}).encode()
+    request = urllib.request.Request(f"{base}/v1/chat/completions", body, {**headers(key, server), "Content-Type": "application/json"})
+    return _send(request, timeout)
+
+
+def get(url: str, key: str | None, timeout: float = 30) -> tuple[int, str]:
+    return _send(urllib.request.Request(url, headers=headers(key)), timeout)
+
+
+def _send(request, timeout: float) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+    except OSError as err:
+        return 0, str(err)

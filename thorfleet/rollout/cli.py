@@ -1,0 +1,101 @@
+"""`thorfleet rollout INVENTORY [--canary HOST] [--batch N|PCT]... [--max-fail PCT] [--resume] [--skip-unreachable]`."""
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from thorfleet.rollout.batches import parse_size, plan
+from thorfleet.rollout.run import DEPLOY_FILE, Rollout
+from thorfleet.rollout.state import DONE, RolloutState, state_path
+from thorfleet.terminal import console, errors
+
+
+def _sizes(ctx, param, values) -> list:
+    try:
+        return [parse_size(v) for v in values]
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@click.command("rollout")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--canary", help="Roll this unit out first, alone; nothing else is touched unless it passes its gate.")
+@click.option("--batch", "sizes", multiple=True, callback=_sizes, metavar="N|PCT",
+              help="Batch size, repeatable: a number of units or a percentage (rounded down, at least 1); the last repeats "
+                   "(Ansible's `serial`). Default: all the remaining units in one batch.")
+@click.option("--max-fail", default=0.0, show_default=True, type=click.FloatRange(0, 100),
+              help="Stop when more than this percentage of a batch fails (a batch that fails whole always stops).")
+@click.option("--resume", is_flag=True, help="Carry on the stopped rollout of this inventory (its state file) with the units not done.")
+@click.option("--skip-unreachable", is_flag=True, help="Report an unreachable unit as skipped instead of failed.")
+def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable) -> None:
+    """Deploy the fleet without taking it down: the canary first, then batches; each unit drained at
+    the gateway, deployed, gated (its verify checks and a request through the gateway) and put back."""
+    from thorfleet.cli import _fleet
+
+    if not Path(DEPLOY_FILE).is_file():
+        raise click.UsageError(f"no {DEPLOY_FILE} here: run thorfleet rollout from the project's folder, as pyinfra")
+    fleet = _fleet(inventory)
+    path = state_path(fleet.config_dir, fleet.inventory)
+    if resume:
+        if not path.is_file():
+            raise click.UsageError(f"no stopped rollout to resume ({path} does not exist)")
+        state = RolloutState.load(path)
+        console.print(f"resuming the rollout in {path}: {sum(u.state == DONE for u in state.units.values())} unit(s) done")
+    else:
+        if canary and canary not in fleet.hosts:
+            raise click.UsageError(f"--canary {canary!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})")
+        state = RolloutState(str(fleet.inventory), plan(list(fleet.hosts), canary, sizes), max_fail)
+    if not fleet.gateways():
+        errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
+    console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
+    ok = Rollout(fleet, state, skip_unreachable, lambda line: console.print(line, highlight=False, markup=False)).run()
+    console.print(summary(state))
+    if state.stopped:
+        errors.print(f"stopped: {state.stopped}; units not reached are untouched. Fix, then `thorfleet rollout {inventory} --resume`.",
+                     style="bold red", highlight=False)
+    sys.exit(0 if ok else 1)
+
+
+def _flags(command_line: str) -> dict:
+    """--flag value pairs of a command line (a bare flag: ''), the program left out."""
+    words, flags = command_line.split()[1:], {}
+    for index, word in enumerate(words):
+        if word.startswith("-"):
+            following = words[index + 1] if index + 1 < len(words) else ""
+            flags[word] = "" if following.startswith("-") else following
+    return flags
+
+
+def _changes(before: dict, after: dict) -> tuple[str, str, str]:
+    """(build, model, flags) columns: what changed in the engines' command lines."""
+    builds, models, flags = [], [], []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name, {}), after.get(name, {})
+        old_program, new_program = old.get("command_line", "").split()[:1], new.get("command_line", "").split()[:1]
+        if old_program != new_program:
+            builds.append(f"{name}: {' '.join(old_program) or '-'} → {' '.join(new_program) or '-'}")
+        if old.get("model_file") != new.get("model_file"):
+            models.append(f"{name}: {old.get('model_file') or '-'} → {new.get('model_file') or '-'}")
+        old_flags, new_flags = _flags(old.get("command_line", "")), _flags(new.get("command_line", ""))
+        changed = [f"{flag} {old_flags.get(flag, '-')} → {new_flags.get(flag, '-')}".replace("  ", " ")
+                   for flag in sorted(set(old_flags) | set(new_flags)) if old_flags.get(flag) != new_flags.get(flag)]
+        flags += [f"{name}: {change}" for change in changed]
+    return "\n".join(builds) or "same", "\n".join(models) or "same", "\n".join(flags) or "same"
+
+
+def summary(state: RolloutState) -> Table:
+    table = Table(title="rollout")
+    for column in ("unit", "result", "build", "model", "flags", "gate", "s"):
+        table.add_column(column)
+    for batch in state.batches:
+        for host in batch:
+            unit = state.units.get(host)
+            if unit is None:
+                table.add_row(host, "untouched", "", "", "", "", "")
+                continue
+            style = {"done": "green", "failed": "red", "skipped": "yellow"}.get(unit.state, "")
+            build, model, flags = _changes(unit.before, unit.after) if unit.after else ("", "", "")
+            table.add_row(host, f"[{style}]{unit.state}[/]", build, model, flags, unit.gate or unit.reason, f"{unit.seconds:.0f}")
+    return table

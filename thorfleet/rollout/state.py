@@ -1,0 +1,51 @@
+"""The rollout's state file: its plan and each unit's outcome, written after every unit, so that
+`--resume` carries on where a stopped rollout left off."""
+
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+_saving = threading.Lock()  # the units of a batch finish in parallel threads
+
+
+@dataclass
+class UnitOutcome:
+    host: str
+    state: str = PENDING
+    reason: str = ""
+    gate: str = ""
+    before: dict = field(default_factory=dict)  # engine -> its command line and model, before the deploy
+    after: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class RolloutState:
+    inventory: str
+    batches: list[list[str]]
+    max_fail: float
+    units: dict[str, UnitOutcome] = field(default_factory=dict)
+    stopped: str = ""  # why the rollout stopped early ('' when it ran to the end)
+
+    def outcome(self, host: str) -> UnitOutcome:
+        return self.units.setdefault(host, UnitOutcome(host))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        with _saving:
+            partial.write_text(json.dumps(asdict(self), indent=2))
+            os.replace(partial, path)  # never half-written
+
+    @classmethod
+    def load(cls, path: Path) -> "RolloutState":
+        data = json.loads(path.read_text())
+        units = {name: UnitOutcome(**unit) for name, unit in data.pop("units").items()}
+        return cls(**data, units=units)
+
+
+def state_path(config_dir: Path, inventory: Path) -> Path:
+    return config_dir / ".thorfleet" / f"rollout-{inventory.stem}.json"
