@@ -106,6 +106,8 @@ def _attach_gateway_routes(inventory: Path, hosts: dict[str, FleetHost]) -> list
         if GATEWAY_GROUP in fleet_host.groups:
             routes, problems = fleet_routes(hosts, name)
             fleet_host.config._gateway_routes = routes
+            for backend in (b for route in routes for b in route.reachable):
+                hosts[backend.unit].config._behind_gateways.setdefault(backend.engine, []).append((fleet_host, backend.server))
             issues += [ConfigIssue(str(inventory), key, reason, (host,)) for host, key, reason in problems]
     return merge_hosts(issues) if issues else []
 

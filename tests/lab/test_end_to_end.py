@@ -300,6 +300,18 @@ def test_the_gateway_routes_each_model_to_every_unit_serving_it_and_endpoints_li
     assert rows["qwen3"]["url"] == f"{GATEWAY}/v1"
 
 
+def test_a_plain_deploy_drains_an_engine_behind_the_gateway_before_restarting_it(fresh_lab, tmp_path):
+    sim01 = fresh_lab[0]
+    inventory = project_with(tmp_path, {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 25}}}}})
+    with Load() as load:
+        result = converge(inventory, "--limit", "sim-01")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "sim-01.qwen3-8b drained at sim-03" in result.output
+    assert load.failed == [] and len(load.results) > 4, load.failed[:3]
+    assert "--top-k 25" in exec_start(sim01, "qwen3-8b")
+    assert gateway_servers()["sim-01.qwen3-8b"]["status"] == "UP"
+
+
 def test_a_canary_that_fails_its_health_check_stops_the_rollout_and_stays_out_of_the_gateway(fresh_lab, tmp_path):
     sim01, sim02, _ = fresh_lab
     inventory = project_with(tmp_path, {

@@ -225,3 +225,49 @@ def test_known_slow_llama_server_flags_are_warnings_naming_the_file(tmp_path):
     write_tree(tmp_path, {"host_vars/thor-01.yml": {"builds": {"llama_cpp": {"cuda": False}},
                                                     "engines": {"e": {"args": {"ctx-size": 18432}}}}})
     assert [w.key_path for w in load_host(tmp_path, ["llm"], "thor-01")[1]] == ["engines.e.model"]
+
+
+def test_behind_a_gateway_the_engine_is_drained_before_the_restart_and_put_back_after_its_health():
+    new = {**FINGERPRINT, "build": "b2"}
+    gateways = [("gateway-host", "thor-01.qwen3-8b")]
+    commands, _ = run_operation(engine_serving, program(running=FINGERPRINT), "qwen3-8b", [UNIT, ENV], new, HEALTH, 60,
+                                flags={"kind": "llama-server", "argv": [BINARY, "--model", "/m.gguf"]}, gateways=gateways)
+    assert commands[0] == "FunctionCommand(drain, (), {})"
+    assert "systemctl restart thorfleet-qwen3-8b.service" in commands[1] and commands[2].startswith("for i in")
+    assert commands[3] == "FunctionCommand(ready, (), {})"
+
+
+def test_the_drain_leaves_a_server_a_rollout_holds_and_puts_back_only_what_it_drained(monkeypatch):
+    from thorfleet.roles.gateway import runtime
+
+    rows = {"a.e": {"backend": "chat.m", "server": "a.e", "unit": "a", "status": "UP", "open": 0, "served": 0},
+            "b.e": {"backend": "chat.m", "server": "b.e", "unit": "b", "status": "DRAIN", "open": 0, "served": 0}}
+    calls = []
+
+    class FakeGateway:
+        def __init__(self, host):
+            self.config = type("C", (), {"drain_timeout_s": 5})()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def servers(self):
+            return list(rows.values())
+
+        def set_state(self, found, state):
+            calls.append((sorted(r["server"] for r in found), state))
+            return [r["server"] for r in found]
+
+        def wait_idle(self, servers, timeout):
+            calls.append((sorted(servers), "idle"))
+            return 0.0
+
+    monkeypatch.setattr(runtime, "Gateway", FakeGateway)
+    host = type("H", (), {"log": lambda self, *a: None, "log_styled": lambda self, *a, **k: None, "name": "gw"})()
+    gateway = type("G", (), {"name": "gw"})()
+    drain = runtime.DrainForRestart([(gateway, "a.e"), (gateway, "b.e")])
+    assert drain.drain(None, host) and drain.ready(None, host)
+    assert calls == [(["a.e"], "drain"), (["a.e"], "idle"), ([], "drain"), (["a.e"], "ready")]

@@ -20,6 +20,7 @@ class HostChecks(StrictModel):
     # the routes to every unit's engines (roles/gateway/routes.py).
     _groups: list[str] = PrivateAttr(default_factory=list)
     _gateway_routes: list = PrivateAttr(default_factory=list)
+    _behind_gateways: dict = PrivateAttr(default_factory=dict)  # engine -> [(gateway FleetHost, server)]
 
     def applies(self, role: str) -> bool:
         group = next(r.group for r in ROLES if r.name == role)
@@ -27,6 +28,10 @@ class HostChecks(StrictModel):
 
     def gateway_routes(self) -> list:
         return self._gateway_routes
+
+    def behind_gateways(self, engine: str) -> list:
+        """(gateway FleetHost, HAProxy server) for each gateway that routes this engine."""
+        return self._behind_gateways.get(engine, [])
 
     def model_of(self, engine: EngineBase):
         return self.models.get(engine.model) if engine.model else None

@@ -105,8 +105,8 @@ class Rollout:
         try:
             outcome.before = outcome.before or _engines(client, fleet_host)  # a resumed unit keeps its first "before"
             for gateway in gateways:
-                if gateway.set_unit_state(host, "drain"):
-                    waited = gateway.wait_idle(host, gateway.config.drain_timeout_s)
+                if drained := gateway.set_unit_state(host, "drain"):
+                    waited = gateway.wait_idle(set(drained), gateway.config.drain_timeout_s)
                     self.log(f"{host}: drained at {gateway.fleet_host.name} in {waited:.1f} s")
             ok, outcome.reason = deploy(self.fleet, host, self.log_dir)
             if ok:

@@ -100,5 +100,5 @@ def apply(config) -> None:
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
                        fingerprint=engine_fingerprint(config, engine, files, key), health_url=health_url(engine),
                        timeout=engine.health_timeout, secret=key_file(name, engine, key),
-                       flags=flags_to_check(config, name, engine), _sudo=True)
+                       flags=flags_to_check(config, name, engine), gateways=config.behind_gateways(name), _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

@@ -19,6 +19,10 @@ class GatewayError(Exception):
     """The gateway did not answer as expected (the message says what it said)."""
 
 
+class GatewayNotRunning(GatewayError):
+    """HAProxy's runtime API is not there (yet): nothing is routed through this gateway."""
+
+
 class Gateway:
     """One gateway host (a FleetHost of the `gateway` group), connected while in a `with` block."""
 
@@ -36,10 +40,13 @@ class Gateway:
         self.client.close()
 
     def _api(self, command: str) -> str:
-        line = f"echo {shlex.quote(command)} | socat stdio unix-connect:{SOCKET}"
+        line = f"[ -S {SOCKET} ] || exit 3; echo {shlex.quote(command)} | socat stdio unix-connect:{SOCKET}"
         _, stdout, stderr = self.client.exec_command(f"sudo -n sh -c {shlex.quote(line)}", timeout=30)
         out = stdout.read().decode(errors="replace")
-        if stdout.channel.recv_exit_status() != 0:
+        status = stdout.channel.recv_exit_status()
+        if status == 3:
+            raise GatewayNotRunning(f"{self.fleet_host.name}: HAProxy's runtime API ({SOCKET}) is not there")
+        if status != 0:
             raise GatewayError(f"{self.fleet_host.name}: HAProxy's runtime API did not answer {command!r}: "
                                f"{stderr.read().decode(errors='replace').strip()}")
         return out
@@ -55,23 +62,24 @@ class Gateway:
                          "status": row["status"], "open": int(row["scur"] or 0), "served": int(row["stot"] or 0)})
         return rows
 
-    def set_unit_state(self, unit: str, state: str) -> list[str]:
-        """Every server of `unit` to `state` (ready, drain or maint); the servers it changed."""
-        changed = []
-        for row in self.servers():
-            if row["unit"] == unit:
-                answer = self._api(f"set server {row['backend']}/{row['server']} state {state}").strip()
-                if answer:
-                    raise GatewayError(f"set server {row['backend']}/{row['server']} state {state}: {answer}")
-                changed.append(row["server"])
-        return changed
+    def set_state(self, rows: list[dict], state: str) -> list[str]:
+        """These servers (rows of `servers()`) to `state` (ready, drain or maint); their names."""
+        for row in rows:
+            answer = self._api(f"set server {row['backend']}/{row['server']} state {state}").strip()
+            if answer:
+                raise GatewayError(f"set server {row['backend']}/{row['server']} state {state}: {answer}")
+        return [row["server"] for row in rows]
 
-    def wait_idle(self, unit: str, timeout: float) -> float:
-        """Wait until no request is open on a server of `unit`; the seconds it took."""
+    def set_unit_state(self, unit: str, state: str) -> list[str]:
+        """Every server of `unit` to `state`; the servers it changed."""
+        return self.set_state([row for row in self.servers() if row["unit"] == unit], state)
+
+    def wait_idle(self, servers: set[str], timeout: float) -> float:
+        """Wait until no request is open on these servers; the seconds it took."""
         started = time.monotonic()
-        while (busy := sum(r["open"] for r in self.servers() if r["unit"] == unit)) > 0:
+        while (busy := sum(r["open"] for r in self.servers() if r["server"] in servers)) > 0:
             if time.monotonic() - started > timeout:
-                raise GatewayError(f"{unit} still has {busy} open request(s) after {timeout:.0f} s of draining")
+                raise GatewayError(f"{', '.join(sorted(servers))} still had {busy} open request(s) after {timeout:.0f} s of draining")
             time.sleep(0.5)
         return time.monotonic() - started
 
@@ -111,3 +119,42 @@ def _send(request, timeout: float) -> tuple[int, str]:
         return err.code, err.read().decode(errors="replace")
     except OSError as err:
         return 0, str(err)
+
+
+class DrainForRestart:
+    """The deploy's restart of one engine behind gateways (engines role): drained at each gateway and
+    its open requests waited for before the restart, put back once it answers its health check. A
+    server a rollout has drained or left out already is left as it is, and not put back here."""
+
+    def __init__(self, targets: list):
+        self.targets = targets  # (gateway FleetHost, server name)
+        self.drained: list[tuple] = []
+
+    def drain(self, state, host) -> bool:
+        for gateway_host, server in self.targets:
+            try:
+                with Gateway(gateway_host) as gateway:
+                    rows = [r for r in gateway.servers() if r["server"] == server and r["status"].startswith(("UP", "DOWN", "NOLB"))]
+                    gateway.set_state(rows, "drain")
+                    if rows:
+                        self.drained.append((gateway_host, rows))
+                        waited = gateway.wait_idle({server}, gateway.config.drain_timeout_s)
+                        host.log(f"{server} drained at {gateway_host.name} in {waited:.1f} s")
+            except GatewayNotRunning:  # a first deploy: the gateway comes later, and sends nothing yet
+                host.log(f"{server}: the gateway {gateway_host.name} is not running yet, nothing to drain")
+            except Exception as err:  # paramiko's many kinds, GatewayError: the restart must not go on
+                host.log_styled(f"thorfleet: cannot drain {server} at the gateway {gateway_host.name}, so it was not "
+                                f"restarted: {err}", fg="red")
+                return False
+        return True
+
+    def ready(self, state, host) -> bool:
+        for gateway_host, rows in self.drained:
+            try:
+                with Gateway(gateway_host) as gateway:
+                    gateway.set_state(rows, "ready")
+            except Exception as err:  # as above: the engine runs; the gateway must be told by hand
+                host.log_styled(f"thorfleet: {', '.join(r['server'] for r in rows)} restarted but not put back at "
+                                f"{gateway_host.name}: {err}; `thorfleet rollout` or HAProxy's `set server … state ready`", fg="red")
+                return False
+        return True
