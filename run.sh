@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 setup() {
-    # systemd-analyze checks every rendered unit, haproxy -c the gateway's configuration (Debian's packages).
-    if ! command -v systemd-analyze >/dev/null || ! command -v haproxy >/dev/null; then
-        apt-get update -qq && apt-get install -y -qq systemd haproxy >/dev/null
+    # systemd-analyze checks every rendered unit, haproxy -c the gateway's configuration, promtool the
+    # monitoring host's (Debian's packages).
+    if ! command -v systemd-analyze >/dev/null || ! command -v haproxy >/dev/null || ! command -v promtool >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd haproxy prometheus >/dev/null
     fi
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q -e '.[test]'

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The example inventory's exposed engines read their key from this variable, and validation reads
 # every secret before anything connects; this value is a test's, not a real key.
 os.environ.setdefault("THORFLEET_API_KEY", "example-key-for-tests")
+os.environ.setdefault("THORFLEET_METRICS_PASSWORD", "example-password-for-tests")
 
 
 def closed_port() -> int:

@@ -16,6 +16,7 @@ from thorfleet.config.errors import merge_hosts
 from thorfleet.config.loader import load_host
 from thorfleet.config.stray_files import stray_files
 from thorfleet.roles.gateway.routes import GROUP as GATEWAY_GROUP, fleet_routes
+from thorfleet.roles.monitoring.targets import GROUP as MONITORING_GROUP, fleet_jobs
 
 DATA_KEY = "thorfleet"
 _raise_errors = False  # set by the thorfleet CLI, which reports errors itself
@@ -40,6 +41,9 @@ class Fleet:
 
     def gateways(self) -> list[FleetHost]:
         return [h for h in self.hosts.values() if h.config.applies("gateway")]
+
+    def monitors(self) -> list[FleetHost]:
+        return [h for h in self.hosts.values() if h.config.applies("monitoring")]
 
 
 def config_dir_for(inventory_file: Path) -> Path:
@@ -71,6 +75,8 @@ def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fle
     inventory = Path(namespace["__file__"])
     config_dir = config_dir_for(inventory)
     groups = _groups(namespace)
+    if MONITORING_GROUP not in groups and GATEWAY_GROUP in groups:
+        groups[MONITORING_GROUP] = groups[GATEWAY_GROUP]  # Prometheus on the gateway's hosts unless said otherwise
     file_group = inventory.stem
     membership: dict[str, list[str]] = {}
     connection: dict[str, dict] = {}
@@ -94,6 +100,7 @@ def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fle
         fleet_hosts[name] = FleetHost(name, ordered, config, connection.get(name, {}))
     if not issues:
         issues += _attach_gateway_routes(inventory, fleet_hosts)
+        _attach_scrape_jobs(fleet_hosts)
     if issues:
         raise ConfigError(issues)
     return Fleet(inventory, config_dir, fleet_hosts, merge_hosts(warnings))
@@ -110,6 +117,13 @@ def _attach_gateway_routes(inventory: Path, hosts: dict[str, FleetHost]) -> list
                 hosts[backend.unit].config._behind_gateways.setdefault(backend.engine, []).append((fleet_host, backend.server))
             issues += [ConfigIssue(str(inventory), key, reason, (host,)) for host, key, reason in problems]
     return merge_hosts(issues) if issues else []
+
+
+def _attach_scrape_jobs(hosts: dict[str, FleetHost]) -> None:
+    """Give each monitoring host the scrape jobs of the whole fleet."""
+    for name, fleet_host in hosts.items():
+        if MONITORING_GROUP in fleet_host.groups:
+            fleet_host.config._scrape_jobs, fleet_host.config._unscraped = fleet_jobs(hosts, name)
 
 
 def attach_config(namespace: dict) -> None:

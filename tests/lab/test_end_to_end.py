@@ -1,6 +1,7 @@
 """The project's main proof: a fresh lab converged from scratch to serving, and kept that way."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -361,3 +362,63 @@ def test_an_unreachable_unit_fails_the_rollout_and_resume_finishes_it(fresh_lab,
     resumed = rollout(inventory, "--resume")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert "--top-k 20" in exec_start(sim02, "qwen3-coder")
+
+
+def wait_for(what: str, check, timeout: float = 90, every: float = 2):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(every)
+    return found
+
+
+def test_prometheus_scrapes_every_target_counts_the_bench_tokens_fires_engine_down_and_status_shows_it(fresh_lab, tmp_path):
+    """The monitoring role on sim-03 (the gateway's host, no `monitoring` group declared): every
+    engine, node exporter and the gateway up; a bench's generated tokens in llama-server's counter;
+    a stopped engine's alert firing; `thorfleet status` showing every unit and engine."""
+    from thorfleet.inventory import load_fleet
+    from thorfleet.roles.monitoring.runtime import connect
+
+    fleet = load_fleet(ROOT / "inventory" / "sim.py")
+    (monitor,) = fleet.monitors()
+    assert monitor.name == "sim-03"
+    generated = 'llamacpp:tokens_predicted_total{unit="sim-02",engine="qwen3-coder"}'
+    with connect(monitor) as prometheus:
+        # (Series of Debian's own configuration, before the deploy replaced it, carry no `thorfleet` label.)
+        up = wait_for("every target scraped", lambda: (rows := prometheus.query('up{thorfleet!=""}')) and all(v == 1 for _, v in rows)
+                      and len(rows) == 9 and rows, timeout=120)
+        assert sorted((m["job"], m["unit"]) for m, _ in up) == [
+            ("gateway", "sim-03"), ("llama-server", "sim-01"), ("llama-server", "sim-02"), ("llama-server", "sim-02"),
+            ("node", "sim-01"), ("node", "sim-02"), ("node", "sim-03"), ("sglang", "sim-03"), ("vllm", "sim-03")]
+        (_, before), = prometheus.query(generated)
+        shape = ("--concurrency", "2", "--input-len", "32", "--output-len", "16", "--prompts", "6")
+        done = thorfleet("bench", "inventory/sim.py", "--limit", "sim-02", "--engine", "qwen3-coder", *shape,
+                         "--out", str(tmp_path / "bench"), cwd=ROOT, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        (record,) = json.loads((tmp_path / "bench" / "results.json").read_text())["records"]
+        tokens = record["figures"]["total_output_tokens"]
+        # The bench's own count against the server's counter, once Prometheus has scraped it again. The
+        # bench also sends, uncounted in its figures, a warm-up (2 requests of 16 tokens) and up to 6
+        # prompt-calibration requests of one token each (thorfleet/bench/run.py, prompts.py).
+        uncounted = 2 * 16
+        rise = wait_for("the bench's tokens in Prometheus", lambda: (
+            (now := prometheus.query(generated)[0][1] - before) >= tokens + uncounted and now), timeout=30)
+        assert tokens + uncounted <= rise <= tokens + uncounted + 6, (tokens, rise)
+
+        ssh(fresh_lab[1], "sudo systemctl stop thorfleet-gpt-oss-120b")
+        try:
+            firing = wait_for("EngineDown firing", lambda: [a for a in prometheus.alerts() if a["labels"]["alertname"] == "EngineDown"
+                                                          and a["state"] == "firing"], timeout=90)
+            assert [(a["labels"]["unit"], a["labels"]["engine"]) for a in firing] == [("sim-02", "gpt-oss-120b")]
+            status = thorfleet("status", "inventory/sim.py", cwd=ROOT, timeout=120)
+        finally:
+            ssh(fresh_lab[1], "sudo systemctl start thorfleet-gpt-oss-120b")
+    assert status.returncode == 0, status.stdout + status.stderr
+    text = status.stdout
+    for unit in ("sim-01", "sim-02", "sim-03"):
+        assert re.search(rf"{unit} .*up .*MAXN .*locked .*GB", text), text
+    assert re.search(r"gpt-oss-120b .*llama-server .*DOWN", text), text
+    coder = re.search(r"qwen3-coder .*llama-server .*up .* (\d+\.\d) .* (\d+\.\d)", text)
+    assert coder and float(coder.group(2)) > 0, text  # generated tok/s over the last minute, from the bench
+    for engine in ("qwen3-8b", "whisper", "qwen3-vllm", "qwen3-sglang"):
+        assert engine in text

@@ -62,7 +62,7 @@ def test_the_rendered_configuration_is_valid_haproxy():
     warnings = [line for line in checked.stderr.splitlines() if "WARNING" in line and "server state file" not in line]
     assert warnings == []
     assert "option http-no-delay" in text and "balance leastconn" in text and "json_query('$.model')" in text
-    assert text.count(f'"Bearer {TEST_KEY}"') == 4  # the client's key, and the key sent to each of 3 routed models
+    assert text.count(f'"Bearer {TEST_KEY}"') == 5  # the client's key at the endpoint and at /metrics, and the key sent to each of 3 routed models
 
 
 def test_render_shows_where_the_keys_come_from_never_a_key(monkeypatch):

@@ -20,6 +20,8 @@ class HostChecks(StrictModel):
     # the routes to every unit's engines (roles/gateway/routes.py).
     _groups: list[str] = PrivateAttr(default_factory=list)
     _gateway_routes: list = PrivateAttr(default_factory=list)
+    _scrape_jobs: list = PrivateAttr(default_factory=list)  # for a monitoring host (roles/monitoring/targets.py)
+    _unscraped: list = PrivateAttr(default_factory=list)  # and what it cannot reach, with the reason
     _behind_gateways: dict = PrivateAttr(default_factory=dict)  # engine -> [(gateway FleetHost, server)]
 
     def applies(self, role: str) -> bool:
@@ -28,6 +30,12 @@ class HostChecks(StrictModel):
 
     def gateway_routes(self) -> list:
         return self._gateway_routes
+
+    def scrape_jobs(self) -> list:
+        return self._scrape_jobs
+
+    def unscraped(self) -> list:
+        return self._unscraped
 
     def behind_gateways(self, engine: str) -> list:
         """(gateway FleetHost, HAProxy server) for each gateway that routes this engine."""

@@ -36,3 +36,12 @@ def unit_name(name: str) -> str:
 
 def unit_file(unit: str, suffix: str = "service") -> str:
     return f"{SYSTEMD}/{unit}.{suffix}"
+
+# unit_metrics role: the Jetson collector (with the power role's parsers beside it) and its timer,
+# writing into node exporter's textfile folder (Debian's own default folder).
+JETSON_COLLECTOR_DIR = f"{OPT}/jetson-metrics"
+JETSON_METRICS_UNIT = "thorfleet-jetson-metrics"
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+
+# monitoring role: everything thorfleet renders for Prometheus lives in one folder, swapped whole
+PROMETHEUS_DIR = "/etc/prometheus/thorfleet"

@@ -41,3 +41,8 @@ ENVIRONMENT = _environment()
 def render_template(template: str, **context) -> str:
     """Render a template by its path inside the thorfleet package, e.g. `roles/power/jetson-clocks.service.j2`."""
     return ENVIRONMENT.get_template(template).render(template_name=template, **context)
+
+
+def shown_secret(source) -> str:
+    """What `thorfleet render` prints in place of a secret (a SecretSource)."""
+    return f"<secret from {source.describe()}>"

@@ -39,3 +39,5 @@ class Role:
     advice: Callable[..., Iterable[Problem]] = _no_problems
     # The inventory group whose hosts alone apply it (the gateway); None: every host whose `roles` name it.
     group: str | None = None
+    # Debian packages it always installs (the lab's image carries them, so that units converge offline).
+    packages: tuple[str, ...] = ()

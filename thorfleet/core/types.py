@@ -92,6 +92,12 @@ def _bind_address(value: str) -> str:
 
 BindAddress = Annotated[str, AfterValidator(_bind_address)]
 
+
+def refuse_exposed_without_secret(bind: str, secret, allowed: bool, secret_key: str) -> None:
+    """Nothing listens beyond loopback without authentication unless the config says so."""
+    if not ipaddress.ip_address(bind).is_loopback and secret is None and not allowed:
+        raise KeyProblem("bind", f"{bind} is not loopback: set {secret_key} (or allow_unauthenticated: true)")
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 # Environment variable names as POSIX shells and systemd accept them.

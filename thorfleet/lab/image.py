@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from thorfleet.roles.base.config import BaseConfig
-from thorfleet.roles.gateway.deploy import PACKAGES as GATEWAY_PACKAGES
+from thorfleet.roles import ROLES
 from thorfleet.lab import layout
 from thorfleet.lab.system import LabError, run, run_showing
 
@@ -32,8 +32,8 @@ SYSTEM_PACKAGES = [
 
 
 def packages() -> list[str]:
-    """The lab's own packages plus everything the roles install by default (base, gateway)."""
-    return sorted(set(SYSTEM_PACKAGES) | set(BaseConfig().apt_packages) | set(GATEWAY_PACKAGES))
+    """The lab's own packages plus everything the roles install by default."""
+    return sorted(set(SYSTEM_PACKAGES) | set(BaseConfig().apt_packages) | {p for role in ROLES for p in role.packages})
 
 
 def recipe() -> dict:

@@ -20,11 +20,18 @@ import json
 import os
 import re
 import sys
-from pathlib import Path
+import threading
 import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFILL_S, DECODE_S = 0.0002, 0.005
+# The metrics vLLM and SGLang expose under these names (roles/engines/kinds.py), counted here from the
+# stand-in's own requests: running, waiting (never, here), prompt and generated tokens.
+METRICS = {
+    "vllm": ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:prompt_tokens_total", "vllm:generation_tokens_total"),
+    "sglang": ("sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:prompt_tokens_total", "sglang:generation_tokens_total"),
+}
 
 
 def option(argv, *names, default=None):
@@ -52,6 +59,20 @@ def settings(argv):
 
 def handler(model, key, engine):
     started = int(time.time())
+    counts = {"running": 0, "prompt": 0, "generated": 0}
+    lock = threading.Lock()
+
+    def count(**changes):
+        with lock:
+            for name, change in changes.items():
+                counts[name] += change
+
+    def exposition():
+        running, waiting, prompt, generated = METRICS.get(engine, ("standin_requests_running",) + METRICS["vllm"][1:])
+        with lock:
+            return (f"# thorfleet lab stand-in of {engine}'s metrics\n# TYPE {running} gauge\n{running} {counts['running']}\n"
+                    f"# TYPE {waiting} gauge\n{waiting} 0\n# TYPE {prompt} counter\n{prompt} {counts['prompt']}\n"
+                    f"# TYPE {generated} counter\n{generated} {counts['generated']}\n")
 
     class Handler(BaseHTTPRequestHandler):
         server_version = f"thorfleet-lab-{engine}-standin"
@@ -82,7 +103,7 @@ def handler(model, key, engine):
             if self.path == "/api/version":
                 return self.reply(200, {"version": "0.0.0-thorfleet-lab"})
             if self.path == "/metrics":
-                return self.reply(200, "# thorfleet lab stand-in\nstandin_requests_total 1\n", "text/plain")
+                return self.reply(200, exposition(), "text/plain; version=0.0.4")
             self.reply(404, {"error": {"message": f"{self.path} not found"}})
 
         def do_POST(self):
@@ -99,6 +120,7 @@ def handler(model, key, engine):
             prompt = request.get("messages") if self.path == "/v1/chat/completions" else request.get("prompt", "")
             words = len(" ".join(m.get("content", "") for m in prompt).split()) if isinstance(prompt, list) else len(str(prompt).split())
             usage = {"prompt_tokens": words, "completion_tokens": 8, "total_tokens": words + 8}
+            count(prompt=words, generated=8)
             if self.path == "/v1/chat/completions":
                 return self.reply(200, {"id": "chatcmpl-lab", "object": "chat.completion", "created": int(time.time()),
                                         "model": request.get("model", model), "usage": usage, "choices": [{
@@ -121,11 +143,18 @@ def handler(model, key, engine):
             prompt_tokens = len(str(prompt).split())
             wanted = int(request.get("max_tokens") or request.get("max_completion_tokens") or 16)
             forced = request.get("ignore_eos") or request.get("min_tokens")
-            count = wanted if forced else min(wanted, 16)
+            tokens = wanted if forced else min(wanted, 16)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
+            count(running=1, prompt=prompt_tokens)
+            try:
+                self.stream_tokens(request, chat, prompt_tokens, tokens)
+            finally:
+                count(running=-1, generated=tokens)
+
+        def stream_tokens(self, request, chat, prompt_tokens, count):
             time.sleep(PREFILL_S * prompt_tokens)
             kind = "chat.completion.chunk" if chat else "text_completion"
             for index in range(count):

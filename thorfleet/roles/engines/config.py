@@ -39,6 +39,18 @@ def _args(value: dict) -> dict:
 Args = Annotated[dict[str, ArgValue | None], AfterValidator(_args)]
 
 
+@dataclass(frozen=True)
+class EngineMetrics:
+    """Where an engine kind's Prometheus metrics are, and the names of the few that `thorfleet status`,
+    the alert rules and the dashboards read, so that each of those knows them from one place."""
+
+    path: str
+    processing: str  # gauge: requests being decoded now
+    waiting: str  # gauge: requests queued for a slot
+    prompt_tokens: str  # counter: prompt tokens processed
+    generated_tokens: str  # counter: tokens generated
+
+
 class EngineBase(StrictModel):
     """Settings every engine instance has."""
 
@@ -76,6 +88,8 @@ class EngineBase(StrictModel):
     serves: ClassVar[str | None] = None
     # Flags a pinned version renamed, with an unambiguous replacement: name -> (new flag, what to write).
     renamed_flags: ClassVar[dict[str, tuple[str, str]]] = {}
+    # Its Prometheus metrics (kinds.py, EngineMetrics); None: it exposes none on its API port.
+    metrics: ClassVar[EngineMetrics | None] = None
 
     @property
     def supports_api_key(self) -> bool:

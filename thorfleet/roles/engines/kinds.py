@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import Field
 
 from thorfleet.core.types import AbsPath, Port
-from thorfleet.roles.engines.config import ContainerEngine, Launch, LLMContainer, NativeEngine
+from thorfleet.roles.engines.config import ContainerEngine, EngineMetrics, Launch, LLMContainer, NativeEngine
 from thorfleet.roles.engines.memory import UNKNOWN, WHISPER_COMPUTE, EngineNeed, llama_need
 from thorfleet.roles.models.shapes import ModelFacts
 
@@ -44,8 +44,12 @@ class LlamaServer(NativeEngine):
     program: ClassVar[str] = "llama-server"
     api_key_via: ClassVar[str] = "file"
     serves: ClassVar[str] = "chat"
+    # `--metrics` (tools/server/server-context.cpp): behind the API key like every path but /health.
+    metrics: ClassVar[EngineMetrics] = EngineMetrics(
+        "/metrics", "llamacpp:requests_processing", "llamacpp:requests_deferred", "llamacpp:prompt_tokens_total",
+        "llamacpp:tokens_predicted_total")
     owned_flags: ClassVar[frozenset[str]] = frozenset({
-        "model", "host", "port", "alias", "api-key", "api-key-file", "chat-template-file", "reasoning-budget",
+        "model", "host", "port", "alias", "api-key", "api-key-file", "chat-template-file", "reasoning-budget", "metrics",
     })
     # llama.cpp `common/arg.cpp`: --no-mmap and --mlock became --load-mode.
     renamed_flags: ClassVar[dict[str, tuple[str, str]]] = {
@@ -54,7 +58,7 @@ class LlamaServer(NativeEngine):
     }
 
     def command_args(self, launch: Launch) -> list[str]:
-        argv = ["--model", launch.model_path, "--host", self.bind, "--port", str(self.port), "--alias", launch.served_name]
+        argv = ["--model", launch.model_path, "--host", self.bind, "--port", str(self.port), "--alias", launch.served_name, "--metrics"]
         if self.api_key:
             argv += ["--api-key-file", launch.api_key_file]
         if self.thinking is False:
@@ -115,6 +119,9 @@ class Vllm(LLMContainer):
     serves: ClassVar[str] = "chat"
     memory_flag: ClassVar[str] = "--gpu-memory-utilization"
     sampling_flag: ClassVar[str] = "--override-generation-config"
+    # Always on, on the API port (vllm/v1/metrics/loggers.py), behind the key.
+    metrics: ClassVar[EngineMetrics] = EngineMetrics(
+        "/metrics", "vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:prompt_tokens_total", "vllm:generation_tokens_total")
     owned_flags: ClassVar[frozenset[str]] = frozenset({
         "model", "host", "port", "served-model-name", "api-key", "gpu-memory-utilization", "override-generation-config", "chat-template",
     })
@@ -135,13 +142,17 @@ class Sglang(LLMContainer):
     serves: ClassVar[str] = "chat"
     memory_flag: ClassVar[str] = "--mem-fraction-static"
     sampling_flag: ClassVar[str] = "--preferred-sampling-params"
+    # `--enable-metrics` (python/sglang/srt/metrics/collector.py); off unless asked.
+    metrics: ClassVar[EngineMetrics] = EngineMetrics(
+        "/metrics", "sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:prompt_tokens_total", "sglang:generation_tokens_total")
     owned_flags: ClassVar[frozenset[str]] = frozenset({
         "model-path", "host", "port", "served-model-name", "api-key", "mem-fraction-static", "preferred-sampling-params", "chat-template",
+        "enable-metrics",
     })
 
     def command_args(self, launch: Launch) -> list[str]:
         return ["--model-path", launch.model_path, "--served-model-name", launch.served_name,
-                "--host", self.bind, "--port", str(self.port)] + self.llm_options()
+                "--host", self.bind, "--port", str(self.port), "--enable-metrics"] + self.llm_options()
 
 
 class Ollama(ContainerEngine):

@@ -5,7 +5,7 @@ from pydantic import Field
 
 from thorfleet.core.role import Role
 from thorfleet.roles.gateway.config import GatewayConfig
-from thorfleet.roles.gateway.deploy import apply
+from thorfleet.roles.gateway.deploy import PACKAGES, apply
 from thorfleet.roles.gateway.files import rendered_files
 from thorfleet.roles.gateway.routes import GROUP
 
@@ -17,4 +17,5 @@ ROLE = Role(
     files=rendered_files,
     checks="thorfleet.roles.gateway.verify",
     group=GROUP,
+    packages=PACKAGES,
 )

@@ -4,7 +4,7 @@ import ipaddress
 
 from pydantic import Field, model_validator
 
-from thorfleet.core.types import KeyProblem, BindAddress, Port, SecretSource, StrictModel
+from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
 
 
 class GatewayConfig(StrictModel):
@@ -13,6 +13,7 @@ class GatewayConfig(StrictModel):
     bind: BindAddress = Field("127.0.0.1", description="Address the gateway listens on; anything but loopback needs `api_key` "
                                                        "or `allow_unauthenticated`.")
     port: Port = Field(8400, description="Port of the fleet's OpenAI-compatible endpoint.")
+    metrics_port: Port = Field(8405, description="Port of HAProxy's Prometheus exporter (`/metrics`), on `bind`, behind `api_key`.")
     api_key: SecretSource | None = Field(None, description="Key clients send (`Authorization: Bearer …`); checked at the gateway, "
                                                            "which sends each unit its own engine's key.")
     allow_unauthenticated: bool = Field(False, description="Explicitly allow a non-loopback `bind` without an API key.")
@@ -22,8 +23,7 @@ class GatewayConfig(StrictModel):
 
     @model_validator(mode="after")
     def _exposed_needs_a_key(self):
-        if not ipaddress.ip_address(self.bind).is_loopback and self.api_key is None and not self.allow_unauthenticated:
-            raise KeyProblem("bind", f"{self.bind} is not loopback: set api_key (or allow_unauthenticated: true)")
+        refuse_exposed_without_secret(self.bind, self.api_key, self.allow_unauthenticated, "api_key")
         return self
 
     @property

@@ -9,12 +9,12 @@ from thorfleet.roles.base.operations import apt_packages
 from thorfleet.roles.gateway.files import haproxy_cfg
 from thorfleet.roles.gateway.operations import haproxy_config
 
-PACKAGES = ["haproxy", "socat"]  # socat: the runtime API from a shell
+PACKAGES = ("haproxy", "socat")  # socat: the runtime API from a shell
 
 
 @deploy("gateway")
 def apply(config) -> None:
-    apt_packages(name="HAProxy", packages=PACKAGES, _sudo=True)
+    apt_packages(name="HAProxy", packages=list(PACKAGES), _sudo=True)
     try:
         content = haproxy_cfg(config)
     except (SecretUnavailable, ValueError) as err:

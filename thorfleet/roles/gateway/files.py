@@ -1,20 +1,15 @@
 """The file the gateway role writes: HAProxy's configuration, rendered from the fleet's routes."""
 
-import ipaddress
 import json
 
-from thorfleet.core.render import RenderedFile, render_template
+from thorfleet.core.reach import host_port
+from thorfleet.core.render import RenderedFile, render_template, shown_secret
 from thorfleet.core.types import SecretSource
 from thorfleet.roles.gateway.routes import KEY_RE
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 SOCKET = "/run/haproxy/admin.sock"
 STATE_FILE = "/var/lib/haproxy/server-state"
-
-
-def shown_secret(source: SecretSource) -> str:
-    """What `thorfleet render` prints in place of a key."""
-    return f"<secret from {source.describe()}>"
 
 
 def _key(source: SecretSource | None, read) -> str:
@@ -26,11 +21,6 @@ def _key(source: SecretSource | None, read) -> str:
     return value
 
 
-def listen_address(gateway) -> str:
-    address = ipaddress.ip_address(gateway.bind)
-    return f"[{address}]:{gateway.port}" if address.version == 6 else f"{address}:{gateway.port}"
-
-
 def haproxy_cfg(config, read=SecretSource.read) -> str:
     """haproxy.cfg for this gateway; `read` gives each key (the deploy reads them, `render` shows where from)."""
     routes = config.gateway_routes()
@@ -38,7 +28,8 @@ def haproxy_cfg(config, read=SecretSource.read) -> str:
     return render_template(
         "roles/gateway/haproxy.cfg.j2",
         gateway=config.gateway,
-        listen=listen_address(config.gateway),
+        listen=host_port(config.gateway.bind, config.gateway.port),
+        metrics_listen=host_port(config.gateway.bind, config.gateway.metrics_port),
         socket=SOCKET,
         state_file=STATE_FILE,
         routes=routes,

@@ -6,10 +6,10 @@ path. An engine listening on loopback is reachable only by a gateway on its own 
 is listed, with the reason, but not routed.
 """
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from thorfleet.core.reach import address_seen_from
 from thorfleet.core.types import SecretSource
 from thorfleet.roles.engines.commands import served_name
 
@@ -54,12 +54,8 @@ class Route:
 
 
 def _address(unit_address: str, engine, same_host: bool) -> tuple[str | None, str]:
-    bind = ipaddress.ip_address(engine.bind)
-    if same_host:
-        return ("127.0.0.1" if bind.is_unspecified or bind.is_loopback else engine.bind), ""
-    if bind.is_loopback:
-        return None, f"listens on {engine.bind} only: bind it to the unit's address (with an api_key) to route it"
-    return (unit_address if bind.is_unspecified else engine.bind), ""
+    address = address_seen_from(unit_address, engine.bind, same_host)
+    return address, "" if address else f"listens on {engine.bind} only: bind it to the unit's address (with an api_key) to route it"
 
 
 def fleet_routes(hosts: dict, gateway: str) -> tuple[list[Route], list[tuple[str, str, str]]]:

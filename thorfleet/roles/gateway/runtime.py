@@ -6,11 +6,11 @@ import csv
 import json
 import shlex
 import time
-import urllib.error
 import urllib.request
 from contextlib import contextmanager
 
 from thorfleet.bench.tunnel import forward, ssh_client
+from thorfleet.core.http import bearer, get as http_get, send
 from thorfleet.roles.gateway.files import SOCKET
 from thorfleet.roles.gateway.routes import TRANSCRIPTION
 
@@ -92,7 +92,7 @@ class Gateway:
 
 
 def headers(key: str | None, server: str | None = None) -> dict:
-    found = {"Authorization": f"Bearer {key}"} if key else {}
+    found = bearer(key)
     if server:
         found["X-Thorfleet-Server"] = server  # pins the request to that engine (unit.engine), drained or not
     return found
@@ -104,21 +104,11 @@ def smoke(base: str, route, key: str | None, server: str | None = None, timeout:
         return get(f"{base}/v1/models", key, timeout)  # a transcription needs audio: the route's health is checked instead
     body = json.dumps({"model": route.model, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4}).encode()
     request = urllib.request.Request(f"{base}/v1/chat/completions", body, {**headers(key, server), "Content-Type": "application/json"})
-    return _send(request, timeout)
+    return send(request, timeout)
 
 
 def get(url: str, key: str | None, timeout: float = 30) -> tuple[int, str]:
-    return _send(urllib.request.Request(url, headers=headers(key)), timeout)
-
-
-def _send(request, timeout: float) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode(errors="replace")
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace")
-    except OSError as err:
-        return 0, str(err)
+    return http_get(url, headers(key), timeout)
 
 
 class DrainForRestart:

@@ -1,0 +1,26 @@
+"""The monitoring role: Prometheus from the distribution's packages, scraping the whole fleet."""
+
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.operations import systemd
+
+from thorfleet.core.install import files_installed
+from thorfleet.core.types import SecretUnavailable
+from thorfleet.roles.base.operations import apt_packages
+from thorfleet.roles.monitoring.files import PACKAGE, SERVICE, defaults_file, folder_files
+from thorfleet.roles.monitoring.operations import prometheus_folder
+
+
+@deploy("monitoring")
+def apply(config) -> None:
+    apt_packages(name="Prometheus", packages=[PACKAGE], _sudo=True)
+    try:
+        files = folder_files(config)
+    except SecretUnavailable as err:
+        raise PyinfraError(f"monitoring: {err}") from None
+    jobs = config.scrape_jobs()
+    prometheus_folder(name=f"Prometheus scrapes {sum(len(j.targets) for j in jobs)} targets in {len(jobs)} jobs", files=files, _sudo=True)
+    arguments = files_installed(name="Prometheus's arguments (listen address, retention)", files=[defaults_file(config)], _sudo=True)
+    systemd.service(name="Prometheus restarted for its new arguments", service=SERVICE, running=True, restarted=True, _sudo=True,
+                    _if=arguments.did_change)
+    systemd.service(name="Prometheus running and enabled", service=SERVICE, running=True, enabled=True, _sudo=True)

@@ -1,0 +1,42 @@
+"""Prometheus on the monitoring host: running, listening where configured, the rendered rules loaded,
+and every target it scrapes up."""
+
+import time
+
+import pytest
+
+from thorfleet.roles.monitoring.files import SERVICE
+from thorfleet.roles.monitoring.runtime import connect
+
+
+@pytest.fixture(scope="module")
+def prometheus(unit):
+    with connect(unit.fleet_host) as client:
+        yield client
+
+
+def test_prometheus_is_enabled_and_running(unit):
+    service = unit.host.service(SERVICE)
+    assert service.is_enabled and service.is_running
+
+
+def test_prometheus_listens_where_configured(unit):
+    monitoring = unit.config.monitoring
+    assert unit.host.socket(f"tcp://{monitoring.bind}:{monitoring.port}").is_listening
+
+
+def test_every_rendered_target_is_scraped_and_up(unit, prometheus):
+    wanted = {(job.name, target) for job in unit.config.scrape_jobs() for group in job.targets for target in group["targets"]}
+    for _ in range(60):  # a target just added is "unknown" until its first scrape
+        found = {(t["labels"]["job"], t["labels"]["instance"]): t for t in prometheus.targets() if t["labels"]["job"] != "prometheus"}
+        if all(t["health"] != "unknown" for t in found.values()):
+            break
+        time.sleep(1)
+    assert set(found) == wanted
+    down = [f"{job} {instance}: {t['lastError'] or t['health']}" for (job, instance), t in found.items() if t["health"] != "up"]
+    assert down == []
+
+
+def test_the_alert_rules_are_loaded(prometheus):
+    rules = prometheus.rules()
+    assert any(rule["name"] == "EngineDown" for group in rules for rule in group["rules"])
