@@ -17,7 +17,7 @@ from pathlib import Path
 
 from thorfleet.roles.builds.files import build_id, build_script
 from thorfleet.roles.engines.commands import engine_argv
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 from thorfleet.lab import layout
 
 HOST, ENGINE = "thor-01", "qwen3-8b"

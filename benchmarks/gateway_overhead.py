@@ -18,7 +18,7 @@ from rich.table import Table
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.prompts import prompts
 from thorfleet.bench.stats import summarize
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 from thorfleet.roles.gateway.runtime import Gateway
 
 
@@ -33,10 +33,10 @@ def main() -> None:
     engine_host = fleet.hosts["sim-01"]
     engine = engine_host.config.engines["qwen3-8b"]
     key = engine.api_key.read()
-    (gateway_host,) = fleet.gateways()
+    (gateway_host,) = fleet.with_role("gateway")
     gateway = gateway_host.config.gateway
-    direct = Endpoint(f"http://{engine_host.data['ssh_hostname']}:{engine.port}", "qwen3", key, chat=True)
-    through = Endpoint(f"http://{gateway_host.data['ssh_hostname']}:{gateway.port}", "qwen3", gateway.api_key.read(), chat=True)
+    direct = Endpoint(f"http://{engine_host.address}:{engine.port}", "qwen3", key, chat=True)
+    through = Endpoint(f"http://{gateway_host.address}:{gateway.port}", "qwen3", gateway.api_key.read(), chat=True)
     figures = {"direct": [], "gateway": []}
     with Gateway(gateway_host) as connected:
         others = sorted({r["unit"] for r in connected.servers() if r["backend"] == "chat.qwen3" and r["unit"] != "sim-01"})

@@ -21,7 +21,7 @@ from rich.table import Table
 def _lab(cache: str, *args: str) -> float:
     env = {**os.environ, "THORFLEET_CACHE": cache}
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "lab", *args], env=env, check=True,
+    subprocess.run([sys.executable, "-c", "from thorfleet.commands import main; main()", "lab", *args], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return time.monotonic() - started
 

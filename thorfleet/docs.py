@@ -6,7 +6,7 @@ from types import UnionType
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 from thorfleet.roles import ROLES
 from thorfleet.roles.engines.kinds import KINDS, kind_name
 
@@ -22,14 +22,14 @@ after the inventory file, e.g. `lab`), then `host_vars/<host>.yml`. Mappings are
 and scalars replaced, and `null` removes a key an earlier file set. Unknown keys are errors.
 `<name>` stands for a name you choose (1-63 characters of `a-z 0-9 . _ -`).
 
-YAML is read so that nothing is lost or changed without a word (`thorfleet/config/strict_yaml.py`):
+YAML is read so that nothing is lost or changed without a word (`thorfleet/fleet/strict_yaml.py`):
 a key written twice in one mapping, a number with a leading zero (YAML 1.1 reads `0755` as octal)
 or with colons (`1:30` is base 60 there), and an alias inside the value its own anchor names are
 errors naming the line; a file that is not UTF-8 is an error. Only `true` and `false` are booleans:
 `on`, `off`, `yes` and `no` stay the words they are (so `flash-attn: on` reaches llama-server as
 `--flash-attn on`), and a boolean key still accepts them. Quote a value to keep it text.
 
-Files that apply to nothing (`thorfleet/config/stray_files.py`): a `group_vars/` file whose name
+Files that apply to nothing (`thorfleet/fleet/stray_files.py`): a `group_vars/` file whose name
 no inventory in the inventory's folder declares as a group is an error (a typo would otherwise
 leave its engines undeployed without a word); a `host_vars/` file for a host no inventory lists,
 and a file that is empty or only comments, are warnings, printed by `thorfleet validate` and by

@@ -5,15 +5,16 @@ import json
 
 from rich.table import Table
 
+from thorfleet.roles.gateway.routes import routes_at
 from thorfleet.roles.gateway.runtime import Gateway
 
 
 def endpoints(fleet, live: bool = True) -> list[dict]:
     """One row per model and gateway; `live` asks each gateway for its servers' state over SSH."""
     rows = []
-    for host in fleet.gateways():
+    for host in fleet.with_role("gateway"):
         gateway = host.config.gateway
-        address = host.data.get("ssh_hostname", host.name) if gateway.bind == "0.0.0.0" else gateway.bind
+        address = host.address if gateway.bind == "0.0.0.0" else gateway.bind
         states, error = {}, ""
         if live:
             try:
@@ -21,7 +22,7 @@ def endpoints(fleet, live: bool = True) -> list[dict]:
                     states = {r["server"]: r for r in connected.servers()}
             except Exception as err:  # paramiko raises many kinds for a host it cannot reach
                 error = f"gateway not reachable: {err}"
-        for route in host.config.gateway_routes():
+        for route in routes_at(fleet, host.name):
             units = []
             for backend in route.backends:
                 state = states.get(backend.server, {})

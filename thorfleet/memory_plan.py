@@ -3,9 +3,10 @@ hub once for what the controller does not know yet (each model's size and GGUF h
 
 from rich.table import Table
 
-from thorfleet.inventory import Fleet
+from thorfleet.fleet import Fleet
 from thorfleet.roles.engines.memory import GiB, MiB, gib, host_plan
 from thorfleet.roles.models.hub import HubError
+from thorfleet.roles.models.fleet import needed_models
 from thorfleet.roles.models.shapes import learn
 
 
@@ -14,7 +15,7 @@ def learn_models(fleet: Fleet) -> tuple[dict, list[str]]:
     facts, failures, asked = {}, [], {}
     for host in fleet.hosts.values():
         store = host.config.model_store
-        for name, model in host.config.needed_models().items():
+        for name, model in needed_models(host, fleet).items():
             key = model.model_dump_json() + store.model_dump_json()
             if key not in asked:
                 try:

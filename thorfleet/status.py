@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
-from thorfleet.roles.monitoring.files import engine_metrics
+from thorfleet.roles.monitoring.targets import engine_metrics
 
 GB = 1e9
 
@@ -25,7 +25,7 @@ def snapshot(prometheus, fleet) -> Snapshot:
     found = Snapshot()
     for name, fleet_host in fleet.hosts.items():
         found.units[name] = {}
-        for engine in fleet_host.config.engines if fleet_host.config.applies("engines") else ():
+        for engine in fleet_host.config.engines if fleet_host.applies("engines") else ():
             found.engines[(name, engine)] = {"kind": fleet_host.config.engines[engine].kind}
     unit_queries = {
         "up": 'up{thorfleet="unit"}',
@@ -41,7 +41,7 @@ def snapshot(prometheus, fleet) -> Snapshot:
             if unit in found.units:
                 found.units[unit][key] = metric.get("mode", value) if key == "mode" else value
     engine_queries = {"up": 'up{thorfleet="engine"}'}
-    for metrics in engine_metrics():
+    for metrics in engine_metrics(fleet):
         engine_queries |= {f"processing {metrics.processing}": metrics.processing, f"waiting {metrics.waiting}": metrics.waiting,
                            f"prompt {metrics.prompt_tokens}": f"rate({metrics.prompt_tokens}[1m])",
                            f"generated {metrics.generated_tokens}": f"rate({metrics.generated_tokens}[1m])"}

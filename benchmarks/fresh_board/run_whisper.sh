@@ -9,13 +9,15 @@ ldd "$b/whisper-server" | grep -i -E "cuda|cublas"
 echo "== 5. the verify check's judgement on this machine (fact + cuda_problem, as thorfleet verify runs it)"
 cd .device/fleet && env -i PATH="$PROOF_PATH" PYTHONPATH="/tmp/site:$REPO" "$PY" - <<'PYEOF'
 import subprocess
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 from pathlib import Path
 from thorfleet.roles.builds.facts import CudaToolkit
+from thorfleet.roles.builds.fleet import needed_builds
 from thorfleet.roles.builds.operations import cuda_problem
 for inventory in ("inventory/llama.py", "inventory/whisper.py"):
-    config = load_fleet(Path(inventory)).hosts["@local"].config
-    for key in config.needed_builds():
+    fleet = load_fleet(Path(inventory))
+    config = fleet.hosts["@local"].config
+    for key in needed_builds(fleet.hosts["@local"], fleet):
         build = getattr(config.builds, key)
         out = subprocess.run(["sh", "-c", CudaToolkit().command(config.builds.cuda_home)], capture_output=True, text=True).stdout
         toolkit = CudaToolkit().process(out.splitlines())

@@ -17,7 +17,7 @@ from pathlib import Path
 from thorfleet.bench import prompts, report
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 from thorfleet.lab.lab_models import QWEN3_8B, write_qwen2
 from thorfleet.roles.engines.commands import engine_argv
 
@@ -26,7 +26,7 @@ INPUT, OUTPUT = 2048, 128
 
 
 def model(config, vocab: Path, bin_dir: Path) -> Path:
-    target = Path(config.model_store.load_path(config.needed_models()["qwen3-8b-gguf"]))
+    target = Path(config.model_store.load_path(config.models["qwen3-8b-gguf"]))
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

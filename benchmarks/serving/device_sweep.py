@@ -24,7 +24,7 @@ from device_bench import model, wait_healthy  # noqa: E402
 from thorfleet.bench import prompts  # noqa: E402
 from thorfleet.bench.client import Endpoint, run_load  # noqa: E402
 from thorfleet.bench.stats import summarize  # noqa: E402
-from thorfleet.inventory import load_fleet  # noqa: E402
+from thorfleet.fleet import load_fleet  # noqa: E402
 from thorfleet.roles.engines.commands import engine_argv  # noqa: E402
 
 INPUT, OUTPUT = 2048, 128

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from device_bench import model, wait_healthy  # noqa: E402
 
 from thorfleet.bench.client import Endpoint  # noqa: E402
-from thorfleet.inventory import load_fleet  # noqa: E402
+from thorfleet.fleet import load_fleet  # noqa: E402
 from thorfleet.roles.engines.commands import engine_argv  # noqa: E402
 from thorfleet.tune import report  # noqa: E402
 from thorfleet.tune.run import calibrated, measure, record  # noqa: E402

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from thorfleet.bench import whisper
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 from thorfleet.roles.engines.commands import engine_argv
 
 AUDIO_S = 30.0
@@ -32,7 +32,7 @@ class Progress:
 def main(model_bin: str, out: str) -> None:
     out_dir = Path(out)
     config = load_fleet(Path("inventory/asr.py")).hosts["@local"].config
-    target = Path(config.model_store.load_path(config.needed_models()["whisper-tiny-random"]))
+    target = Path(config.model_store.load_path(config.models["whisper-tiny-random"]))
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(model_bin, target)
     argv = engine_argv(config, "whisper", config.engines["whisper"])[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from thorfleet.lab.cli import ssh_command
+from thorfleet.commands.lab import ssh_command
 from thorfleet.lab.layout import UnitLayout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def thorfleet(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """The `thorfleet` command as a user runs it, in a process of its own."""
-    return subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from thorfleet.commands import main; main()", *args],
                           capture_output=True, text=True, timeout=kwargs.pop("timeout", 300), **kwargs)
 
 

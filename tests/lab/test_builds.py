@@ -5,8 +5,8 @@ import subprocess
 import pytest
 
 from thorfleet.roles.builds.files import build_id
-from thorfleet.config.schema import HostConfig
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet.schema import HostConfig
+from thorfleet.fleet import load_fleet
 from thorfleet.lab import layout
 from thorfleet.lab.sources import WHISPER_NEXT_TAG
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.lab
 
 
 def verify(inventory, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "verify", str(inventory), *args],
+    return subprocess.run([sys.executable, "-c", "from thorfleet.commands import main; main()", "verify", str(inventory), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
@@ -174,7 +174,7 @@ def test_a_flag_the_engine_rejects_fails_before_the_unit_is_touched(fresh_lab, t
     assert "engine qwen3-8b: llama-server (version: " in result.output
     assert "rejects its command line, so its unit was left as it was: --no-such-flag is not an option of this version" \
         in result.output
-    checked = subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "validate", str(unknown),
+    checked = subprocess.run([sys.executable, "-c", "from thorfleet.commands import main; main()", "validate", str(unknown),
                               "--against", sim01.name], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 1 and "engine qwen3-8b: llama-server (version: " in checked.stderr
     assert "--no-such-flag is not an option of this version" in checked.stderr
@@ -200,7 +200,7 @@ def test_a_flag_the_image_rejects_fails_before_the_container_engine_is_touched(f
     assert "engine qwen3-vllm: vllm (thorfleet-lab/vllm:standin (" in result.output
     assert "rejects its command line, so its unit was left as it was: --max-num-batched is not an option of this " \
            "version" in result.output
-    checked = subprocess.run([sys.executable, "-c", "from thorfleet.cli import main; main()", "validate",
+    checked = subprocess.run([sys.executable, "-c", "from thorfleet.commands import main; main()", "validate",
                               str(tmp_path / "typo/inventory/sim.py"), "--against", sim03.name],
                              cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 1 and "engine qwen3-vllm: vllm (thorfleet-lab/vllm:standin (" in checked.stderr
@@ -228,10 +228,10 @@ def lab_key() -> str:
 
 
 def gateway_servers() -> dict:
-    from thorfleet.inventory import load_fleet
+    from thorfleet.fleet import load_fleet
     from thorfleet.roles.gateway.runtime import Gateway
 
-    (host,) = load_fleet(ROOT / "inventory" / "sim.py").gateways()
+    (host,) = load_fleet(ROOT / "inventory" / "sim.py").with_role("gateway")
     with Gateway(host) as gateway:
         return {row["server"]: row for row in gateway.servers()}
 
@@ -376,11 +376,11 @@ def test_prometheus_scrapes_every_target_counts_the_bench_tokens_fires_engine_do
     """The monitoring role on sim-03 (the gateway's host, no `monitoring` group declared): every
     engine, node exporter and the gateway up; a bench's generated tokens in llama-server's counter;
     a stopped engine's alert firing; `thorfleet status` showing every unit and engine."""
-    from thorfleet.inventory import load_fleet
+    from thorfleet.fleet import load_fleet
     from thorfleet.roles.monitoring.runtime import connect
 
     fleet = load_fleet(ROOT / "inventory" / "sim.py")
-    (monitor,) = fleet.monitors()
+    (monitor,) = fleet.with_role("monitoring")
     assert monitor.name == "sim-03"
     generated = 'llamacpp:tokens_predicted_total{unit="sim-02",engine="qwen3-coder"}'
     with connect(monitor) as prometheus:

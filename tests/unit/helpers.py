@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from thorfleet.config import load_host_config
+from thorfleet.fleet import load_host_config
 
 
 def write_tree(root: Path, files: dict[str, object]) -> Path:
@@ -18,3 +18,16 @@ def write_tree(root: Path, files: dict[str, object]) -> Path:
 def load(root: Path, files: dict, groups=("all",), host="thor-01", secrets=False):
     write_tree(root, files)
     return load_host_config(root, list(groups), host, secrets)
+
+
+def fleet_of(root: Path, files: dict, groups: dict[str, list[str]] | None = None, secrets=False, memory_plan=True):
+    """The fleet view of a small project: `files` (YAML), and an inventory of `groups` (default: thor-01 in `llm`),
+    its host on a loopback port where nothing listens."""
+    from thorfleet.fleet import load_fleet
+
+    lines = ["from thorfleet.fleet import attach_config", ""]
+    for group, hosts in (groups or {"llm": ["thor-01"]}).items():
+        entries = ", ".join(f'("{h}", {{"ssh_hostname": "127.0.0.1", "ssh_port": 9}})' for h in hosts)
+        lines.append(f"{group} = [{entries}]")
+    write_tree(root, {**files, "inventory/fleet.py": "\n".join(lines + ["", "attach_config(globals())", ""])})
+    return load_fleet(root / "inventory" / "fleet.py", secrets, memory_plan)

@@ -8,9 +8,8 @@ import pytest
 from pyinfra.api import OperationError
 
 from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
-from thorfleet.roles.base.operations import (
-    WIFI_KEYFILE, apt_packages, authorized_keys, jetpack_install_command, jetson_stats, read_secret, wifi, wifi_keyfile,
-)
+from thorfleet.core.apt import apt_packages, jetpack_install_command
+from thorfleet.roles.base.operations import WIFI_KEYFILE, authorized_keys, jetson_stats, read_secret, wifi, wifi_keyfile
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.types import SecretSource
 

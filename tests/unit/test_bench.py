@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from thorfleet.bench import prompts, report, whisper
 from thorfleet.bench.client import Endpoint, RequestResult, run_load, stream_one
 from thorfleet.bench.stats import percentile, summarize
-from thorfleet.cli import main
+from thorfleet.commands import main
 
 FIRST_S, GAP_S, KEY = 0.20, 0.03, "bench-test-key"
 

@@ -5,7 +5,7 @@ import subprocess
 from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import build_id, build_script, configure_args
 from thorfleet.roles.builds.operations import engine_build
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 
 from .fake_host import run_operation
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from thorfleet.cli import main
+from thorfleet.commands import main
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = str(ROOT / "inventory" / "lab.py")

@@ -9,7 +9,7 @@ from thorfleet.roles.docker.files import DAEMON_JSON, owned_settings
 from thorfleet.roles.docker.operations import (
     CANDIDATE, daemon_json, default_runtime, docker_group, image_ref, images, runtime_check,
 )
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 
 from .fake_host import failure_of, run_operation
 

@@ -1,7 +1,7 @@
 """Engine command lines built from the config: what each kind runs, and that secrets stay off them."""
 
 from thorfleet.roles.engines.commands import engine_argv
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 
 MODELS = {
     "gguf": {"id": "Qwen/Qwen3-8B-GGUF", "file": "Qwen3-8B-Q5_K_M.gguf"},

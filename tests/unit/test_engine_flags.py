@@ -7,7 +7,7 @@ import pytest
 
 from thorfleet.roles.engines.commands import engine_argv
 from thorfleet.roles.engines.flags import check_args, parse_help
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 
 HELP = Path(__file__).resolve().parents[1] / "data/help"
 ROOT = Path(__file__).resolve().parents[2]

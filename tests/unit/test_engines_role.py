@@ -210,13 +210,11 @@ def test_accounts_fact_reads_users_and_groups_with_one_command():
 
 
 def test_known_slow_llama_server_flags_are_warnings_naming_the_file(tmp_path):
-    from tests.unit.helpers import write_tree
-    from thorfleet.config.loader import load_host
+    from tests.unit.helpers import fleet_of, write_tree
 
     models = {"models": {"m": {"id": "Qwen/Qwen3-8B-GGUF", "file": "a.gguf"}}}
     slow = {"kind": "llama-server", "model": "m", "port": 8000, "args": {"no-kv-offload": True, "ctx-size": 0, "parallel": 14}}
-    write_tree(tmp_path, {"group_vars/all.yml": models, "group_vars/llm.yml": {"engines": {"e": slow}}})
-    config, warnings = load_host(tmp_path, ["llm"], "thor-01")
+    warnings = fleet_of(tmp_path, {"group_vars/all.yml": models, "group_vars/llm.yml": {"engines": {"e": slow}}}).warnings
     assert [(w.file.endswith("group_vars/llm.yml"), w.key_path) for w in warnings] == [
         (True, "engines.e.args.no-kv-offload"), (True, "engines.e.args.ctx-size"), (True, "engines.e.model")]
     assert "205.5 tok/s" in warnings[0].reason and "84 GB" in warnings[1].reason
@@ -224,14 +222,16 @@ def test_known_slow_llama_server_flags_are_warnings_naming_the_file(tmp_path):
     # A CPU build has no GPU to keep the cache on; a context sized per slot is fine.
     write_tree(tmp_path, {"host_vars/thor-01.yml": {"builds": {"llama_cpp": {"cuda": False}},
                                                     "engines": {"e": {"args": {"ctx-size": 18432}}}}})
-    assert [w.key_path for w in load_host(tmp_path, ["llm"], "thor-01")[1]] == ["engines.e.model"]
+    assert [w.key_path for w in fleet_of(tmp_path, {}).warnings] == ["engines.e.model"]
 
 
 def test_behind_a_gateway_the_engine_is_drained_before_the_restart_and_put_back_after_its_health():
     new = {**FINGERPRINT, "build": "b2"}
-    gateways = [("gateway-host", "thor-01.qwen3-8b")]
+    from thorfleet.roles.gateway.runtime import DrainForRestart
+
+    drain = DrainForRestart([("gateway-host", "thor-01.qwen3-8b")])
     commands, _ = run_operation(engine_serving, program(running=FINGERPRINT), "qwen3-8b", [UNIT, ENV], new, HEALTH, 60,
-                                flags={"kind": "llama-server", "argv": [BINARY, "--model", "/m.gguf"]}, gateways=gateways)
+                                flags={"kind": "llama-server", "argv": [BINARY, "--model", "/m.gguf"]}, drain=drain)
     assert commands[0] == "FunctionCommand(drain, (), {})"
     assert "systemctl restart thorfleet-qwen3-8b.service" in commands[1] and commands[2].startswith("for i in")
     assert commands[3] == "FunctionCommand(ready, (), {})"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thorfleet.config import ConfigError
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import ConfigError
+from thorfleet.fleet import load_fleet
 from thorfleet.roles.gateway.files import CONFIG, haproxy_cfg
+from thorfleet.roles.gateway.routes import routes_at
 from thorfleet.roles.gateway.operations import CANDIDATE, haproxy_config
 
 from ..conftest import ROOT, require_tool
@@ -24,19 +25,19 @@ def lab_fleet(root: Path = ROOT):
 
 
 def routes_of(fleet):
-    (gateway,) = fleet.gateways()
-    return {r.model: r for r in gateway.config.gateway_routes()}
+    (gateway,) = fleet.with_role("gateway")
+    return {r.model: r for r in routes_at(fleet, gateway.name)}
 
 
 def test_only_the_gateway_groups_hosts_apply_the_role():
     fleet = lab_fleet()
-    assert [h.name for h in fleet.gateways()] == ["thor-03"]
+    assert [h.name for h in fleet.with_role("gateway")] == ["thor-03"]
     assert not any(f.dest == CONFIG for f in rendered_files_of(fleet, "thor-01"))
 
 
 def rendered_files_of(fleet, host):
     from thorfleet.host_files import host_files
-    return host_files(fleet.hosts[host].config)
+    return host_files(fleet.hosts[host], fleet)
 
 
 def test_each_model_routes_to_every_unit_serving_it_that_the_gateway_can_reach():
@@ -54,7 +55,7 @@ def test_each_model_routes_to_every_unit_serving_it_that_the_gateway_can_reach()
 def test_the_rendered_configuration_is_valid_haproxy():
     require_tool("haproxy", "haproxy")
     fleet = lab_fleet()
-    text = haproxy_cfg(fleet.hosts["thor-03"].config, lambda source: TEST_KEY)
+    text = haproxy_cfg(fleet.hosts["thor-03"], fleet, lambda source: TEST_KEY)
     path = Path("/tmp/thorfleet-test-haproxy.cfg")
     path.write_text(text)
     checked = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thorfleet.config import ConfigError
+from thorfleet.fleet import ConfigError
 
-from .helpers import load
+from .helpers import fleet_of
 
 CASES = yaml.safe_load((Path(__file__).parent.parent / "data" / "invalid_configs.yml").read_text())
 
@@ -22,7 +22,7 @@ def test_malformed_config_gives_its_error(tmp_path, monkeypatch, case):
     for name, value in case.get("env", {}).items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as caught:
-        load(tmp_path, case["files"], groups=["llm"], secrets=True)
+        fleet_of(tmp_path, case["files"], secrets=True)
     issues = caught.value.issues
     for expected in case["expect"]:
         matching = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from thorfleet.cli import main
+from thorfleet.commands import main
 from thorfleet.lab import layout
 from thorfleet.lab.http_server import make_server
 

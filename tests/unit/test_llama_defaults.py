@@ -3,7 +3,7 @@ and build, each left out as soon as the user wrote the setting (in any of its sp
 
 import pytest
 
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 from thorfleet.roles.engines.config import flag_args
 
 MODELS = {"gguf": {"id": "Qwen/Qwen3-8B-GGUF", "file": "Qwen3-8B-Q5_K_M.gguf"}}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from thorfleet.config import ConfigError
-from thorfleet.config.loader import find_layers, merge_layers
+from thorfleet.fleet import ConfigError
+from thorfleet.fleet.loader import find_layers, merge_layers
 
 from .helpers import load, write_tree
 

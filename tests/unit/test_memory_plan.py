@@ -11,11 +11,11 @@ from pathlib import Path
 import gguf
 import pytest
 
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 from thorfleet.lab.lab_models import QWEN3_8B
 from thorfleet.roles.engines.memory import (COMPUTE_ALLOWANCE, GiB, MiB, Context, kv_bytes, llama_context, output_bytes,
                                             plan_problems)
-from thorfleet.roles.models.gguf_header import ModelShape, Skipped, read_metadata, read_shape
+from thorfleet.core.model_shape import ModelShape, Skipped, read_metadata, read_shape
 from thorfleet.roles.models.shapes import ModelFacts, known, learn
 
 DATA = Path(__file__).parent.parent / "data" / "memory"
@@ -175,7 +175,7 @@ def test_hosts_memory_learns_from_the_hub_then_validate_refuses_the_unit_that_ca
     from click.testing import CliRunner
 
     from tests.unit.helpers import write_tree
-    from thorfleet.cli import main
+    from thorfleet.commands import main
 
     (tmp_path / "hub").mkdir()
     write_gguf(tmp_path / "hub" / "coder.gguf")  # 48 layers × 4 KV heads × 128: 96 KiB a token, 262144 trained
@@ -191,7 +191,7 @@ def test_hosts_memory_learns_from_the_hub_then_validate_refuses_the_unit_that_ca
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/coder.gguf"
     write_tree(tmp_path, {
-        "inventory/fleet.py": "from thorfleet.inventory import attach_config\n\nllm = ['thor-02']\n\nattach_config(globals())\n",
+        "inventory/fleet.py": "from thorfleet.fleet import attach_config\n\nllm = ['thor-02']\n\nattach_config(globals())\n",
         "group_vars/all.yml": {"model_store": {"controller_cache": str(tmp_path / "cache")},
                                "models": {"coder": {"source": "url", "url": url, "size_bytes": 21_700_000_000}}},
         "group_vars/llm.yml": {"engines": {"coder": {"kind": "llama-server", "model": "coder", "port": 8000,
@@ -219,11 +219,14 @@ def test_slots_bigger_than_the_trained_context_are_a_warning_once_the_model_is_k
         "models": {"tiny": {"id": "thorfleet-lab/tiny-qwen2-GGUF", "file": "tiny.gguf"}},
         "engines": {"q": {"kind": "llama-server", "model": "tiny", "port": 8000}}})
     from thorfleet.roles.engines.memory import plan_advice
-    assert [path for path, _ in plan_advice(config)] == [("engines", "q", "model")]  # not known yet
+    from thorfleet.roles.models.shapes import known
+
+    facts_of = lambda model: known(model, config.model_store)  # noqa: E731
+    assert [path for path, _ in plan_advice(config, facts_of)] == [("engines", "q", "model")]  # not known yet
     cached = tmp_path / "modelscope" / "thorfleet-lab" / "tiny-qwen2-GGUF" / "default"
     cached.mkdir(parents=True)
     write_gguf(cached / "tiny.gguf")  # trained on 262144: 8 slots × 8192 are fine
-    assert list(plan_advice(config)) == []
+    assert list(plan_advice(config, facts_of)) == []
     small = config.model_copy(update={"engines": {"q": config.engines["q"].model_copy(update={"slot_context": 300000})}})
-    (path, reason), = plan_advice(small)
+    (path, reason), = plan_advice(small, facts_of)
     assert path == ("engines", "q", "slot_context") and "trained on 262144" in reason

@@ -13,7 +13,7 @@ import pytest
 from thorfleet.roles.models import hub
 from thorfleet.roles.models.facts import ModelState, VenvPackages
 from thorfleet.roles.models.operations import FETCHER, HUB_VENV, hub_cli, model, prune
-from thorfleet.config.schema import HostConfig
+from thorfleet.fleet.schema import HostConfig
 from thorfleet.core.http_files import send_file
 
 from .fake_host import failure_of, run_operation

@@ -14,12 +14,13 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from thorfleet.config import ConfigError
+from thorfleet.fleet import ConfigError
 from thorfleet.core.paths import PROMETHEUS_DIR
 from thorfleet.core.web_auth import password_hash
-from thorfleet.inventory import load_fleet
-from thorfleet.roles.engines.kinds import KINDS
+from thorfleet.fleet import load_fleet
+from thorfleet.roles.engines.kinds import KINDS, kind_name
 from thorfleet.roles.monitoring.files import folder_files
+from thorfleet.roles.monitoring.targets import scrape_jobs, unscraped
 from thorfleet.roles.monitoring.operations import CANDIDATE, prometheus_folder
 from thorfleet.roles.unit_metrics.files import plain_files
 
@@ -34,12 +35,13 @@ def lab_fleet(root: Path = ROOT):
 
 
 def jobs_of(fleet):
-    (monitor,) = fleet.monitors()
-    return monitor, {job.name: job for job in monitor.config.scrape_jobs()}
+    (monitor,) = fleet.with_role("monitoring")
+    return monitor, {job.name: job for job in scrape_jobs(fleet, monitor.name)}
 
 
 def test_prometheus_runs_on_the_gateways_host_when_no_monitoring_group_is_declared():
-    monitor, jobs = jobs_of(lab_fleet())
+    fleet = lab_fleet()
+    monitor, jobs = jobs_of(fleet)
     assert monitor.name == "thor-03"
     assert sorted(jobs) == ["gateway", "llama-server", "node", "sglang", "vllm"]
     targets = {t["labels"]["unit"]: t["targets"] for t in jobs["node"].targets}
@@ -49,7 +51,7 @@ def test_prometheus_runs_on_the_gateways_host_when_no_monitoring_group_is_declar
     assert llama == {("thor-01", "qwen3-8b"), ("thor-02", "qwen3-coder"), ("thor-02", "gpt-oss-120b")}
     assert jobs["llama-server"].bearer.env == "THORFLEET_API_KEY" and jobs["node"].basic.env == "THORFLEET_METRICS_PASSWORD"
     # whisper-server has no metrics; an engine on loopback elsewhere is listed, not scraped.
-    assert all(u.what != "engine whisper" for u in monitor.config.unscraped())
+    assert all(u.what != "engine whisper" for u in unscraped(fleet, monitor.name))
 
 
 def test_a_declared_monitoring_group_moves_prometheus_and_a_loopback_exporter_is_listed_not_scraped(tmp_path):
@@ -59,10 +61,11 @@ def test_a_declared_monitoring_group_moves_prometheus_and_a_loopback_exporter_is
     text = (ROOT / "inventory" / "lab.py").read_text().replace('gateway = ["thor-03"]', 'gateway = ["thor-03"]\nmonitoring = ["thor-01"]')
     (tmp_path / "inventory" / "lab.py").write_text(text)
     (tmp_path / "host_vars" / "thor-02.yml").write_text("unit_metrics: {bind: 127.0.0.1}\n")
-    monitor, jobs = jobs_of(load_fleet(tmp_path / "inventory" / "lab.py", secrets=False))
+    fleet = load_fleet(tmp_path / "inventory" / "lab.py", secrets=False)
+    monitor, jobs = jobs_of(fleet)
     assert monitor.name == "thor-01"
     assert {t["labels"]["unit"] for t in jobs["node"].targets} == {"thor-01", "thor-03"}
-    missing = {(u.unit, u.what): u.why for u in monitor.config.unscraped()}
+    missing = {(u.unit, u.what): u.why for u in unscraped(fleet, monitor.name)}
     assert "listens on 127.0.0.1 only" in missing[("thor-02", "node exporter")]
 
 
@@ -79,9 +82,9 @@ def test_an_exposed_exporter_or_prometheus_without_a_password_is_refused(tmp_pat
 
 
 def rendered_folder(tmp_path: Path) -> Path:
-    config = lab_fleet().hosts["thor-03"].config
+    fleet = lab_fleet()
     folder = tmp_path / "prometheus"
-    for path, content in folder_files(config, lambda source: TEST_KEY).items():
+    for path, content in folder_files(fleet.hosts["thor-03"], fleet, lambda source: TEST_KEY).items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text(content)
     return folder
@@ -96,15 +99,19 @@ def test_promtool_accepts_the_rendered_configuration_and_rules(tmp_path):
     rules = (folder / "rules.yml").read_text()
     for alert in ("EngineDown", "UnitUnreachable", "GatewayDown", "ClocksUnlocked", "UnitMemoryNearlyFull", "RequestsQueueing"):
         assert f"alert: {alert}" in rules
+    used = {host.config.engines[e].kind for host in lab_fleet().hosts.values() for e in host.config.engines}
     for kind in KINDS:
-        if kind.metrics:
-            assert kind.metrics.waiting in rules  # the queueing alert, per kind, from the kind's own names
+        if kind.metrics and kind_name(kind) in used:  # the queueing alert, per kind the fleet runs, from its own names
+            assert kind.metrics.waiting in rules
+        elif kind.metrics:
+            assert kind.metrics.waiting not in rules
     assert (folder / "keys" / "llama-server").read_text() == TEST_KEY + "\n"
 
 
 def test_render_shows_where_each_key_comes_from_and_never_a_key(tmp_path):
     from thorfleet.host_files import host_files
-    files = {f.dest: f for f in host_files(lab_fleet().hosts["thor-03"].config)}
+    fleet = lab_fleet()
+    files = {f.dest: f for f in host_files(fleet.hosts["thor-03"], fleet)}
     key = files[f"{PROMETHEUS_DIR}/keys/llama-server"]
     assert key.mode == "640" and key.content == "<secret from environment variable THORFLEET_API_KEY>\n"
     assert "THORFLEET_METRICS_PASSWORD" in files["/etc/prometheus/node-exporter-web.yml"].content

@@ -3,6 +3,7 @@
 Refresh the golden files after an intended change with `UPDATE_GOLDEN=1 pytest tests/unit/test_render.py`.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import pytest
 
 from thorfleet.core.paths import JETSON_COLLECTOR_DIR
 from thorfleet.host_files import host_files
-from thorfleet.inventory import load_fleet
+from thorfleet.fleet import load_fleet
 from thorfleet.core.render import RenderedFile
 
 from ..conftest import require_tool
@@ -35,7 +36,7 @@ def golden_path(host: str, dest: str) -> Path:
 @pytest.mark.parametrize("host", HOSTS)
 def test_rendered_files_match_golden(host):
     # Files copied verbatim from the package (the Jetson collector) are the package's own source: not kept twice.
-    rendered = {f.dest: f.content for f in host_files(FLEET.hosts[host].config) if f.dest not in COPIED}
+    rendered = {f.dest: f.content for f in host_files(FLEET.hosts[host], FLEET) if f.dest not in COPIED}
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(GOLDEN / host, ignore_errors=True)
         for dest, content in rendered.items():
@@ -47,7 +48,7 @@ def test_rendered_files_match_golden(host):
 
 @pytest.mark.parametrize("host", HOSTS)
 def test_daemon_json_parses_with_the_nvidia_runtime(host):
-    files = {f.dest: f.content for f in host_files(FLEET.hosts[host].config)}
+    files = {f.dest: f.content for f in host_files(FLEET.hosts[host], FLEET)}
     settings = json.loads(files["/etc/docker/daemon.json"])
     assert settings["default-runtime"] == "nvidia"
     assert settings["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"
@@ -86,7 +87,7 @@ def _unit_root(tmp_path: Path, files) -> tuple[Path, list[str]]:
 @pytest.mark.parametrize("host", HOSTS)
 def test_every_rendered_unit_passes_systemd_analyze_verify(tmp_path, host):
     require_tool("systemd-analyze", "systemd")
-    root, units = _unit_root(tmp_path, host_files(FLEET.hosts[host].config))
+    root, units = _unit_root(tmp_path, host_files(FLEET.hosts[host], FLEET))
     assert units
     result = subprocess.run(["systemd-analyze", "verify", f"--root={root}", *units], capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
@@ -102,7 +103,7 @@ def test_systemd_analyze_verify_catches_a_broken_unit(tmp_path):
 
 
 def test_render_walks_the_roles_the_host_applies():
-    config = FLEET.hosts["thor-01"].config.model_copy(update={"roles": ["base", "engines", "builds", "models"]})
-    dests = [f.dest for f in host_files(config)]
+    host = dataclasses.replace(FLEET.hosts["thor-01"], roles=("base", "builds", "models", "engines"))
+    dests = [f.dest for f in host_files(host, FLEET)]
     assert "/etc/docker/daemon.json" not in dests
     assert "/etc/systemd/system/thorfleet-qwen3-8b.service" in dests

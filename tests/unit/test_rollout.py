@@ -85,7 +85,7 @@ def test_the_state_file_round_trips_and_resume_keeps_what_was_done(tmp_path):
 
 
 def test_the_summary_says_what_changed_in_each_engines_command_line():
-    from thorfleet.rollout.cli import _changes
+    from thorfleet.commands.rollout import _changes
 
     before = {"qwen3-8b": {"command_line": "/b/1/llama-server --port 8000 --top-k 20 --jinja", "model_file": "/m/a.gguf"}}
     after = {"qwen3-8b": {"command_line": "/b/2/llama-server --port 8000 --top-k 30", "model_file": "/m/a.gguf"}}

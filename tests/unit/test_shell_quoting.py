@@ -20,9 +20,9 @@ NOT_SHELL = {"failure", "QuoteString"}
 
 # (file, expression) → why it is safe: each is a fragment quoted where it was built, or a number.
 REVIEWED = {
-    ("roles/base/operations.py", "install"): "apt-get command built here from shlex.join(missing)",
-    ("roles/base/operations.py", "names"): "built here with shlex.quote per package",
-    ("roles/base/operations.py", "offered"): "shell function body built here from the quoted names",
+    ("core/apt.py", "install"): "apt-get command built here from shlex.join(missing)",
+    ("core/apt.py", "names"): "built here with shlex.quote per package",
+    ("core/apt.py", "offered"): "shell function body built here from the quoted names",
     ("roles/base/operations.py", "lines"): "built here with shlex.quote per key",
     ("roles/base/operations.py", "version"): "a pip requirement; pip_install_command quotes each requirement",
     ("roles/builds/facts.py", "d"): "shlex.quote(engine_dir) just above",

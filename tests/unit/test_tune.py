@@ -1,7 +1,7 @@
 """`thorfleet tune`'s search and the command lines of its candidates, without a unit."""
 
-from thorfleet.config.schema import HostConfig
-from thorfleet.inventory import FleetHost
+from thorfleet.fleet.schema import HostConfig
+from thorfleet.core.fleet import FleetHost
 from thorfleet.tune.run import SCRATCH_PORT, candidate_argv
 from thorfleet.tune.search import Candidate, Workload, candidates, first_stage_pairs, needs_another_run, ranked
 from thorfleet.tune.unit import service_properties

@@ -14,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from thorfleet.bench import prompts, whisper
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
-from thorfleet.bench.tunnel import forward, run, ssh_client
+from thorfleet.core.ssh import forward, run, ssh_client
 from thorfleet.core.paths import unit_name
-from thorfleet.inventory import Fleet, FleetHost
-from thorfleet.roles.engines.commands import served_name, state_record
+from thorfleet.core.fleet import FleetHost
+from thorfleet.fleet import Fleet
+from thorfleet.roles.engines.commands import model_of, served_name, state_record
 from thorfleet.roles.engines.deploy import health_url
 from thorfleet.roles.models.fetch_model import STAMPS
 from thorfleet.roles.power.facts import JetsonClocks, NvpmodelMode
@@ -43,7 +44,7 @@ def unit_context(client, host: FleetHost) -> dict:
     mode = NvpmodelMode().process(run(client, "nvpmodel -q 2>/dev/null").splitlines())
     clocks = JetsonClocks().process(run(client, "sudo -n jetson_clocks --show 2>/dev/null").splitlines())
     return {"nvpmodel": mode, "clocks_locked": clocks["locked"] if clocks else None,
-            "clocks_wanted": host.config.power.clocks if host.config.applies("power") else None}
+            "clocks_wanted": host.config.power.clocks if host.applies("power") else None}
 
 
 def engine_context(client, host: FleetHost, name: str, engine) -> dict:
@@ -51,7 +52,7 @@ def engine_context(client, host: FleetHost, name: str, engine) -> dict:
     exec_start = run(client, f"systemctl show -p ExecStart --value {shlex.quote(unit)}")
     argv = exec_start.split("argv[]=", 1)[1].split(" ;", 1)[0] if "argv[]=" in exec_start else ""
     state = run(client, f"sudo -n cat {shlex.quote(state_record(name))}")
-    model = host.config.model_of(engine)
+    model = model_of(host.config, engine)
     context = {"kind": engine.kind, "served_model": served_name(name, engine), "command_line": argv.strip(),
                "running": json.loads(state) if state.strip().startswith("{") else None}
     if model:
@@ -108,7 +109,7 @@ def bench_engine(base_url, host, name, engine, key, selected_shapes, progress) -
 
 def bench_one(host: FleetHost, name: str, engine, selected_shapes, whisper_seconds: float, progress) -> list[dict]:
     """One engine: its own SSH connection (context, tunnel), health first, then every shape."""
-    client = ssh_client(host.name, host.data)
+    client = ssh_client(host)
     try:
         unit = unit_context(client, host)
         key = engine.api_key.read() if engine.api_key else None

@@ -10,12 +10,12 @@ import math
 import random
 import statistics
 import time
-import uuid
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from thorfleet.bench.stats import percentile
+from thorfleet.core.http import transcription_form
 
 RATE = 16000
 SHAPES = ((1, 4), (4, 8))  # (concurrency, requests)
@@ -39,15 +39,12 @@ def wav(seconds: float, seed: int = 1) -> bytes:
 
 
 def transcribe(base_url: str, audio: bytes) -> tuple[bool, float, str]:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.wav\"\r\n"
-            "Content-Type: audio/wav\r\n\r\n").encode() + audio + (
-            f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\njson\r\n--{boundary}--\r\n").encode()
+    body, content_type = transcription_form(audio)
     url = urlsplit(base_url)
     start = time.perf_counter()
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
     try:
-        connection.request("POST", "/inference", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        connection.request("POST", "/inference", body, {"Content-Type": content_type})
         response = connection.getresponse()
         text = response.read().decode(errors="replace")
         return response.status == 200 and '"text"' in text, time.perf_counter() - start, "" if response.status == 200 else text[:200]

@@ -1,8 +1,10 @@
 """Marks for the roles' verify checks (each role's verify.py; `thorfleet verify` runs them).
 
 A check takes `unit` (once per host that applies the role), `case` (once per engine of such a host,
-as (unit, engine name, engine)) or `build_case` (once per build its engines run); `unit.host` is a
-testinfra host, `unit.config` the host's validated configuration.
+as (unit, engine name, engine)), `build_case` (once per build its engines run) or `model_case` (once
+per model they serve); `unit.host` is a testinfra host, `unit.config` the host's validated
+configuration, `unit.fleet` the fleet view, `unit.forward(address, port)` a local port reaching that
+address and port as the unit sees them (core/ssh.py).
 """
 
 
@@ -15,7 +17,8 @@ def for_each_engine(where=lambda engine: True):
 
 
 def for_each_routed_engine(function):
-    """A check run once per engine that a gateway of the inventory routes to (roles/gateway)."""
+    """A check run once per engine that a gateway of the inventory routes to, with the engine's own
+    unit (the gateway role's checks)."""
     function.engine_filter = lambda engine: True
     function.routed_only = True
     return function
@@ -28,3 +31,10 @@ def for_each_build(where=lambda build: True):
         function.build_filter = where
         return function
     return mark
+
+
+def for_each_model(function):
+    """A check run once per model the host's engines serve, as `model_case` = (unit, its name under
+    models, the model's config)."""
+    function.per_model = True
+    return function

@@ -2,6 +2,7 @@
 (status, body), with the reason as the body and status 0 when nothing answered."""
 
 import base64
+import uuid
 import urllib.error
 import urllib.request
 
@@ -28,3 +29,12 @@ def send(request: urllib.request.Request, timeout: float = 30) -> tuple[int, str
 
 def get(url: str, headers: dict | None = None, timeout: float = 30) -> tuple[int, str]:
     return send(urllib.request.Request(url, headers=headers or {}), timeout)
+
+
+def transcription_form(audio: bytes) -> tuple[bytes, str]:
+    """(body, content type) of whisper-server's /inference form: the WAV, and JSON asked for."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.wav\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode() + audio + (
+            f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\njson\r\n--{boundary}--\r\n").encode()
+    return body, f"multipart/form-data; boundary={boundary}"

@@ -5,20 +5,30 @@ from it come HostConfig's keys, the deploy, `thorfleet render`'s files, the conf
 and the verify suite.
 """
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from thorfleet.core.fleet import FactKey, FleetHost, FleetProblem, FleetView
 from thorfleet.core.render import RenderedFile
 
 KeyPath = tuple[str, ...]
 Problem = tuple[KeyPath, str]  # (key path in the host's config, reason)
 
 
-def _no_files(config) -> list[RenderedFile]:
+def _no_files(host: FleetHost, fleet: FleetView) -> list[RenderedFile]:
     return []
 
 
-def _no_problems(config) -> Iterable[Problem]:
+def _no_problems(config: Any) -> Iterable[Problem]:
+    return ()
+
+
+def _no_fleet_problems(fleet: FleetView) -> Iterable[FleetProblem]:
+    return ()
+
+
+def _no_advice(host: FleetHost, fleet: FleetView) -> Iterable[Problem]:
     return ()
 
 
@@ -27,17 +37,23 @@ class Role:
     name: str
     # HostConfig keys this role owns: key -> (annotation, pydantic Field with default and description).
     config: dict[str, tuple]
-    # Its pyinfra @deploy, called with the host's HostConfig.
-    apply: Callable
-    # Every file it writes, rendered from the config (daemon.json: the overlay it merges, labelled so).
-    files: Callable[..., list[RenderedFile]] = _no_files
+    # Its pyinfra @deploy, called with the host (its validated config in `.config`) and the fleet view.
+    apply: Callable[[FleetHost, FleetView], None]
+    # Every file it writes on a host, rendered from the config (daemon.json: the overlay it merges, labelled so).
+    files: Callable[[FleetHost, FleetView], list[RenderedFile]] = _no_files
     # Checks across its keys and other roles' keys that a single model cannot make.
-    problems: Callable[..., Iterable[Problem]] = _no_problems
+    problems: Callable[[Any], Iterable[Problem]] = _no_problems
     # Module of its testinfra checks (`thorfleet verify`); None when it has none.
     checks: str | None = None
     # Settings that are valid but known to be a mistake (slow, oversized): warnings, (key path, reason).
-    advice: Callable[..., Iterable[Problem]] = _no_problems
+    advice: Callable[[FleetHost, FleetView], Iterable[Problem]] = _no_advice
     # The inventory group whose hosts alone apply it (the gateway); None: every host whose `roles` name it.
     group: str | None = None
+    # When the inventory declares no `group`, the group whose hosts apply it instead (monitoring: the gateway's).
+    group_default: str | None = None
+    # The fleet facts it provides (core/fleet.py), each computed from the whole fleet before anything connects.
+    fleet: Mapping[FactKey[Any], Callable[[FleetView], Any]] = field(default_factory=dict)
+    # What only the whole fleet shows (a route no gateway can serve): refused before anything connects.
+    fleet_problems: Callable[[FleetView], Iterable[FleetProblem]] = _no_fleet_problems
     # Debian packages it always installs (the lab's image carries them, so that units converge offline).
     packages: tuple[str, ...] = ()

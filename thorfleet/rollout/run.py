@@ -12,8 +12,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from thorfleet.bench.run import engine_context
-from thorfleet.bench.tunnel import ssh_client
-from thorfleet.inventory import Fleet
+from thorfleet.core.ssh import ssh_client
+from thorfleet.fleet import Fleet
 from thorfleet.rollout.batches import stops
 from thorfleet.rollout.state import DONE, FAILED, SKIPPED, RolloutState, UnitOutcome, state_path
 from thorfleet.roles.gateway.runtime import Gateway, GatewayError
@@ -32,7 +32,7 @@ def _engines(client, fleet_host) -> dict:
 
 def _reach(fleet_host) -> tuple[object | None, str]:
     try:
-        return ssh_client(fleet_host.name, fleet_host.data), ""
+        return ssh_client(fleet_host), ""
     except Exception as err:  # paramiko raises many kinds (timeouts, refused, auth): each is "unreachable"
         return None, f"unreachable: {type(err).__name__}: {err}"
 
@@ -74,7 +74,7 @@ class Rollout:
         """True when every unit is done (or skipped as unreachable, when asked)."""
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
         with ExitStack() as stack:
-            gateways = [stack.enter_context(Gateway(h)) for h in self.fleet.gateways()]
+            gateways = [stack.enter_context(Gateway(h)) for h in self.fleet.with_role("gateway")]
             for number, batch in enumerate(self.state.batches, 1):
                 todo = [h for h in batch if self.state.outcome(h).state != DONE]
                 if not todo:

@@ -18,9 +18,9 @@ from thorfleet.bench import prompts
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.run import unit_context
 from thorfleet.bench.stats import summarize
-from thorfleet.bench.tunnel import forward, ssh_client
-from thorfleet.inventory import FleetHost
-from thorfleet.roles.engines.commands import engine_argv, served_name
+from thorfleet.core.ssh import forward, ssh_client
+from thorfleet.core.fleet import FleetHost
+from thorfleet.roles.engines.commands import engine_argv, model_of, served_name
 from thorfleet.roles.engines.memory import gib, host_plan, llama_need
 from thorfleet.roles.models.shapes import known
 from thorfleet.tune import unit
@@ -39,13 +39,13 @@ def candidate_argv(host: FleetHost, name: str, engine, tuned: dict) -> list[str]
 def does_not_fit(host: FleetHost, name: str, engine, tuned: dict) -> str | None:
     """Why the candidate cannot run next to the unit's engines (the one tuned keeps serving), if so."""
     config = host.config
-    model = config.model_of(engine)
+    model = model_of(config, engine)
     facts = known(model, config.model_store) if model else None
     if facts is None:
         return None
     trial = engine.model_copy(update={"args": {**engine.args, **tuned}})
     need = llama_need(name, engine.kind, trial.rendered_args(config), facts)
-    serving = sum(n.total for n in host_plan(config))
+    serving = sum(n.total for n in host_plan(config, lambda entry: known(entry, config.model_store)))
     room = config.memory.for_engines
     if serving + need.total > room:
         return f"needs {gib(need.total)} GiB next to the {gib(serving)} GiB of the unit's engines; {gib(room)} GiB for engines"
@@ -67,10 +67,10 @@ def tune(host: FleetHost, name: str, engine, workload: Workload, log) -> dict:
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # a refused tunnel while a candidate loads is expected
     config = host.config
     key = engine.api_key.read() if engine.api_key else None
-    client = ssh_client(host.name, host.data)
+    client = ssh_client(host)
     try:
         before = unit_context(client, host)
-        model_path = config.model_store.load_path(config.model_of(engine))
+        model_path = config.model_store.load_path(model_of(config, engine))
         program = candidate_argv(host, name, engine, {})[0]
         log(f"first stage: llama-bench, prompt processing for -ub {workload.ubatches} × -fa {workload.flash}")
         bench_rows = first_stage_rows(unit.llama_bench(

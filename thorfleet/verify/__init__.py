@@ -54,13 +54,13 @@ def check_installed_engines(fleet_host) -> list[str]:
     """Each engine's rendered command line against what is installed on the host: the native
     program's --help, or the --help of the entry command in the engine's image (the same facts the
     deploy reads before it restarts an engine)."""
-    from thorfleet.remote import connect
+    from thorfleet.core.ssh import testinfra_host
     from thorfleet.roles.engines.commands import engine_argv
     from thorfleet.roles.engines.config import NativeEngine
     from thorfleet.roles.engines.facts import ImageHelp, ProgramHelp
     from thorfleet.roles.engines.flags import command_line_problems
 
-    host, config, found = connect(fleet_host), fleet_host.config, []
+    host, config, found = testinfra_host(fleet_host), fleet_host.config, []
     for name, engine in config.engines.items():
         argv = engine_argv(config, name, engine)[-1]
         if isinstance(engine, NativeEngine):

@@ -7,15 +7,19 @@ Hosts come from the inventory file, with the configuration thorfleet validated f
 the same checks run against the simulated lab and against real Thor units (docs/verify.md).
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import pytest
 
-from thorfleet.inventory import Fleet, FleetHost, load_fleet
-from thorfleet.remote import connect
+from thorfleet.core.fleet import FleetHost
+from thorfleet.core.ssh import forward, ssh_client, testinfra_host
+from thorfleet.fleet import Fleet, load_fleet
+from thorfleet.roles.builds.fleet import needed_builds
 from thorfleet.roles.gateway.routes import routed_at
+from thorfleet.roles.models.fleet import needed_models
 
 
 def pytest_addoption(parser):
@@ -26,7 +30,7 @@ def pytest_addoption(parser):
 
 @dataclass
 class Unit:
-    """One host to verify: its name, validated configuration, and a testinfra connection."""
+    """One host to verify: its name, validated configuration, a testinfra connection and forwards."""
 
     fleet_host: FleetHost
     fleet: Fleet  # the whole inventory: checks of what the unit looks like from elsewhere (its gateway)
@@ -41,7 +45,17 @@ class Unit:
 
     @cached_property
     def host(self):
-        return connect(self.fleet_host)
+        return testinfra_host(self.fleet_host)
+
+    @cached_property
+    def _ssh(self):
+        return ssh_client(self.fleet_host)
+
+    @contextmanager
+    def forward(self, address: str, port: int):
+        """A local port reaching address:port as the unit sees it."""
+        with forward(self._ssh, address, port) as local:
+            yield local
 
 
 def _units(config) -> list[Unit]:
@@ -63,17 +77,24 @@ def pytest_generate_tests(metafunc):
     """A check runs for every host that applies its role, or for each engine (`for_each_engine`) or
     build (`for_each_build`) of those hosts that its mark selects."""
     role = role_of(metafunc.module)
-    units = [u for u in _units(metafunc.config) if u.config.applies(role)]
+    every = _units(metafunc.config)
+    units = [u for u in every if u.fleet_host.applies(role)]
     if "case" in metafunc.fixturenames:
         where = getattr(metafunc.function, "engine_filter", lambda engine: True)
-        cases = [(u, n, e) for u in units for n, e in u.config.engines.items() if where(e)]
-        if getattr(metafunc.function, "routed_only", False):
-            cases = [(u, n, e) for u, n, e in cases if routed_at(u.fleet, u.name, n)]
+        if getattr(metafunc.function, "routed_only", False):  # with the engine's unit, whatever the check's role
+            cases = [(u, n, e) for u in every if u.fleet_host.applies("engines") for n, e in u.config.engines.items()
+                     if routed_at(u.fleet, u.name, n)]
+        else:
+            cases = [(u, n, e) for u in units for n, e in u.config.engines.items() if where(e)]
         metafunc.parametrize("case", cases, ids=[f"{u.name}-{n}" for u, n, _ in cases])
     elif "build_case" in metafunc.fixturenames:
         where = getattr(metafunc.function, "build_filter", lambda build: True)
-        cases = [(u, k, b) for u in units for k in u.config.needed_builds() if where(b := getattr(u.config.builds, k))]
+        cases = [(u, k, b) for u in units for k in needed_builds(u.fleet_host, u.fleet)
+                 if where(b := getattr(u.config.builds, k))]
         metafunc.parametrize("build_case", cases, ids=[f"{u.name}-{k}" for u, k, _ in cases])
+    elif "model_case" in metafunc.fixturenames:
+        cases = [(u, n, m) for u in units for n, m in needed_models(u.fleet_host, u.fleet).items()]
+        metafunc.parametrize("model_case", cases, ids=[f"{u.name}-{n}" for u, n, _ in cases])
     elif "unit" in metafunc.fixturenames:
         metafunc.parametrize("unit", units, ids=[u.name for u in units], scope="module")
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from thorfleet.lab import layout
-from thorfleet.lab.cli import ssh_command
+from thorfleet.commands.lab import ssh_command
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS = {"llama-server": "llama.cpp", "whisper-server": "whisper.cpp"}

@@ -4,11 +4,14 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import User
 
-from thorfleet.roles.base.operations import apt_packages, authorized_keys, jetson_stats, read_secret, wifi
+from thorfleet.core.fleet import FleetHost, FleetView
+from thorfleet.core.apt import apt_packages
+from thorfleet.roles.base.operations import authorized_keys, jetson_stats, read_secret, wifi
 
 
 @deploy("base")
-def apply(config) -> None:
+def apply(unit: FleetHost, fleet: FleetView) -> None:
+    config = unit.config
     base = config.base
     jetpack = f" and JetPack's {', '.join(base.jetpack)}" if base.jetpack else ""
     apt_packages(name=f"{len(base.apt_packages)} apt packages{jetpack}", packages=base.apt_packages, jetpack=base.jetpack,

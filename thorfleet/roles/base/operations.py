@@ -1,55 +1,18 @@
-"""Operations of the base role: apt packages, authorized keys, jetson-stats, Wi-Fi."""
+"""Operations of the base role: authorized keys, jetson-stats, Wi-Fi (apt packages: core/apt.py)."""
 
 import shlex
 import uuid
 
 from pyinfra import host
 from pyinfra.api import OperationError, operation
-from pyinfra.facts.deb import DebPackages
 
 from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.secret_file import is_current, secret_file_commands
 from thorfleet.core.types import SecretUnavailable
 
-APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 WIFI_CONNECTION = "thorfleet-wifi"
 WIFI_KEYFILE = f"/etc/NetworkManager/system-connections/{WIFI_CONNECTION}.nmconnection"
-
-
-@operation()
-def apt_packages(packages: list[str], jetpack: list[str] = ()):
-    """Install the packages that are missing, JetPack's components from NVIDIA's Jetson apt source
-    first. The package lists are refreshed only when an install fails without them (or JetPack's
-    packages are not known yet), so that a unit with everything present converges with no network."""
-    installed = host.get_fact(DebPackages)
-    missing_jetpack = [p for p in jetpack if p not in installed]
-    missing = [p for p in packages if p not in installed and p not in missing_jetpack]
-    if not missing and not missing_jetpack:
-        host.noop(f"all {len(packages) + len(jetpack)} apt packages are installed")
-        return
-    if missing_jetpack:
-        yield jetpack_install_command(missing_jetpack)
-    if missing:
-        install = f"{APT_ENV} apt-get install -y --no-install-recommends {shlex.join(missing)}"
-        yield f"{install} || {{ {APT_ENV} apt-get update && {install}; }}"
-
-
-# Jetson Linux's package that lists NVIDIA's Jetson apt source for the unit's release.
-JETPACK_SOURCE = "nvidia-l4t-apt-source"
-
-
-def jetpack_install_command(packages: list[str]) -> str:
-    """Install JetPack's packages only when NVIDIA's apt source offers every one of them (after one
-    refresh of the lists); otherwise fail before installing anything, saying what is missing."""
-    names = " ".join(shlex.quote(p) for p in packages)
-    offered = f'for p in {names}; do apt-cache policy "$p" | grep -q "Candidate: [0-9]" || exit 1; done'
-    missing = (f"thorfleet: {', '.join(packages)} is not offered by this unit's apt sources: NVIDIA's Jetson apt source "
-               f"is missing (Jetson Linux sets it up with the {JETPACK_SOURCE} package, in "
-               f"/etc/apt/sources.list.d/{JETPACK_SOURCE}.list). Nothing was installed: reinstall {JETPACK_SOURCE} or "
-               "reflash with JetPack 7, or set base.jetpack to [] and builds.cuda_home to where the CUDA toolkit is.")
-    return (f"offered() ( {offered} ); offered || {APT_ENV} apt-get update -qq || true; "
-            f"offered || {{ echo {shlex.quote(missing)} >&2; exit 1; }}; {APT_ENV} apt-get install -y {names}")
 
 
 def key_id(line: str) -> str:

@@ -2,9 +2,11 @@
 
 from pydantic import Field
 
+from thorfleet.core.fleet import BUILD_IDS
 from thorfleet.core.role import Role
 from thorfleet.roles.builds.config import BuildsConfig
 from thorfleet.roles.builds.deploy import apply
+from thorfleet.roles.builds.fleet import build_ids
 
 DESCRIPTION = "llama.cpp and whisper.cpp builds."
 ROLE = Role(
@@ -12,4 +14,5 @@ ROLE = Role(
     config={"builds": (BuildsConfig, Field(default_factory=BuildsConfig, description=DESCRIPTION))},
     apply=apply,
     checks="thorfleet.roles.builds.verify",
+    fleet={BUILD_IDS: build_ids},
 )

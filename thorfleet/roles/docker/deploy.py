@@ -4,12 +4,14 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import User
 
+from thorfleet.core.fleet import FleetHost, FleetView, endpoints_of
 from thorfleet.roles.docker.files import DAEMON_JSON, owned_settings
 from thorfleet.roles.docker.operations import daemon_json, default_runtime, docker_group, images
 
 
 @deploy("docker")
-def apply(config) -> None:
+def apply(unit: FleetHost, fleet: FleetView) -> None:
+    config = unit.config
     docker = config.docker
     merged = daemon_json(name=f"Merge thorfleet's keys into {DAEMON_JSON}", owned=owned_settings(docker), _sudo=True)
     # After a merge Docker was restarted and checked already; otherwise check it runs the file as it is.
@@ -18,5 +20,8 @@ def apply(config) -> None:
     users = ([host.get_fact(User)] if docker.add_login_user else []) + docker.users
     if users:
         docker_group(name="docker group", users=users, _sudo=True)
-    if docker.pull_images or docker.image_archives:
-        images(name="Docker images", pull=docker.pull_images, archives=docker.image_archives, _sudo=True)
+    # The images the unit's container engines run come with the rest (an archive of one is loaded instead).
+    engine_images = [e.image for e in endpoints_of(fleet, unit.name) if e.image and e.image not in docker.image_archives]
+    pull = sorted(set(docker.pull_images) | set(engine_images))
+    if pull or docker.image_archives:
+        images(name="Docker images", pull=pull, archives=docker.image_archives, _sudo=True)

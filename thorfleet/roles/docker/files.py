@@ -1,5 +1,6 @@
 """The part of /etc/docker/daemon.json that thorfleet owns; the deploy merges it into the unit's file."""
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.render import RenderedFile, render_template
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -30,6 +31,7 @@ def merge_daemon_json(existing: dict, owned: dict) -> dict:
     return merged
 
 
-def rendered_files(config) -> list[RenderedFile]:
+def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:
+    config = unit.config
     content = render_template("roles/docker/daemon.json.j2", settings=owned_settings(config.docker))
     return [RenderedFile(DAEMON_JSON, content, role="docker", merged=True)]

@@ -2,11 +2,12 @@
 
 from pydantic import Field
 
+from thorfleet.core.fleet import ENGINE_ENDPOINTS
 from thorfleet.core.role import Role
 from thorfleet.core.types import Name
-from thorfleet.roles.engines.advice import advice
 from thorfleet.roles.engines.deploy import apply
 from thorfleet.roles.engines.files import rendered_files
+from thorfleet.roles.engines.fleet import advice, endpoints, memory_problems
 from thorfleet.roles.engines.kinds import Engine
 from thorfleet.roles.engines.memory import UnitMemory
 from thorfleet.roles.engines.problems import problems
@@ -23,4 +24,6 @@ ROLE = Role(
     problems=problems,
     checks="thorfleet.roles.engines.verify",
     advice=advice,
+    fleet={ENGINE_ENDPOINTS: endpoints},
+    fleet_problems=memory_problems,
 )

@@ -3,7 +3,6 @@ a unit has: reported by `thorfleet validate` and the deploy as warnings, with th
 behind each (docs/roles/engines.md, "Known-slow flags"). A user may keep them on purpose."""
 
 from thorfleet.roles.engines.kinds import LlamaServer
-from thorfleet.roles.engines.memory import plan_advice
 
 # Measured on an NVIDIA H200, pinned llama.cpp with CUDA, Qwen3-8B-shaped Q5_K_M, streaming 2048 in /
 # 128 out at concurrency 8 (seed 002's high-load shape); docs/roles/engines.md lists the runs.
@@ -22,7 +21,7 @@ MAPPED_MODEL = ("maps the model file on purpose (the pinned build's `auto` does 
                 "from the source, not measured: the test GPU is a discrete one); write load-mode: mlock (or none)")
 
 
-def advice(config):
+def slow_settings(config):
     """(key path, reason) for each known-slow or oversized setting of the host's engines."""
     for name, engine in config.engines.items():
         if not isinstance(engine, LlamaServer):
@@ -35,7 +34,6 @@ def advice(config):
             yield ("engines", name, "args", "ctx-size"), WHOLE_CONTEXT_PER_SLOT
         if build.cuda and _maps_the_model(engine.rendered_args(config)):
             yield ("engines", name, "args", "load-mode"), MAPPED_MODEL
-    yield from plan_advice(config)
 
 
 def _maps_the_model(args: dict) -> bool:

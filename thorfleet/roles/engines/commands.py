@@ -36,13 +36,18 @@ def served_name(name: str, engine: EngineBase) -> str:
     return engine.served_name or name
 
 
+def model_of(config, engine: EngineBase):
+    """The entry under `models` the engine serves (None for a kind that manages its own)."""
+    return config.models.get(engine.model) if engine.model else None
+
+
 def program_path(config, engine: NativeEngine) -> str:
     """The engine's program in the build that `current` points at."""
     return config.builds.current_bin(engine.build.replace("_", "."), engine.program)
 
 
 def launch(config, name: str, engine: EngineBase) -> Launch:
-    model = config.model_of(engine)
+    model = model_of(config, engine)
     return Launch(name=name, served_name=served_name(name, engine),
                   model_dir=config.model_store.dest(model) if model else None,
                   model_path=config.model_store.load_path(model) if model else None,

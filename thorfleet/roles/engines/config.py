@@ -16,7 +16,8 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import AfterValidator, Field, model_validator
 
 from thorfleet.roles.engines.memory import GiB, EngineNeed
-from thorfleet.roles.models.shapes import ModelFacts
+from thorfleet.core.model_shape import ModelFacts
+from thorfleet.core.fleet import EngineMetrics
 from thorfleet.core.types import KeyProblem, AbsPath, BindAddress, EnvName, Image, Name, Port, SecretSource, SingleLine, StrictModel
 
 ARG_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -37,18 +38,6 @@ def _args(value: dict) -> dict:
 
 
 Args = Annotated[dict[str, ArgValue | None], AfterValidator(_args)]
-
-
-@dataclass(frozen=True)
-class EngineMetrics:
-    """Where an engine kind's Prometheus metrics are, and the names of the few that `thorfleet status`,
-    the alert rules and the dashboards read, so that each of those knows them from one place."""
-
-    path: str
-    processing: str  # gauge: requests being decoded now
-    waiting: str  # gauge: requests queued for a slot
-    prompt_tokens: str  # counter: prompt tokens processed
-    generated_tokens: str  # counter: tokens generated
 
 
 class EngineBase(StrictModel):

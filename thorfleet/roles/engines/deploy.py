@@ -6,26 +6,30 @@ import ipaddress
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 
-from thorfleet.roles.builds.files import build_id
-from thorfleet.roles.docker.operations import images
-from thorfleet.roles.engines import commands
-from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
-from thorfleet.roles.engines.files import engine_files
-from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
-from thorfleet.roles.models.hub import HubError, model_files
+from thorfleet.core.fleet import BUILD_IDS, ENGINE_FRONTS, MODEL_CATALOGUE, FleetHost, FleetView
 from thorfleet.core.secret_file import SecretFile
 from thorfleet.core.types import SecretUnavailable
+from thorfleet.roles.engines import commands
+from thorfleet.roles.engines.config import NativeEngine
+from thorfleet.roles.engines.files import engine_files
+from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
 
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def health_url(engine) -> str:
+def local_address(engine) -> str:
+    """Where the engine is reached from its own unit: loopback when it listens on every address."""
     address = ipaddress.ip_address(engine.bind)
     if address.is_unspecified or address.is_loopback:
         address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
-    shown = f"[{address}]" if address.version == 6 else str(address)
+    return str(address)
+
+
+def health_url(engine) -> str:
+    address = local_address(engine)
+    shown = f"[{address}]" if ":" in address else address
     return f"http://{shown}:{engine.port}{engine.health_path}"
 
 
@@ -36,26 +40,17 @@ def read_key(name: str, engine) -> str:
         raise PyinfraError(f"engines.{name}.api_key: {err}") from None
 
 
-def model_fingerprint(config, engine) -> str | None:
-    model = config.model_of(engine)
-    if model is None:
-        return None
-    try:
-        files = model_files(model, config.model_store)
-    except HubError as err:
-        raise PyinfraError(f"models.{engine.model}: {err}") from None
-    return digest(config.model_store.dest(model) + repr(sorted((f.path, f.sha256, f.size) for f in files)))
-
-
-def engine_fingerprint(config, engine, rendered, key: str | None) -> dict:
+def engine_fingerprint(unit: FleetHost, fleet: FleetView, engine, rendered, key: str | None) -> dict:
     """What the engine runs: a change in any part restarts it (and checks its flags first)."""
-    fingerprint = {"model": model_fingerprint(config, engine)}
+    config = unit.config
+    model = commands.model_of(config, engine)
+    fingerprint = {"model": fleet.fact(MODEL_CATALOGUE).fingerprint(config, engine.model) if model else None}
     if key is not None:
         fingerprint["key"] = digest(key)
     for file in rendered:
         fingerprint["unit" if file.dest.endswith(".service") else "env"] = digest(file.content)
     if isinstance(engine, NativeEngine):
-        fingerprint["build"] = build_id(getattr(config.builds, engine.build))
+        fingerprint["build"] = fleet.fact(BUILD_IDS)[unit.name, engine.build]
     else:
         fingerprint["image"] = engine.image
     return fingerprint
@@ -88,17 +83,14 @@ def key_file(name: str, engine, key: str | None) -> SecretFile | None:
 
 
 @deploy("engines")
-def apply(config) -> None:
+def apply(unit: FleetHost, fleet: FleetView) -> None:
+    config, fronts = unit.config, fleet.fact(ENGINE_FRONTS)
     service_users(config)
-    container_images = sorted({e.image for e in config.engines.values()
-                               if isinstance(e, ContainerEngine) and e.image not in config.docker.image_archives})
-    if container_images:
-        images(name="Engine images", pull=container_images, archives={}, _sudo=True)
     for name, engine in config.engines.items():
         key = read_key(name, engine) if engine.api_key else None
         files = engine_files(config, name, engine)
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
-                       fingerprint=engine_fingerprint(config, engine, files, key), health_url=health_url(engine),
+                       fingerprint=engine_fingerprint(unit, fleet, engine, files, key), health_url=health_url(engine),
                        timeout=engine.health_timeout, secret=key_file(name, engine, key),
-                       flags=flags_to_check(config, name, engine), gateways=config.behind_gateways(name), _sudo=True)
+                       flags=flags_to_check(config, name, engine), drain=fronts.restart_drain(unit.name, name), _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

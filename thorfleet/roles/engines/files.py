@@ -1,5 +1,6 @@
 """Files the engines role writes: one systemd unit and one environment file per engine instance."""
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core import paths
 from thorfleet.core.render import RenderedFile, render_template
 from thorfleet.roles.engines import commands
@@ -7,7 +8,7 @@ from thorfleet.roles.engines.config import NativeEngine
 
 
 def engine_files(config, name: str, engine) -> list[RenderedFile]:
-    model = config.model_of(engine)
+    model = commands.model_of(config, engine)
     native = isinstance(engine, NativeEngine)
     context = {
         "name": name,
@@ -27,5 +28,6 @@ def engine_files(config, name: str, engine) -> list[RenderedFile]:
     ]
 
 
-def rendered_files(config) -> list[RenderedFile]:
+def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:
+    config = unit.config
     return [f for name, engine in config.engines.items() for f in engine_files(config, name, engine)]

@@ -7,9 +7,10 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import Field
 
 from thorfleet.core.types import AbsPath, Port
-from thorfleet.roles.engines.config import ContainerEngine, EngineMetrics, Launch, LLMContainer, NativeEngine
+from thorfleet.core.fleet import EngineMetrics
+from thorfleet.roles.engines.config import ContainerEngine, Launch, LLMContainer, NativeEngine
 from thorfleet.roles.engines.memory import UNKNOWN, WHISPER_COMPUTE, EngineNeed, llama_need
-from thorfleet.roles.models.shapes import ModelFacts
+from thorfleet.core.model_shape import ModelFacts
 
 
 # What llama-server is given when `args` leave a setting unsaid (docs/tuning.md has the measurement

@@ -7,13 +7,14 @@ For llama-server the context is resolved with the pinned build's own rules (docs
 prompt cache in host memory counted at its limit. vLLM and SGLang take their configured share.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field
 
 from thorfleet.core.types import StrictModel
-from thorfleet.roles.models.gguf_header import ModelShape
-from thorfleet.roles.models.shapes import ModelFacts, known
+from thorfleet.core.model_shape import ModelFacts, ModelShape
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -141,12 +142,12 @@ def llama_need(name: str, kind: str, args: dict, facts: ModelFacts | None) -> En
 UNKNOWN = "model not known on this controller"
 
 
-def host_plan(config, facts_of=None) -> list[EngineNeed]:
-    """Each engine's need; `facts_of(model)` gives a model's facts (default: what the controller knows)."""
-    facts_of = facts_of or (lambda model: known(model, config.model_store))
+def host_plan(config, facts_of: Callable[[Any], ModelFacts | None]) -> list[EngineNeed]:
+    """Each engine's need; `facts_of(model)` gives a model's facts (the models role's MODEL_FACTS: what
+    the controller knows)."""
     plan = []
     for name, engine in config.engines.items():
-        model = config.model_of(engine)
+        model = config.models.get(engine.model) if engine.model else None
         plan.append(engine.memory_need(config, name, facts_of(model) if model else None))
     return plan
 
@@ -167,7 +168,7 @@ def explain(need: EngineNeed) -> str:
     return f"{need.name} {gib(need.total)} GiB: " + ", ".join(parts)
 
 
-def plan_problems(config, facts_of=None):
+def plan_problems(config, facts_of: Callable[[Any], ModelFacts | None]):
     """A unit whose engines cannot fit in its memory is refused, with the numbers."""
     plan = host_plan(config, facts_of)
     total = sum(need.total for need in plan)
@@ -178,8 +179,8 @@ def plan_problems(config, facts_of=None):
                              f"(memory.total_gib {config.memory.total_gib:g} − reserve_gib {config.memory.reserve_gib:g}): {detail}")
 
 
-def plan_advice(config):
-    for need in host_plan(config):
+def plan_advice(config, facts_of: Callable[[Any], ModelFacts | None]):
+    for need in host_plan(config, facts_of):
         c = need.context
         if c and not c.unified and c.per_slot > c.trained:
             yield ("engines", need.name, "slot_context"), (

@@ -10,6 +10,7 @@ from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand, FunctionCommand, QuoteString, StringCommand
 
 from thorfleet.core.accounts import Accounts
+from thorfleet.core.fleet import RestartDrain
 from thorfleet.core.install import install_commands, is_current
 from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
@@ -18,7 +19,6 @@ from thorfleet.roles.engines.commands import owned_files, state_record
 from thorfleet.roles.engines.facts import EngineStatus, ImageHelp, InstalledEngines, ProgramHelp
 from thorfleet.roles.engines.flags import command_line_problems
 from thorfleet.core.failure import failure
-from thorfleet.roles.gateway.runtime import DrainForRestart
 
 
 @operation()
@@ -70,13 +70,13 @@ def health_command(unit: str, url: str, timeout: int) -> str:
 
 @operation()
 def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dict, health_url: str, timeout: int,
-                   secret: SecretFile | None = None, flags: dict | None = None, gateways: list = ()):
+                   secret: SecretFile | None = None, flags: dict | None = None, drain: RestartDrain | None = None):
     """One engine as the config says, confirmed with one fact when nothing changed. It is (re)started
     only when its fingerprint (unit, environment, key, build or image, model) differs from what it
     last started with, or it is not running; then, before anything of it changes, its command line
     is checked against the installed engine (`flags`: kind, argv, and image and entry for
     containers), its key and files are installed, and it must answer `health_url` before the new
-    fingerprint is recorded. Behind a gateway (`gateways`), the engine is drained there before the
+    fingerprint is recorded. Behind a gateway (`drain`), the engine is drained there before the
     restart and put back once healthy, so that no request the gateway sent it is dropped. Files
     changed on the unit by hand are put back without a restart."""
     name, unit = engine_name, unit_name(engine_name)
@@ -104,12 +104,11 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
         yield f"systemctl enable {shlex.quote(unit + '.service')}"
     changed = [k for k in fingerprint if (status["running"] or {}).get(k) != fingerprint[k]]
     message = f"thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed"
-    drain = DrainForRestart(list(gateways))
-    if gateways:
+    if drain:
         yield FunctionCommand(drain.drain, (), {})
     yield f"echo {shlex.quote(message)} && systemctl restart {shlex.quote(unit + '.service')}"
     yield health_command(unit, health_url, timeout)
-    if gateways:
+    if drain:
         yield FunctionCommand(drain.ready, (), {})
     record = state_record(name)
     yield f"mkdir -p {ENGINE_STATE_DIR}"

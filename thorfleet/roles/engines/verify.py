@@ -1,34 +1,28 @@
-"""The engines of each unit: units, listeners, health, the model served, one real request each."""
+"""The engines of each unit: units, listeners, health, one real request each.
 
+Requests are made from the controller through an SSH forward to the engine's port as the unit sees it
+(engines may listen on loopback only), so that no API key is ever on a command line."""
+
+import io
 import json
-import shlex
+import urllib.request
+import wave
 
-from thorfleet.core.checks import for_each_engine, for_each_routed_engine
+from thorfleet.core.checks import for_each_engine
+from thorfleet.core.http import bearer, send, transcription_form
 from thorfleet.core.paths import unit_name
-from thorfleet.roles.builds.files import ENGINES
 from thorfleet.roles.engines.commands import served_name
-from thorfleet.roles.engines.config import NativeEngine
-from thorfleet.roles.engines.deploy import health_url
-from thorfleet.roles.gateway.routes import routed_at
-from thorfleet.roles.gateway.runtime import Gateway, smoke
-from thorfleet.roles.models.fetch_model import STAMPS
-
-WAV = "/tmp/thorfleet-verify.wav"
+from thorfleet.roles.engines.deploy import local_address
 
 
-def url(engine, path: str) -> str:
-    return health_url(engine).replace(engine.health_path, path)
-
-
-def request(unit, address: str, engine, body: dict | None = None, form: str = "", key: bool = True) -> tuple[int, str]:
-    """An HTTP request made on the unit itself (engines may listen on loopback only)."""
-    headers = ""
-    if engine.api_key and key:
-        headers = f"-H {shlex.quote('Authorization: Bearer ' + engine.api_key.read())} "
-    data = f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body))} " if body else form
-    out = unit.host.run(f"curl -sS -m 120 -w '\\n%{{http_code}}' {headers}{data}{shlex.quote(address)}")
-    text, _, code = out.stdout.rpartition("\n")
-    return int(code or 0), text
+def request(unit, engine, path: str, body: bytes | None = None, content_type: str = "application/json",
+            key: bool = True) -> tuple[int, str]:
+    """(HTTP status, body) of one request to the engine, through a forward of its port."""
+    headers = bearer(engine.api_key.read()) if engine.api_key and key else {}
+    if body is not None:
+        headers["Content-Type"] = content_type
+    with unit.forward(local_address(engine), engine.port) as port:
+        return send(urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers), timeout=120)
 
 
 @for_each_engine()
@@ -52,61 +46,35 @@ def test_engine_listens_on_its_address_only(case):
 @for_each_engine()
 def test_engine_is_healthy(case):
     unit, _, engine = case
-    assert request(unit, health_url(engine), engine)[0] == 200
+    assert request(unit, engine, engine.health_path)[0] == 200
 
 
 @for_each_engine(lambda engine: engine.serves == "chat")
 def test_llm_engine_lists_its_model_and_completes_a_chat(case):
     unit, name, engine = case
-    code, text = request(unit, url(engine, "/v1/models"), engine)
+    code, text = request(unit, engine, "/v1/models")
     assert code == 200 and served_name(name, engine) in text, text
     body = {"model": served_name(name, engine), "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 8}
-    code, text = request(unit, url(engine, "/v1/chat/completions"), engine, body)
+    code, text = request(unit, engine, "/v1/chat/completions", json.dumps(body).encode())
     assert code == 200, f"{code} {text[:300]}"
     assert json.loads(text)["choices"][0]["message"]["content"], text
     if engine.api_key:
-        assert request(unit, url(engine, "/v1/models"), engine, key=False)[0] == 401, "answers without its API key"
+        assert request(unit, engine, "/v1/models", key=False)[0] == 401, "answers without its API key"
+
+
+def silence(seconds: int) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(16000)
+        file.writeframes(bytes(32000 * seconds))
+    return out.getvalue()
 
 
 @for_each_engine(lambda engine: engine.serves == "transcription")
 def test_whisper_server_transcribes_a_wav(case):
     unit, _, engine = case
-    unit.host.run("python3 -c " + shlex.quote(
-        f"import wave; w = wave.open('{WAV}', 'wb'); w.setnchannels(1); w.setsampwidth(2); "
-        "w.setframerate(16000); w.writeframes(bytes(32000)); w.close()"))
-    code, text = request(unit, url(engine, "/inference"), engine, form=f"-F file=@{WAV} -F response_format=json ")
+    body, content_type = transcription_form(silence(1))
+    code, text = request(unit, engine, "/inference", body, content_type)
     assert code == 200 and "text" in json.loads(text), f"{code} {text[:300]}"
-
-
-@for_each_engine(lambda engine: isinstance(engine, NativeEngine))
-def test_native_engine_runs_the_pinned_build(case):
-    unit, _, engine = case
-    build = getattr(unit.config.builds, engine.build)
-    current = f"{unit.config.builds.root}/{ENGINES[engine.build]}/current"
-    assert json.loads(unit.host.file(f"{current}/stamp.json").content_string)["ref"] == build.ref
-    if len(build.ref) == 40:  # a commit pin: the source really was that commit
-        assert unit.host.file(f"{current}/commit").content_string.strip() == build.ref
-
-
-@for_each_engine(lambda engine: engine.model is not None)
-def test_engine_model_is_verified(case):
-    unit, _, engine = case
-    model = unit.config.model_of(engine)
-    with unit.host.sudo():
-        stamps = json.loads(unit.host.file(f"{unit.config.model_store.dest(model)}/{STAMPS}").content_string)
-    assert stamps and (model.file is None or model.file in stamps)
-
-
-@for_each_routed_engine
-def test_engine_is_up_at_each_gateway_and_answers_through_it(case):
-    """As clients reach it: the gateway's health check passes (DRAIN: a rollout is on this unit) and a
-    request pinned to this engine through the gateway is answered."""
-    unit, name, _ = case
-    for gateway_host, route, backend in routed_at(unit.fleet, unit.name, name):
-        key = gateway_host.config.gateway.api_key
-        with Gateway(gateway_host) as gateway, gateway.endpoint() as base:
-            (state,) = [row["status"] for row in gateway.servers() if row["server"] == backend.server]
-            assert state.startswith(("UP", "DRAIN")), f"{backend.server} is {state} at {gateway_host.name}"
-            if route.serves == "chat":
-                status, body = smoke(base, route, key.read() if key else None, backend.server)
-                assert status == 200, f"through {gateway_host.name}: HTTP {status} {body[:300]}"

@@ -2,10 +2,11 @@
 
 import json
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
 from thorfleet.core.types import SecretSource
-from thorfleet.roles.gateway.routes import KEY_RE
+from thorfleet.roles.gateway.routes import KEY_RE, routes_at
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 SOCKET = "/run/haproxy/admin.sock"
@@ -21,9 +22,9 @@ def _key(source: SecretSource | None, read) -> str:
     return value
 
 
-def haproxy_cfg(config, read=SecretSource.read) -> str:
+def haproxy_cfg(unit: FleetHost, fleet: FleetView, read=SecretSource.read) -> str:
     """haproxy.cfg for this gateway; `read` gives each key (the deploy reads them, `render` shows where from)."""
-    routes = config.gateway_routes()
+    config, routes = unit.config, routes_at(fleet, unit.name)
     models = [{"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == "chat" and r.reachable]
     return render_template(
         "roles/gateway/haproxy.cfg.j2",
@@ -39,5 +40,5 @@ def haproxy_cfg(config, read=SecretSource.read) -> str:
     )
 
 
-def rendered_files(config) -> list[RenderedFile]:
-    return [RenderedFile(CONFIG, haproxy_cfg(config, shown_secret), mode="640", role="gateway")]
+def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:
+    return [RenderedFile(CONFIG, haproxy_cfg(unit, fleet, shown_secret), mode="640", role="gateway")]

@@ -9,11 +9,11 @@ is listed, with the reason, but not routed.
 import re
 from dataclasses import dataclass, field
 
+from thorfleet.core.fleet import ENGINE_ENDPOINTS, FactKey, FleetHost, FleetProblem, FleetView
 from thorfleet.core.reach import address_seen_from
 from thorfleet.core.types import SecretSource
-from thorfleet.roles.engines.commands import served_name
 
-GROUP = "gateway"  # the inventory group whose hosts run the gateway
+ROLE = GROUP = "gateway"  # the role, and the inventory group whose hosts run it
 TRANSCRIPTION = "transcription"  # the route of whisper-server engines (by path, not by model name)
 # HAProxy names (backends, servers) and quoted strings: what the rendered config accepts as it is.
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -53,40 +53,51 @@ class Route:
         return [b for b in self.backends if b.address]
 
 
-def _address(unit_address: str, engine, same_host: bool) -> tuple[str | None, str]:
-    address = address_seen_from(unit_address, engine.bind, same_host)
-    return address, "" if address else f"listens on {engine.bind} only: bind it to the unit's address (with an api_key) to route it"
-
-
-def fleet_routes(hosts: dict, gateway: str) -> tuple[list[Route], list[tuple[str, str, str]]]:
-    """(routes, problems as (host, key path, reason)) for the gateway on host `gateway`; `hosts` is the
-    fleet's {name: FleetHost}."""
+def routes_for(fleet: FleetView, gateway: str) -> tuple[list[Route], list[FleetProblem]]:
+    """(routes, problems) for the gateway on host `gateway`, from every engine of the fleet."""
     routes: dict[str, Route] = {}
     problems = []
-    for name, fleet_host in hosts.items():
-        unit_address = fleet_host.data.get("ssh_hostname", name)
-        for engine_name, engine in fleet_host.config.engines.items():
-            if engine.serves not in ("chat", TRANSCRIPTION):
-                continue
-            model = served_name(engine_name, engine) if engine.serves == "chat" else TRANSCRIPTION
-            route = routes.setdefault(model, Route(model, engine.serves))
-            path = ("engines", engine_name)
-            if not NAME_RE.match(model) or "'" in model:
-                problems.append((name, ".".join(path + ("served_name",)), f"{model!r}: the gateway routes only names of letters, digits and _.:-"))
-                continue
-            address, why = _address(unit_address, engine, name == gateway)
-            backend = Backend(name, engine_name, address, engine.port, engine.health_path, why)
-            if address and engine.api_key and route.key and engine.api_key != route.key:
-                problems.append((name, ".".join(path + ("api_key",)), f"the engines behind the gateway's {model!r} that take a key "
-                                 f"must share one api_key source (another takes the {route.key.describe()})"))
-                continue
-            if address and engine.api_key:
-                route.key = engine.api_key  # sent to every engine of the route; one without a key ignores it
-            route.backends.append(backend)
+    for endpoint in fleet.fact(ENGINE_ENDPOINTS):
+        if endpoint.serves not in ("chat", TRANSCRIPTION):
+            continue
+        model = endpoint.served_name if endpoint.serves == "chat" else TRANSCRIPTION
+        route = routes.setdefault(model, Route(model, endpoint.serves))
+        path = ("engines", endpoint.engine)
+        if not NAME_RE.match(model) or "'" in model:
+            problems.append(FleetProblem(endpoint.unit, path + ("served_name",),
+                                         f"{model!r}: the gateway routes only names of letters, digits and _.:-"))
+            continue
+        address = address_seen_from(fleet.hosts[endpoint.unit].address, endpoint.bind, endpoint.unit == gateway)
+        why = "" if address else f"listens on {endpoint.bind} only: bind it to the unit's address (with an api_key) to route it"
+        backend = Backend(endpoint.unit, endpoint.engine, address, endpoint.port, endpoint.health_path, why)
+        key = endpoint.api_key
+        if address and key and route.key and key != route.key:
+            problems.append(FleetProblem(endpoint.unit, path + ("api_key",), f"the engines behind the gateway's {model!r} that take "
+                                         f"a key must share one api_key source (another takes the {route.key.describe()})"))
+            continue
+        if address and key:
+            route.key = key  # sent to every engine of the route; one without a key ignores it
+        route.backends.append(backend)
     return sorted(routes.values(), key=lambda r: (r.serves, r.model)), problems
 
 
-def routed_at(fleet, unit: str, engine: str) -> list:
+def fleet_routes(fleet: FleetView) -> dict[str, tuple[list[Route], list[FleetProblem]]]:
+    """Each gateway host's routes and the problems found on the way (the ROUTES fact)."""
+    return {host.name: routes_for(fleet, host.name) for host in fleet.with_role(ROLE)}
+
+
+ROUTES: FactKey[dict[str, tuple[list[Route], list[FleetProblem]]]] = FactKey("gateway.routes")
+
+
+def routes_at(fleet: FleetView, gateway: str) -> list[Route]:
+    return fleet.fact(ROUTES)[gateway][0]
+
+
+def route_problems(fleet: FleetView) -> list[FleetProblem]:
+    return list({p: None for _, problems in fleet.fact(ROUTES).values() for p in problems})
+
+
+def routed_at(fleet: FleetView, unit: str, engine: str) -> list[tuple[FleetHost, Route, Backend]]:
     """(gateway host, route, backend) for each gateway of the fleet that routes this unit's engine."""
-    return [(g, r, b) for g in fleet.gateways() for r in g.config.gateway_routes() for b in r.reachable
-            if (b.unit, b.engine) == (unit, engine)]
+    return [(fleet.hosts[gateway], r, b) for gateway, (routes, _) in fleet.fact(ROUTES).items() for r in routes
+            for b in r.reachable if (b.unit, b.engine) == (unit, engine)]

@@ -9,10 +9,11 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
-from thorfleet.bench.tunnel import forward, ssh_client
+from thorfleet.core.ssh import forward, ssh_client
+from thorfleet.core.fleet import FleetHost, FleetView, RestartDrain
 from thorfleet.core.http import bearer, get as http_get, send
 from thorfleet.roles.gateway.files import SOCKET
-from thorfleet.roles.gateway.routes import TRANSCRIPTION
+from thorfleet.roles.gateway.routes import ROUTES, TRANSCRIPTION
 
 
 class GatewayError(Exception):
@@ -26,14 +27,13 @@ class GatewayNotRunning(GatewayError):
 class Gateway:
     """One gateway host (a FleetHost of the `gateway` group), connected while in a `with` block."""
 
-    def __init__(self, fleet_host):
+    def __init__(self, fleet_host: FleetHost):
         self.fleet_host = fleet_host
         self.config = fleet_host.config.gateway
-        self.routes = fleet_host.config.gateway_routes()
         self.client = None
 
     def __enter__(self):
-        self.client = ssh_client(self.fleet_host.name, self.fleet_host.data)
+        self.client = ssh_client(self.fleet_host)
         return self
 
     def __exit__(self, *exc):
@@ -116,8 +116,8 @@ class DrainForRestart:
     its open requests waited for before the restart, put back once it answers its health check. A
     server a rollout has drained or left out already is left as it is, and not put back here."""
 
-    def __init__(self, targets: list):
-        self.targets = targets  # (gateway FleetHost, server name)
+    def __init__(self, targets: list[tuple[FleetHost, str]]):
+        self.targets = targets  # (gateway host, server name)
         self.drained: list[tuple] = []
 
     def drain(self, state, host) -> bool:
@@ -148,3 +148,15 @@ class DrainForRestart:
                                 f"{gateway_host.name}: {err}; `thorfleet rollout` or HAProxy's `set server … state ready`", fg="red")
                 return False
         return True
+
+
+class Fronts:
+    """The gateways in front of the fleet's engines (core/fleet.py, ENGINE_FRONTS)."""
+
+    def __init__(self, fleet: FleetView):
+        self.fleet = fleet
+
+    def restart_drain(self, unit: str, engine: str) -> RestartDrain | None:
+        targets = [(self.fleet.hosts[gateway], backend.server) for gateway, (routes, _) in self.fleet.fact(ROUTES).items()
+                   for route in routes for backend in route.reachable if (backend.unit, backend.engine) == (unit, engine)]
+        return DrainForRestart(targets) if targets else None

@@ -3,17 +3,19 @@
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.render import RenderedFile
 from thorfleet.roles.models.controller_cache import ensure, serve
 from thorfleet.roles.models.facts import FETCHER_SOURCE
+from thorfleet.roles.models.fleet import needed_models
 from thorfleet.roles.models.hub import HubError, model_files
 from thorfleet.roles.models.operations import CLI, FETCHER, hub_cli, model, prune
 
 
-def requirements(config) -> list[str]:
+def requirements(config, needed: dict) -> list[str]:
     """The hub CLIs the unit needs: none when the controller fetches for it, or for plain URLs."""
-    store, sources = config.model_store, {m.source for m in config.needed_models().values()}
+    store, sources = config.model_store, {m.source for m in needed.values()}
     if store.fetch == "controller":
         return []
     wanted = []
@@ -48,10 +50,11 @@ def model_spec(name: str, config) -> dict:
 
 
 @deploy("models")
-def apply(config) -> None:
-    store, needed = config.model_store, config.needed_models()
+def apply(unit: FleetHost, fleet: FleetView) -> None:
+    config = unit.config
+    store, needed = config.model_store, needed_models(unit, fleet)
     if needed:
-        wanted = requirements(config)
+        wanted = requirements(config, needed)
         if wanted:
             hub_cli(name=f"Hub CLIs: {', '.join(wanted)}", requirements=wanted, index_url=config.base.pip_index_url, _sudo=True)
         files_installed(name="Model fetcher", files=[RenderedFile(FETCHER, FETCHER_SOURCE, mode="755", role="models")],

@@ -1,5 +1,5 @@
 """What the memory plan needs to know of a model, remembered on the controller: its size on disk and,
-for a GGUF file, its shape (models/gguf_header.py).
+for a GGUF file, its shape (core/model_shape.py).
 
 `known` reads only the controller (the remembered facts in `<controller_cache>/model-shapes.json`,
 or the file itself in the controller's model cache), so `thorfleet validate` and the deploy's
@@ -10,20 +10,13 @@ range request for the header's first megabytes (`thorfleet hosts --memory` does,
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from thorfleet.roles.models.controller_cache import cache_key, file_url
-from thorfleet.roles.models.gguf_header import HeaderError, ModelShape, read_shape
+from thorfleet.core.model_shape import HeaderError, ModelFacts, ModelShape, read_shape
 from thorfleet.roles.models.hub import TIMEOUT, HubError, model_files
 
 HEADER_BYTES = 64 << 20  # the header of a GGUF with a 256k-token vocabulary is under 16 MiB
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    size_bytes: int | None
-    shape: ModelShape | None  # None: not a GGUF file (vLLM's safetensors), or not read
 
 
 def _memo_path(store) -> Path:

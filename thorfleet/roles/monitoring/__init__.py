@@ -7,7 +7,7 @@ from thorfleet.core.role import Role
 from thorfleet.roles.monitoring.config import MonitoringConfig
 from thorfleet.roles.monitoring.deploy import apply
 from thorfleet.roles.monitoring.files import PACKAGE, rendered_files
-from thorfleet.roles.monitoring.targets import GROUP
+from thorfleet.roles.monitoring.targets import DEFAULT_GROUP, GROUP, SCRAPES, fleet_scrapes
 
 DESCRIPTION = "The fleet's Prometheus: where it listens, its password, retention, scrape interval and alert thresholds."
 ROLE = Role(
@@ -17,5 +17,7 @@ ROLE = Role(
     files=rendered_files,
     checks="thorfleet.roles.monitoring.verify",
     group=GROUP,
+    group_default=DEFAULT_GROUP,
     packages=(PACKAGE,),
+    fleet={SCRAPES: fleet_scrapes},
 )

@@ -3,12 +3,13 @@ targets and keys, the alert rules) and its arguments."""
 
 import json
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.paths import PROMETHEUS_DIR
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
 from thorfleet.core.types import SecretSource
 from thorfleet.core.web_auth import USER, web_config
-from thorfleet.roles.engines.kinds import KINDS
+from thorfleet.roles.monitoring.targets import engine_metrics, scrape_jobs
 
 PACKAGE = "prometheus"
 SERVICE = "prometheus"
@@ -16,19 +17,15 @@ DEFAULTS = "/etc/default/prometheus"  # Debian's unit runs `prometheus $ARGS`
 STORAGE = "/var/lib/prometheus/metrics2/"  # Debian's own place for the samples
 
 
-def engine_metrics() -> list:
-    """Each kind's metric names, once (the alert rules and `thorfleet status` read these)."""
-    return [kind.metrics for kind in KINDS if kind.metrics]
-
-
-def folder_files(config, read=SecretSource.read) -> dict[str, str]:
-    """{path inside PROMETHEUS_DIR: content}: everything Prometheus reads, keys included."""
-    monitoring, jobs = config.monitoring, config.scrape_jobs()
+def folder_files(unit: FleetHost, fleet: FleetView, read=SecretSource.read) -> dict[str, str]:
+    """{path inside PROMETHEUS_DIR: content}: everything Prometheus reads, keys included; alert rules
+    for the engine kinds the fleet runs."""
+    monitoring, jobs = unit.config.monitoring, scrape_jobs(fleet, unit.name)
     files = {
         "prometheus.yml": render_template("roles/monitoring/prometheus.yml.j2", monitoring=monitoring, jobs=jobs, user=USER,
                                           self_target=host_port("127.0.0.1" if monitoring.bind in ("0.0.0.0", "::") else monitoring.bind,
                                                                 monitoring.port)),
-        "rules.yml": render_template("roles/monitoring/rules.yml.j2", monitoring=monitoring, engine_metrics=engine_metrics()),
+        "rules.yml": render_template("roles/monitoring/rules.yml.j2", monitoring=monitoring, engine_metrics=engine_metrics(fleet)),
     }
     for job in jobs:
         files[f"targets/{job.name}.json"] = json.dumps(job.targets, indent=2, sort_keys=True) + "\n"
@@ -54,6 +51,6 @@ def defaults_file(config) -> RenderedFile:
     return RenderedFile(DEFAULTS, render_template("roles/monitoring/prometheus.default.j2", args=prometheus_args(config)), role="monitoring")
 
 
-def rendered_files(config) -> list[RenderedFile]:
-    return [defaults_file(config)] + [RenderedFile(f"{PROMETHEUS_DIR}/{path}", content, mode="640", role="monitoring")
-                                      for path, content in folder_files(config, shown_secret).items()]
+def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:
+    return [defaults_file(unit.config)] + [RenderedFile(f"{PROMETHEUS_DIR}/{path}", content, mode="640", role="monitoring")
+                                           for path, content in folder_files(unit, fleet, shown_secret).items()]

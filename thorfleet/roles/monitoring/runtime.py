@@ -5,7 +5,7 @@ import json
 import urllib.parse
 from contextlib import contextmanager
 
-from thorfleet.bench.tunnel import forward, ssh_client
+from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.core.http import basic, get
 from thorfleet.core.web_auth import USER
 
@@ -50,7 +50,7 @@ def connect(fleet_host):
     monitoring = fleet_host.config.monitoring
     password = monitoring.password.read() if monitoring.password else None
     address = "127.0.0.1" if monitoring.bind in ("0.0.0.0", "::") else monitoring.bind
-    client = ssh_client(fleet_host.name, fleet_host.data)
+    client = ssh_client(fleet_host)
     try:
         with forward(client, address, monitoring.port) as port:
             yield Prometheus(f"http://127.0.0.1:{port}", password, f"Prometheus on {fleet_host.name}")

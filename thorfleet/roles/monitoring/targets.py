@@ -7,12 +7,12 @@ reason, and not scraped.
 
 from dataclasses import dataclass, field
 
+from thorfleet.core.fleet import ENGINE_ENDPOINTS, EngineMetrics, FactKey, FleetView
 from thorfleet.core.reach import address_seen_from, host_port
 from thorfleet.core.types import SecretSource
-from thorfleet.roles.engines.commands import served_name
-from thorfleet.roles.engines.kinds import kind_name
 
-GROUP = "monitoring"  # the inventory group whose hosts run Prometheus; the gateway's hosts when none is declared
+ROLE = GROUP = "monitoring"  # the role, and the inventory group whose hosts run Prometheus
+DEFAULT_GROUP = "gateway"  # where it runs when the inventory declares no monitoring group
 
 
 @dataclass
@@ -46,32 +46,51 @@ def _job(jobs: dict, name: str, what: str, path: str = "/metrics", bearer=None, 
     raise ValueError(f"too many key sources for {name}")
 
 
-def fleet_jobs(hosts: dict, monitor: str) -> tuple[list[Job], list[Unscraped]]:
-    """(jobs, targets it cannot reach) for Prometheus on host `monitor`; `hosts` is the fleet's {name: FleetHost}."""
+def jobs_for(fleet: FleetView, monitor: str) -> tuple[list[Job], list[Unscraped]]:
+    """(jobs, targets it cannot reach) for Prometheus on host `monitor`."""
     jobs: dict[str, Job] = {}
     unscraped = []
 
     def add(job: Job, unit: str, what: str, bind: str, port: int, labels: dict) -> None:
-        address = address_seen_from(hosts[unit].data.get("ssh_hostname", unit), bind, unit == monitor)
+        address = address_seen_from(fleet.hosts[unit].address, bind, unit == monitor)
         if address is None:
             unscraped.append(Unscraped(unit, what, f"listens on {bind} only: bind it to the unit's address (with a key) to scrape it"))
             return
         job.targets.append({"targets": [host_port(address, port)], "labels": {"unit": unit, **labels}})
 
-    for name, fleet_host in hosts.items():
-        config = fleet_host.config
-        if config.applies("unit_metrics"):
+    engines = fleet.fact(ENGINE_ENDPOINTS)
+    for host in fleet.hosts.values():
+        config = host.config
+        if host.applies("unit_metrics"):
             metrics = config.unit_metrics
-            add(_job(jobs, "node", "unit", basic=metrics.password), name, "node exporter", metrics.bind, metrics.port,
-                {"clocks_wanted": config.power.clocks if config.applies("power") else "any"})
-        for engine_name, engine in config.engines.items() if config.applies("engines") else ():
-            if engine.metrics is None:
-                continue
-            kind = kind_name(type(engine))
-            job = _job(jobs, kind, "engine", engine.metrics.path, bearer=engine.api_key)
-            add(job, name, f"engine {engine_name}", engine.bind, engine.port,
-                {"engine": engine_name, "kind": kind, "model": served_name(engine_name, engine)})
-        if config.applies("gateway"):
+            add(_job(jobs, "node", "unit", basic=metrics.password), host.name, "node exporter", metrics.bind, metrics.port,
+                {"clocks_wanted": config.power.clocks if host.applies("power") else "any"})
+        for engine in (e for e in engines if e.unit == host.name and e.metrics):
+            job = _job(jobs, engine.kind, "engine", engine.metrics.path, bearer=engine.api_key)
+            add(job, host.name, f"engine {engine.engine}", engine.bind, engine.port,
+                {"engine": engine.engine, "kind": engine.kind, "model": engine.served_name})
+        if host.applies("gateway"):
             gateway = config.gateway
-            add(_job(jobs, "gateway", "gateway", bearer=gateway.api_key), name, "gateway", gateway.bind, gateway.metrics_port, {})
+            add(_job(jobs, "gateway", "gateway", bearer=gateway.api_key), host.name, "gateway", gateway.bind, gateway.metrics_port, {})
     return [job for job in jobs.values() if job.targets], unscraped
+
+
+SCRAPES: FactKey[dict[str, tuple[list[Job], list[Unscraped]]]] = FactKey("monitoring.scrapes")
+
+
+def fleet_scrapes(fleet: FleetView) -> dict[str, tuple[list[Job], list[Unscraped]]]:
+    """Each monitoring host's jobs and what it cannot reach (the SCRAPES fact)."""
+    return {host.name: jobs_for(fleet, host.name) for host in fleet.with_role(ROLE)}
+
+
+def scrape_jobs(fleet: FleetView, monitor: str) -> list[Job]:
+    return fleet.fact(SCRAPES)[monitor][0]
+
+
+def unscraped(fleet: FleetView, monitor: str) -> list[Unscraped]:
+    return fleet.fact(SCRAPES)[monitor][1]
+
+
+def engine_metrics(fleet: FleetView) -> list[EngineMetrics]:
+    """The metric names of each kind the fleet runs, once (the alert rules)."""
+    return list(dict.fromkeys(e.metrics for e in fleet.fact(ENGINE_ENDPOINTS) if e.metrics))

@@ -7,6 +7,7 @@ import pytest
 
 from thorfleet.roles.monitoring.files import SERVICE
 from thorfleet.roles.monitoring.runtime import connect
+from thorfleet.roles.monitoring.targets import scrape_jobs
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_prometheus_listens_where_configured(unit):
 
 
 def test_every_rendered_target_is_scraped_and_this_units_are_up(unit, prometheus):
-    wanted = {(job.name, target) for job in unit.config.scrape_jobs() for group in job.targets for target in group["targets"]}
+    wanted = {(job.name, target) for job in scrape_jobs(unit.fleet, unit.name) for group in job.targets for target in group["targets"]}
     for _ in range(60):  # a target just added is "unknown" until its first scrape
         found = {(t["labels"]["job"], t["labels"]["instance"]): t for t in prometheus.targets() if t["labels"]["job"] != "prometheus"}
         if all(t["health"] != "unknown" for t in found.values()):

@@ -4,13 +4,15 @@ from pyinfra.api import deploy
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.roles.power.files import CLOCKS_UNIT, rendered_files
 from thorfleet.roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode
 from thorfleet.core.install import files_installed
 
 
 @deploy("power")
-def apply(config) -> None:
+def apply(unit: FleetHost, fleet: FleetView) -> None:
+    config = unit.config
     power = config.power
     mode = nvpmodel_mode(name=f"Power mode {power.mode}", mode=power.mode, allow_reboot=power.allow_reboot, _sudo=True)
     if power.clocks == "default":

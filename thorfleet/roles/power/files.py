@@ -1,5 +1,6 @@
 """Files the power role writes: the units that re-apply jetson_clocks at every boot."""
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.paths import CLOCKS_UNIT, ORIGINAL_CLOCKS, unit_file
 from thorfleet.core.render import RenderedFile, render_template
 
@@ -10,7 +11,8 @@ def unit_paths() -> list[str]:
     return [unit_file(CLOCKS_UNIT), unit_file(CLOCKS_UNIT, "timer")]
 
 
-def rendered_files(config) -> list[RenderedFile]:
+def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:
+    config = unit.config
     if config.power.clocks != "locked":
         return []
     context = {

@@ -6,16 +6,18 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import JETSON_METRICS_UNIT
 from thorfleet.core.secret_file import secret_file
 from thorfleet.core.types import SecretUnavailable
-from thorfleet.roles.base.operations import apt_packages
+from thorfleet.core.apt import apt_packages
 from thorfleet.roles.unit_metrics.files import PACKAGE, SERVICE, WEB_CONFIG, plain_files, web_config_file
 
 
 @deploy("unit_metrics")
-def apply(config) -> None:
+def apply(unit: FleetHost, fleet: FleetView) -> None:
+    config = unit.config
     apt_packages(name="node exporter", packages=[PACKAGE], _sudo=True)
     try:
         web = web_config_file(config)

@@ -3,6 +3,7 @@ and the timer that runs it."""
 
 from pathlib import Path
 
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.paths import JETSON_COLLECTOR_DIR, JETSON_METRICS_UNIT, TEXTFILE_DIR, unit_file
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
@@ -49,6 +50,7 @@ def plain_files(config) -> list[RenderedFile]:
     ]
 
 
-def rendered_files(config) -> list[RenderedFile]:
+def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:
+    config = unit.config
     web = web_config_file(config, shown_secret)
     return plain_files(config) + ([RenderedFile(WEB_CONFIG, web, mode="640", role="unit_metrics")] if web else [])

@@ -23,6 +23,14 @@ class HeaderError(Exception):
 
 
 @dataclass(frozen=True)
+class ModelFacts:
+    """What the memory plan knows of a model file (the models role learns it: roles/models/shapes.py)."""
+
+    size_bytes: int | None
+    shape: "ModelShape | None"  # None: not a GGUF file (vLLM's safetensors), or not read
+
+
+@dataclass(frozen=True)
 class ModelShape:
     """What the KV cache and compute buffers of a llama.cpp model depend on."""
 

@@ -7,6 +7,8 @@ Mappings are deep-merged; lists and scalars are replaced; `null` removes a key s
 earlier file (for example an engine defined for a whole group).
 """
 
+from __future__ import annotations
+
 import difflib
 import os
 import re
@@ -16,9 +18,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from thorfleet.config import strict_yaml
-from thorfleet.config.errors import ConfigError, ConfigIssue
-from thorfleet.config.schema import HostConfig, all_field_names
+from thorfleet.fleet import strict_yaml
+from thorfleet.fleet.errors import ConfigError, ConfigIssue
+from thorfleet.fleet.schema import HostConfig, all_field_names
 from thorfleet.core.types import KeyProblem, SecretUnavailable
 from thorfleet.roles.engines.kinds import KINDS, kind_name
 
@@ -185,28 +187,39 @@ def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bo
     return load_host(config_dir, groups, host, secrets)[0]
 
 
-def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False,
-              memory_plan: bool = True) -> tuple[HostConfig, list[ConfigIssue]]:
-    """One host's validated configuration and its warnings (valid settings known to be a mistake),
-    each naming the file that set the key; raise ConfigError listing every problem.
+def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> tuple[HostConfig, Origin]:
+    """One host's validated configuration, and which file set each key (so that a problem the fleet
+    finds later still names its file); raise ConfigError listing every problem.
 
     With `secrets`, every secret the host needs is also read on the controller now, so that an
     unset variable or an unreadable file stops everything before a connection (the value is kept
-    nowhere: the deploy reads it again where it writes it). With `memory_plan`, a unit whose engines
-    do not fit in its memory is refused (roles/engines/memory.py)."""
+    nowhere: the deploy reads it again where it writes it)."""
     layers = find_layers(config_dir, groups, host)
     data, origin = merge_layers(layers)
     try:
         config = HostConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(redacted(issues_from_validation(err, data, origin, host), secret_values(data)))
-    problems = config.problems() + (config.memory_problems() if memory_plan else []) + \
-        (unreadable_secrets(config) if secrets else [])
+    problems = config.problems() + (unreadable_secrets(config) if secrets else [])
     if problems:
-        raise ConfigError(redacted([
-            ConfigIssue(file_for(path, origin), ".".join(path), reason, (host,)) for path, reason in problems
-        ], secret_values(data)))
-    return config, [ConfigIssue(file_for(path, origin), ".".join(path), reason, (host,)) for path, reason in config.advice()]
+        raise ConfigError(redacted(issues_at(problems, origin, host), secret_values(data)))
+    return config, Origin(origin, secret_values(data))
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Which file set each key of one host's configuration, and the secrets no message may show."""
+
+    files: dict[KeyPath, str]
+    secrets: set[str]
+
+    def issues(self, problems, host: str) -> list[ConfigIssue]:
+        return redacted(issues_at(problems, self.files, host), self.secrets)
+
+
+def issues_at(problems, origin: dict[KeyPath, str], host: str) -> list[ConfigIssue]:
+    """(key path, reason) problems of one host as issues naming the file that set each key."""
+    return [ConfigIssue(file_for(tuple(path), origin), ".".join(path), reason, (host,)) for path, reason in problems]
 
 
 def unreadable_secrets(config: HostConfig) -> list[tuple[KeyPath, str]]:

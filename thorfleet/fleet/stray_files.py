@@ -10,8 +10,8 @@ import ast
 import difflib
 from pathlib import Path
 
-from thorfleet.config.errors import ConfigError, ConfigIssue
-from thorfleet.config.loader import display_path, read_yaml
+from thorfleet.fleet.errors import ConfigError, ConfigIssue
+from thorfleet.fleet.loader import display_path, read_yaml
 
 SUFFIXES = (".yml", ".yaml")
 

@@ -1,49 +1,35 @@
-"""Attach the YAML configuration to the hosts of an ordinary pyinfra inventory file.
+"""Attach the YAML configuration to the hosts of an ordinary pyinfra inventory file, and build the
+fleet view (core/fleet.py) from it.
 
 An inventory file declares its groups as pyinfra does (module-level lists of hosts, or of
-`(host, data)` tuples) and ends with `attach_config(globals())`. Each host then carries its
-validated `HostConfig` as `host.data.thorfleet`. A configuration error stops pyinfra before
-it connects to any host.
+`(host, data)` tuples) and ends with `attach_config(globals())`. Each host's configuration is loaded
+and validated, the roles' fleet facts and fleet-wide problems are worked out, and each host then
+carries its `FleetHost` and the `FleetView` in its pyinfra host data. A configuration error stops
+pyinfra before it connects to any host.
 """
 
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from thorfleet.config import ConfigError, ConfigIssue, HostConfig
-from thorfleet.config.errors import merge_hosts
-from thorfleet.config.loader import load_host
-from thorfleet.config.stray_files import stray_files
-from thorfleet.roles.gateway.routes import GROUP as GATEWAY_GROUP, fleet_routes
-from thorfleet.roles.monitoring.targets import GROUP as MONITORING_GROUP, fleet_jobs
+from thorfleet.core.fleet import FleetHost, FleetView
+from thorfleet.fleet.errors import ConfigError, ConfigIssue, merge_hosts
+from thorfleet.fleet.loader import Origin, load_host
+from thorfleet.fleet.stray_files import stray_files
+from thorfleet.roles import ROLES
 
-DATA_KEY = "thorfleet"
+HOST_KEY = "thorfleet"  # pyinfra host data: the host's FleetHost
+FLEET_KEY = "thorfleet_fleet"  # pyinfra host data: the FleetView
 _raise_errors = False  # set by the thorfleet CLI, which reports errors itself
 _read_secrets = True  # a deploy reads every secret before connecting; `render` and `hosts` need none
 _plan_memory = True  # a unit whose engines do not fit is refused; `hosts --memory` shows it instead
 
 
-@dataclass
-class FleetHost:
-    name: str
-    groups: list[str]
-    config: HostConfig
-    data: dict = field(default_factory=dict)  # connection data from the inventory file
+class Fleet(FleetView):
+    """The fleet view, with what loading it found: warnings (files that apply to nothing, settings
+    known to be slow) each naming its file."""
 
-
-@dataclass
-class Fleet:
-    inventory: Path
-    config_dir: Path
-    hosts: dict[str, FleetHost]
-    warnings: list[ConfigIssue] = field(default_factory=list)  # files that apply to nothing, known-slow settings
-
-    def gateways(self) -> list[FleetHost]:
-        return [h for h in self.hosts.values() if h.config.applies("gateway")]
-
-    def monitors(self) -> list[FleetHost]:
-        return [h for h in self.hosts.values() if h.config.applies("monitoring")]
+    warnings: list[ConfigIssue]
 
 
 def config_dir_for(inventory_file: Path) -> Path:
@@ -71,12 +57,22 @@ def _host_name(entry) -> str:
     return entry[0] if isinstance(entry, tuple) else entry
 
 
+def _applied_roles(config, groups: list[str], declared: set[str]) -> tuple[str, ...]:
+    """The roles the host applies: those its config names, and for a group role only on that
+    group's hosts (or, when the inventory declares no such group, its `group_default`'s)."""
+    def in_group(role) -> bool:
+        if role.group is None:
+            return True
+        group = role.group if role.group in declared or role.group_default is None else role.group_default
+        return group in groups
+
+    return tuple(role.name for role in ROLES if role.name in config.roles and in_group(role))
+
+
 def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fleet:
     inventory = Path(namespace["__file__"])
     config_dir = config_dir_for(inventory)
     groups = _groups(namespace)
-    if MONITORING_GROUP not in groups and GATEWAY_GROUP in groups:
-        groups[MONITORING_GROUP] = groups[GATEWAY_GROUP]  # Prometheus on the gateway's hosts unless said otherwise
     file_group = inventory.stem
     membership: dict[str, list[str]] = {}
     connection: dict[str, dict] = {}
@@ -87,43 +83,32 @@ def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fle
             if isinstance(entry, tuple):
                 connection.setdefault(name, {}).update(entry[1])
     issues, warnings = stray_files(config_dir, inventory.resolve().parent, set(groups) | {file_group}, set(membership))
-    fleet_hosts = {}
+    hosts: dict[str, FleetHost] = {}
+    origins: dict[str, Origin] = {}
     for name, host_groups in membership.items():
         ordered = host_groups + ([file_group] if file_group not in host_groups else [])
         try:
-            config, advice = load_host(config_dir, ordered, name, secrets, memory_plan)
+            config, origins[name] = load_host(config_dir, ordered, name, secrets)
         except ConfigError as err:
             issues += err.issues
             continue
-        warnings += advice
-        config._groups = ordered
-        fleet_hosts[name] = FleetHost(name, ordered, config, connection.get(name, {}))
-    if not issues:
-        issues += _attach_gateway_routes(inventory, fleet_hosts)
-        _attach_scrape_jobs(fleet_hosts)
+        hosts[name] = FleetHost(name, tuple(ordered), config, connection.get(name, {}),
+                                _applied_roles(config, ordered, set(groups)))
     if issues:
         raise ConfigError(issues)
-    return Fleet(inventory, config_dir, fleet_hosts, merge_hosts(warnings))
-
-
-def _attach_gateway_routes(inventory: Path, hosts: dict[str, FleetHost]) -> list[ConfigIssue]:
-    """Give each gateway host the routes to the whole fleet's engines; the problems found on the way."""
-    issues = []
-    for name, fleet_host in hosts.items():
-        if GATEWAY_GROUP in fleet_host.groups:
-            routes, problems = fleet_routes(hosts, name)
-            fleet_host.config._gateway_routes = routes
-            for backend in (b for route in routes for b in route.reachable):
-                hosts[backend.unit].config._behind_gateways.setdefault(backend.engine, []).append((fleet_host, backend.server))
-            issues += [ConfigIssue(str(inventory), key, reason, (host,)) for host, key, reason in problems]
-    return merge_hosts(issues) if issues else []
-
-
-def _attach_scrape_jobs(hosts: dict[str, FleetHost]) -> None:
-    """Give each monitoring host the scrape jobs of the whole fleet."""
-    for name, fleet_host in hosts.items():
-        if MONITORING_GROUP in fleet_host.groups:
-            fleet_host.config._scrape_jobs, fleet_host.config._unscraped = fleet_jobs(hosts, name)
+    fleet = Fleet(inventory, config_dir, hosts, {key.name: provide for role in ROLES for key, provide in role.fleet.items()},
+                  memory_plan=memory_plan)
+    for role in ROLES:
+        for problem in role.fleet_problems(fleet):
+            issues += origins[problem.host].issues([(problem.key, problem.reason)], problem.host)
+    if issues:
+        raise ConfigError(issues)
+    for host in hosts.values():
+        for role in ROLES:
+            if host.applies(role.name):
+                warnings += origins[host.name].issues(role.advice(host, fleet), host.name)
+    fleet.warnings = merge_hosts(warnings)
+    return fleet
 
 
 def attach_config(namespace: dict) -> None:
@@ -141,9 +126,8 @@ def attach_config(namespace: dict) -> None:
     namespace["_thorfleet_fleet"] = fleet
     for group, hosts in _groups(namespace).items():
         for index, entry in enumerate(hosts):
-            name = _host_name(entry)
-            data = {**fleet.hosts[name].data, DATA_KEY: fleet.hosts[name].config}
-            hosts[index] = (name, data)
+            host = fleet.hosts[_host_name(entry)]
+            hosts[index] = (host.name, {**host.connection, HOST_KEY: host, FLEET_KEY: fleet})
 
 
 @contextmanager
@@ -158,9 +142,9 @@ def _loading_for_the_cli(secrets: bool, memory_plan: bool):
 
 
 def load_fleet(inventory_file: Path, secrets: bool = True, memory_plan: bool = True) -> Fleet:
-    """Run an inventory file as pyinfra would and return its hosts with their configuration;
-    `secrets=False` skips reading the secrets, for commands that never use them; `memory_plan=False`
-    keeps a unit whose engines do not fit, for the command that shows the plan."""
+    """Run an inventory file as pyinfra would and return its fleet view; `secrets=False` skips reading
+    the secrets, for commands that never use them; `memory_plan=False` keeps a unit whose engines do
+    not fit, for the command that shows the plan."""
     if not inventory_file.is_file():
         raise ConfigError([ConfigIssue(str(inventory_file), "", "no such inventory file")])
     namespace = {"__file__": str(inventory_file)}
@@ -169,5 +153,5 @@ def load_fleet(inventory_file: Path, secrets: bool = True, memory_plan: bool = T
         exec(code, namespace)
     fleet = namespace.get("_thorfleet_fleet")
     if fleet is None:
-        raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.inventory.attach_config(globals())")])
+        raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.fleet.attach_config(globals())")])
     return fleet

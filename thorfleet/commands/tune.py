@@ -6,12 +6,11 @@ from pathlib import Path
 
 import click
 
-from thorfleet.bench.cli import _numbers
 from thorfleet.roles.engines.kinds import LlamaServer
 from thorfleet.tune import report
 from thorfleet.tune.run import tune
 from thorfleet.tune.search import Workload
-from thorfleet.terminal import console
+from thorfleet.commands.common import console, load, numbers
 
 DEFAULT = Workload()
 
@@ -35,9 +34,7 @@ def tune_command(inventory, host, engine_name, input_len, output_len, concurrenc
     """Find the llama-server flags that serve a workload best on one unit: a llama-bench first stage,
     then candidates as real servers beside the running engine; writes a host_vars patch and a report,
     and applies nothing."""
-    from thorfleet.cli import _fleet
-
-    fleet = _fleet(inventory)
+    fleet = load(inventory)
     if host not in fleet.hosts:
         raise click.UsageError(f"{host!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})")
     engines = fleet.hosts[host].config.engines
@@ -46,8 +43,8 @@ def tune_command(inventory, host, engine_name, input_len, output_len, concurrenc
         tunable = [n for n, e in engines.items() if isinstance(e, LlamaServer)]
         raise click.UsageError(f"{engine_name!r} is not a llama-server engine of {host} (tunable: {', '.join(tunable) or 'none'}); "
                                "vLLM and SGLang are not covered by tune")
-    workload = Workload(input_len, output_len, tuple(_numbers(concurrency)), requests, ttft_ms,
-                        slot_context or engine.slot_context, tuple(_numbers(slots)), tuple(_numbers(ubatch)), tuple(flash.split(",")))
+    workload = Workload(input_len, output_len, tuple(numbers(concurrency)), requests, ttft_ms,
+                        slot_context or engine.slot_context, tuple(numbers(slots)), tuple(numbers(ubatch)), tuple(flash.split(",")))
     out = out or Path("tune") / f"{host}-{engine_name}-{datetime.now():%Y%m%d-%H%M%S}"
     result = tune(fleet.hosts[host], engine_name, engine, workload, lambda line: console.print(line, highlight=False, markup=False))
     report.write(result, out)

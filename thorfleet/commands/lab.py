@@ -39,7 +39,7 @@ class LabGroup(click.Group):
             _fail(err)
 
 
-@click.group(cls=LabGroup)
+@click.group("lab", cls=LabGroup)
 def lab_group() -> None:
     """Simulated Thor units on this machine (root and Linux needed)."""
 

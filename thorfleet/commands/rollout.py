@@ -9,7 +9,7 @@ from rich.table import Table
 from thorfleet.rollout.batches import parse_size, plan
 from thorfleet.rollout.run import DEPLOY_FILE, Rollout
 from thorfleet.rollout.state import DONE, RolloutState, state_path
-from thorfleet.terminal import console, errors
+from thorfleet.commands.common import console, errors, load
 
 
 def _sizes(ctx, param, values) -> list:
@@ -32,11 +32,9 @@ def _sizes(ctx, param, values) -> list:
 def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable) -> None:
     """Deploy the fleet without taking it down: the canary first, then batches; each unit drained at
     the gateway, deployed, gated (its verify checks and a request through the gateway) and put back."""
-    from thorfleet.cli import _fleet
-
     if not Path(DEPLOY_FILE).is_file():
         raise click.UsageError(f"no {DEPLOY_FILE} here: run thorfleet rollout from the project's folder, as pyinfra")
-    fleet = _fleet(inventory)
+    fleet = load(inventory)
     path = state_path(fleet.config_dir, fleet.inventory)
     if resume:
         if not path.is_file():
@@ -47,7 +45,7 @@ def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable
         if canary and canary not in fleet.hosts:
             raise click.UsageError(f"--canary {canary!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})")
         state = RolloutState(str(fleet.inventory), plan(list(fleet.hosts), canary, sizes), max_fail)
-    if not fleet.gateways():
+    if not fleet.with_role("gateway"):
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
     ok = Rollout(fleet, state, skip_unreachable, lambda line: console.print(line, highlight=False, markup=False)).run()

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from thorfleet.bench import report
 from thorfleet.bench.run import bench_fleet, shapes
-from thorfleet.terminal import console
+from thorfleet.commands.common import console, load, numbers
 
 
 
@@ -22,17 +22,7 @@ class BenchGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _numbers(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers")
-    if not values or min(values) < 1:
-        raise click.BadParameter(f"{text!r}: give positive numbers")
-    return values
-
-
-@click.group(cls=BenchGroup)
+@click.group("bench", cls=BenchGroup)
 def bench_group() -> None:
     """Serving benchmarks of a fleet's engines (seed 002's shapes), as tables, JSON and plots."""
 
@@ -49,9 +39,7 @@ def bench_group() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the results (default: bench/<time>).")
 def run_command(inventory, limit, engines, concurrency, input_len, output_len, prompts, audio_seconds, out) -> None:
     """Benchmark each selected engine of each host, one engine at a time per unit."""
-    from thorfleet.cli import _fleet
-
-    fleet = _fleet(inventory)
+    fleet = load(inventory)
     hosts = [h for h in fleet.hosts if not limit or h in limit.split(",")]
     unknown = sorted(set(limit.split(",")) - set(fleet.hosts)) if limit else []
     if unknown:
@@ -60,7 +48,7 @@ def run_command(inventory, limit, engines, concurrency, input_len, output_len, p
     if set(engines) - known:
         raise click.UsageError(f"no selected host has engine {', '.join(sorted(set(engines) - known))}")
     out = out or Path("bench") / datetime.now().strftime("%Y-%m-%d_%H%M%S")
-    results = bench_fleet(fleet, hosts, list(engines), shapes(_numbers(concurrency), input_len, output_len, prompts),
+    results = bench_fleet(fleet, hosts, list(engines), shapes(numbers(concurrency), input_len, output_len, prompts),
                           audio_seconds, console)
     written = report.write(results, out)
     _summary(results)

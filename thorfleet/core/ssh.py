@@ -1,5 +1,6 @@
-"""Reach a unit's loopback ports from the controller through SSH, with the inventory's connection data
-(the same ssh_* keys pyinfra uses), as `ssh -L` would."""
+"""The one way thorfleet reaches a host outside pyinfra's deploy: an SSH connection with the inventory's
+connection data (the same ssh_* keys pyinfra uses), commands on it, and its loopback ports forwarded to
+the controller as `ssh -L` would (bench, status, endpoints, rollout, the gateway's drain, verify)."""
 
 import socket
 import threading
@@ -8,15 +9,18 @@ from pathlib import Path
 
 import paramiko
 
+from thorfleet.core.fleet import FleetHost
 
-def ssh_client(name: str, data: dict) -> paramiko.SSHClient:
+
+def ssh_client(fleet_host: FleetHost) -> paramiko.SSHClient:
+    data = fleet_host.connection
     client = paramiko.SSHClient()
     known = data.get("ssh_known_hosts_file")
     client.load_host_keys(str(Path(known).expanduser())) if known else client.load_system_host_keys()
     strict = str(data.get("ssh_strict_host_key_checking", "accept-new")).lower()
     client.set_missing_host_key_policy(paramiko.RejectPolicy() if strict == "yes" else paramiko.AutoAddPolicy())
     client.connect(
-        data.get("ssh_hostname", name), port=int(data.get("ssh_port", 22)), username=data.get("ssh_user"),
+        fleet_host.address, port=int(data.get("ssh_port", 22)), username=data.get("ssh_user"),
         key_filename=str(Path(data["ssh_key"]).expanduser()) if data.get("ssh_key") else None,
         password=data.get("ssh_password"), timeout=30,
     )
@@ -82,3 +86,20 @@ def forward(client: paramiko.SSHClient, remote_host: str, remote_port: int):
     finally:
         stop.set()
         server.close()
+
+
+def testinfra_host(fleet_host: FleetHost):
+    """A testinfra connection to the host (the verify checks), over OpenSSH with the same connection data."""
+    import testinfra  # only `thorfleet verify` needs it
+
+    data = fleet_host.connection
+    user, target = data.get("ssh_user"), fleet_host.address
+    extra = ["-o BatchMode=yes"]
+    if data.get("ssh_known_hosts_file"):
+        extra.append(f"-o UserKnownHostsFile={data['ssh_known_hosts_file']}")
+    if data.get("ssh_strict_host_key_checking"):
+        extra.append(f"-o StrictHostKeyChecking={data['ssh_strict_host_key_checking']}")
+    spec = f"ssh://{user}@{target}" if user else f"ssh://{target}"
+    if data.get("ssh_port"):
+        spec += f":{data['ssh_port']}"
+    return testinfra.get_host(spec, ssh_identity_file=data.get("ssh_key"), ssh_extra_args=" ".join(extra))

@@ -1,0 +1,43 @@
+"""What every command shares: where it prints (standard output, 160 columns wide when it is a log or a
+pipe, so that tables are whole; standard error), loading an inventory, and option parsing helpers."""
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from thorfleet.fleet import ConfigError, Fleet, load_fleet
+from thorfleet.roles.engines.memory import NOT_PLANNED
+
+console = Console()
+if not console.is_terminal:
+    console = Console(width=160)
+errors = Console(stderr=True)
+
+
+def load(inventory: str, secrets: bool = True, memory_plan: bool = True) -> Fleet:
+    """Load an inventory; configuration problems end the command with exit status 2, no traceback."""
+    try:
+        fleet = load_fleet(Path(inventory), secrets, memory_plan)
+    except ConfigError as err:
+        errors.print("error:", style="bold red", end=" ")
+        errors.print(f"{inventory}: {err.format()}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    for warning in fleet.warnings:
+        if not memory_plan and NOT_PLANNED in warning.reason:
+            continue  # `hosts --memory` is about to ask
+        errors.print("warning:", style="bold yellow", end=" ")
+        errors.print(str(warning), highlight=False, markup=False, soft_wrap=True)
+    return fleet
+
+
+def numbers(text: str) -> list[int]:
+    """A comma-separated list of positive numbers (--concurrency 1,8)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers")
+    if not values or min(values) < 1:
+        raise click.BadParameter(f"{text!r}: give positive numbers")
+    return values

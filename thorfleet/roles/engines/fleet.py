@@ -1,0 +1,45 @@
+"""What the engines role tells the rest of the fleet: every engine as an endpoint (core/fleet.py), the
+memory plan of each unit, and the warnings that need what the controller knows of the models."""
+
+from collections.abc import Iterator
+
+from thorfleet.core.fleet import MODEL_FACTS, EngineEndpoint, FleetHost, FleetProblem, FleetView
+from thorfleet.core.role import Problem
+from thorfleet.roles.engines.advice import slow_settings
+from thorfleet.roles.engines.commands import served_name
+from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
+from thorfleet.roles.engines.memory import plan_advice, plan_problems
+
+ROLE = "engines"
+
+
+def endpoints(fleet: FleetView) -> tuple[EngineEndpoint, ...]:
+    found = []
+    for host in fleet.with_role(ROLE):
+        for name, engine in host.config.engines.items():
+            found.append(EngineEndpoint(
+                unit=host.name, engine=name, kind=engine.kind, served_name=served_name(name, engine),
+                serves=engine.serves or "", bind=engine.bind, port=engine.port, health_path=engine.health_path,
+                api_key=engine.api_key, metrics=engine.metrics,
+                build=engine.build if isinstance(engine, NativeEngine) else None,
+                image=engine.image if isinstance(engine, ContainerEngine) else None, model=engine.model))
+    return tuple(found)
+
+
+def _facts_of(host: FleetHost, fleet: FleetView):
+    known = fleet.fact(MODEL_FACTS)
+    return lambda model: known(model, host.config.model_store)
+
+
+def memory_problems(fleet: FleetView) -> Iterator[FleetProblem]:
+    """A unit whose engines cannot fit in its memory, unless the command shows the plan instead."""
+    if not fleet.memory_plan:
+        return
+    for host in fleet.with_role(ROLE):
+        for path, reason in plan_problems(host.config, _facts_of(host, fleet)):
+            yield FleetProblem(host.name, tuple(path), reason)
+
+
+def advice(host: FleetHost, fleet: FleetView) -> Iterator[Problem]:
+    yield from slow_settings(host.config)
+    yield from plan_advice(host.config, _facts_of(host, fleet))

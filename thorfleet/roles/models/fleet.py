@@ -1,0 +1,35 @@
+"""What the models role tells the rest of the fleet: which models each unit needs (those its engines
+serve), what the controller knows of each (the memory plan), and what a unit's copy of one is (the
+engines' restart fingerprint)."""
+
+import hashlib
+from typing import Any
+
+from pyinfra.api.exceptions import PyinfraError
+
+from thorfleet.core.fleet import FleetHost, FleetView, endpoints_of
+from thorfleet.roles.models.hub import HubError, model_files
+
+
+def needed_models(host: FleetHost, fleet: FleetView) -> dict[str, Any]:
+    """The models this host's engines serve, by name: only these are downloaded here."""
+    models = host.config.models
+    return {e.model: models[e.model] for e in endpoints_of(fleet, host.name) if e.model in models}
+
+
+class Catalogue:
+    """Each model's file list, asked of the hub once per deploy (core/fleet.py, ModelCatalogue)."""
+
+    def __init__(self) -> None:
+        self._listed: dict[str, str] = {}
+
+    def fingerprint(self, config: Any, model: str) -> str:
+        entry, store = config.models[model], config.model_store
+        asked = entry.model_dump_json() + store.model_dump_json()
+        if asked not in self._listed:
+            try:
+                files = model_files(entry, store)
+            except HubError as err:
+                raise PyinfraError(f"models.{model}: {err}") from None
+            self._listed[asked] = repr(sorted((f.path, f.sha256, f.size) for f in files))
+        return hashlib.sha256((store.dest(entry) + self._listed[asked]).encode()).hexdigest()[:16]
