@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # thorfleet on a fresh Linux machine, set-up included:
 #   ./run.sh           the main job against the simulated Thor lab: lab up, deploy, verify (root)
-#   ./run.sh test [ARGS]   the test suite (what CI runs): pytest ARGS
+#   ./run.sh test [ARGS]   the test suite (what CI runs): mypy, then pytest ARGS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,6 +19,8 @@ setup
 case "${1:-lab}" in
     test)
         shift
+        # The type checker on core, roles and fleet (pyproject.toml, [tool.mypy]): strict, zero errors.
+        .venv/bin/mypy
         exec .venv/bin/pytest "$@"
         ;;
     lab)

@@ -5,8 +5,8 @@ from rich.table import Table
 
 from thorfleet.fleet import Fleet
 from thorfleet.roles.engines.memory import GiB, MiB, gib, host_plan
-from thorfleet.roles.models.hub import HubError
 from thorfleet.roles.models.fleet import needed_models
+from thorfleet.roles.models.hub import HubError
 from thorfleet.roles.models.shapes import learn
 
 

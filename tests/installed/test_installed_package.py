@@ -29,6 +29,7 @@ def installed(tmp_path_factory):
     return venv / "bin"
 
 
+@pytest.mark.packaging
 def test_the_installed_package_works_outside_the_checkout(installed, tmp_path):
     made = run(installed / "thorfleet", "init", "fleet", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
@@ -54,6 +55,7 @@ def test_the_installed_package_works_outside_the_checkout(installed, tmp_path):
 
 
 @pytest.mark.lab
+@pytest.mark.packaging
 def test_the_lab_converges_and_verifies_from_an_init_project_with_the_installed_tool(installed, lab_units, tmp_path):
     """Fresh units converged from `thorfleet init --lab`'s project by the installed pyinfra and
     thorfleet, a second converge changes nothing, and the installed `thorfleet verify` passes."""

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from thorfleet.bench import prompts, whisper
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
-from thorfleet.core.ssh import forward, run, ssh_client
-from thorfleet.core.paths import unit_name
 from thorfleet.core.fleet import FleetHost
+from thorfleet.core.paths import unit_name
+from thorfleet.core.ssh import forward, run, ssh_client
 from thorfleet.fleet import Fleet
 from thorfleet.roles.engines.commands import model_of, served_name, state_record
 from thorfleet.roles.engines.deploy import health_url

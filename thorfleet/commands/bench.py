@@ -12,7 +12,6 @@ from thorfleet.bench.run import bench_fleet, shapes
 from thorfleet.commands.common import console, load, numbers
 
 
-
 class BenchGroup(click.Group):
     """`thorfleet bench INVENTORY` runs a benchmark; `thorfleet bench compare` compares two."""
 

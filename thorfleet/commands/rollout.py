@@ -6,10 +6,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from thorfleet.commands.common import console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
 from thorfleet.rollout.run import DEPLOY_FILE, Rollout
 from thorfleet.rollout.state import DONE, RolloutState, state_path
-from thorfleet.commands.common import console, errors, load
 
 
 def _sizes(ctx, param, values) -> list:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from thorfleet.commands.common import console, load, numbers
 from thorfleet.roles.engines.kinds import LlamaServer
 from thorfleet.tune import report
 from thorfleet.tune.run import tune
 from thorfleet.tune.search import Workload
-from thorfleet.commands.common import console, load, numbers
 
 DEFAULT = Workload()
 

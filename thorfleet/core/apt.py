@@ -2,16 +2,19 @@
 monitoring, unit_metrics), with JetPack's components from NVIDIA's Jetson apt source."""
 
 import shlex
+from collections.abc import Sequence
 
-from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
+
+from thorfleet.core.install import Commands
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
 
 @operation()
-def apt_packages(packages: list[str], jetpack: list[str] = ()):
+def apt_packages(packages: list[str], jetpack: Sequence[str] = ()) -> Commands:
     """Install the packages that are missing, JetPack's components from NVIDIA's Jetson apt source
     first. The package lists are refreshed only when an install fails without them (or JetPack's
     packages are not known yet), so that a unit with everything present converges with no network."""

@@ -5,6 +5,8 @@ its traceback before pyinfra reports the error. Operations yield `failure(messag
 the host logs the message in red and the operation fails there, like a failed command.
 """
 
+from typing import Any
+
 from pyinfra import logger
 from pyinfra.api.command import FunctionCommand
 
@@ -13,6 +15,6 @@ def failure(message: str) -> FunctionCommand:
     return FunctionCommand(log_failure, (message,), {})
 
 
-def log_failure(state, host, message: str) -> bool:
+def log_failure(state: Any, host: Any, message: str) -> bool:
     host.log_styled(f"thorfleet: {message}", fg="red", log_func=logger.error)
     return False

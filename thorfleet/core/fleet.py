@@ -63,7 +63,7 @@ class FleetView:
     once each: a fact may read other facts, never itself)."""
 
     def __init__(self, inventory: Path, config_dir: Path, hosts: Mapping[str, FleetHost],
-                 providers: Mapping[str, Callable[["FleetView"], Any]], memory_plan: bool = True):
+                 providers: Mapping[str, Callable[["FleetView"], Any]], memory_plan: bool = True) -> None:
         self.inventory, self.config_dir, self.hosts = inventory, config_dir, dict(hosts)
         # Whether a unit whose engines do not fit is a problem (False: `hosts --memory` shows the plan instead).
         self.memory_plan = memory_plan

@@ -2,16 +2,16 @@
 (status, body), with the reason as the body and status 0 when nothing answered."""
 
 import base64
-import uuid
 import urllib.error
 import urllib.request
+import uuid
 
 
-def bearer(key: str | None) -> dict:
+def bearer(key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def basic(user: str, password: str | None) -> dict:
+def basic(user: str, password: str | None) -> dict[str, str]:
     if not password:
         return {}
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
@@ -27,7 +27,7 @@ def send(request: urllib.request.Request, timeout: float = 30) -> tuple[int, str
         return 0, str(err)
 
 
-def get(url: str, headers: dict | None = None, timeout: float = 30) -> tuple[int, str]:
+def get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, str]:
     return send(urllib.request.Request(url, headers=headers or {}), timeout)
 
 

@@ -3,10 +3,11 @@
 import re
 import time
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 
-def send_file(handler, target: Path, rate: int | None = None) -> tuple[int, int]:
+def send_file(handler: BaseHTTPRequestHandler, target: Path, rate: int | None = None) -> tuple[int, int]:
     """Answer GET/HEAD for `target`, honouring `Range: bytes=N-[M]`; `rate` caps bytes per second.
     Returns (first byte, bytes sent)."""
     size = target.stat().st_size

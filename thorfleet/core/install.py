@@ -1,12 +1,16 @@
 """Install a role's rendered files on the unit: all of them checked with one command, and only those
 that differ (content, mode or owner) uploaded, with pyinfra's diff of each change."""
 
+from collections.abc import Generator
 from hashlib import sha256
 from io import StringIO
+from typing import Any
 
-from pyinfra import host, logger, state
-from pyinfra.api import FactBase, operation
+from pyinfra import logger
 from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.api.facts import FactBase
+from pyinfra.api.operation import operation
+from pyinfra.context import host, state
 from pyinfra.facts.files import FileContents
 from pyinfra.operations.util.files import generate_color_diff
 
@@ -15,7 +19,11 @@ from thorfleet.core.render import RenderedFile
 OWNER = ("root", "root")
 
 
-class FilesState(FactBase):
+FileState = dict[str, str] | None  # {"sha256", "mode", "owner", "group"}, or None when missing
+Commands = Generator[Any, Any, None]  # what a pyinfra @operation yields
+
+
+class FilesState(FactBase[dict[str, FileState]]):
     """`{path: {"sha256", "mode", "owner", "group"} or None when missing}` for many files at once."""
 
     def command(self, paths: list[str]) -> StringCommand:
@@ -26,8 +34,8 @@ class FilesState(FactBase):
             'else printf -- "- %s\\n" "$f"; fi; done',
         )
 
-    def process(self, output):
-        found = {}
+    def process(self, output: list[str]) -> dict[str, FileState]:
+        found: dict[str, FileState] = {}
         for line in output:
             if line.startswith("- "):
                 found[line[2:]] = None
@@ -36,14 +44,14 @@ class FilesState(FactBase):
         return found
 
 
-def is_current(rendered: RenderedFile, found: dict | None) -> bool:
+def is_current(rendered: RenderedFile, found: FileState) -> bool:
     wanted = {"sha256": sha256(rendered.content.encode()).hexdigest(), "mode": rendered.mode.lstrip("0"),
               "owner": OWNER[0], "group": OWNER[1]}
     return found == wanted
 
 
 @operation()
-def files_installed(files: list[RenderedFile]):
+def files_installed(files: list[RenderedFile]) -> Commands:
     """Each file at its place with its content, mode and root ownership; its `did_change` gates
     reloads and restarts."""
     found = host.get_fact(FilesState, paths=[f.dest for f in files])
@@ -54,7 +62,7 @@ def files_installed(files: list[RenderedFile]):
     yield from install_commands(stale, found)
 
 
-def install_commands(stale: list[RenderedFile], found: dict):
+def install_commands(stale: list[RenderedFile], found: dict[str, FileState]) -> Commands:
     """Stage each file privately and move it into place whole, showing pyinfra's diff of the change."""
     for rendered in stale:
         if state.config.DIFF:

@@ -8,7 +8,7 @@ multi-gigabyte file are enough: from the controller's model cache, or by a range
 
 import struct
 from dataclasses import asdict, dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MAGIC = b"GGUF"
 # GGUF value types: id -> struct format (strings and arrays are read by hand).
@@ -46,11 +46,11 @@ class ModelShape:
     sliding_window: int = 0  # 0: every layer attends to the whole context
     swa_layers: int = 0  # how many layers use the sliding window
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ModelShape":
+    def from_json(cls, data: dict[str, Any]) -> "ModelShape":
         return cls(**{**data, "kv_heads": tuple(data["kv_heads"])})
 
 
@@ -62,7 +62,7 @@ class Skipped:
 
 
 class _Reader:
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
 
     def take(self, size: int) -> bytes:
@@ -71,13 +71,13 @@ class _Reader:
             raise HeaderError("the file ends inside its GGUF header")
         return data
 
-    def scalar(self, fmt: str):
+    def scalar(self, fmt: str) -> Any:
         return struct.unpack("<" + fmt, self.take(struct.calcsize(fmt)))[0]
 
     def string(self) -> str:
         return self.take(self.scalar("Q")).decode("utf-8", "replace")
 
-    def value(self, kind: int):
+    def value(self, kind: int) -> Any:
         if kind in _SCALARS:
             return self.scalar(_SCALARS[kind])
         if kind == _STRING:
@@ -89,7 +89,7 @@ class _Reader:
         raise HeaderError(f"unknown GGUF value type {kind}")
 
 
-def read_metadata(stream: BinaryIO) -> dict:
+def read_metadata(stream: BinaryIO) -> dict[str, Any]:
     """Every key of the header (long arrays as `Skipped`), reading no further than the header."""
     reader = _Reader(stream)
     if reader.take(4) != MAGIC:
@@ -99,14 +99,14 @@ def read_metadata(stream: BinaryIO) -> dict:
         raise HeaderError(f"GGUF version {version} is too old")
     reader.scalar("Q")  # tensor count
     count = reader.scalar("Q")
-    metadata = {}
+    metadata: dict[str, Any] = {}
     for _ in range(count):
         key = reader.string()
         metadata[key] = reader.value(reader.scalar("I"))
     return metadata
 
 
-def _swa_layers(metadata: dict, arch: str, layers: int) -> int:
+def _swa_layers(metadata: dict[str, Any], arch: str, layers: int) -> int:
     """Layers on the sliding window: an explicit per-layer pattern in the header, else llama.cpp's
     pattern for the architecture (src/models/*.cpp `load_swa_pattern`: gpt-oss every other layer)."""
     pattern = metadata.get(f"{arch}.attention.sliding_window_pattern")
@@ -120,12 +120,12 @@ def _swa_layers(metadata: dict, arch: str, layers: int) -> int:
 SWA_PERIOD = {"gpt-oss": 2}
 
 
-def shape_from_metadata(metadata: dict) -> ModelShape:
+def shape_from_metadata(metadata: dict[str, Any]) -> ModelShape:
     arch = metadata.get("general.architecture")
     if not isinstance(arch, str):
         raise HeaderError("the header names no general.architecture")
 
-    def key(name: str, default=None):
+    def key(name: str, default: Any = None) -> Any:
         value = metadata.get(f"{arch}.{name}", default)
         if value is None:
             raise HeaderError(f"the header has no {arch}.{name}")

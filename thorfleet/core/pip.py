@@ -15,5 +15,5 @@ def pip_install_command(pip: str, requirements: list[str], index_url: str | None
         command += f" --index-url {shlex.quote(index_url)}"
         parsed = urlparse(index_url)
         if parsed.scheme == "http":  # pip refuses plain http unless the host is trusted
-            command += f" --trusted-host {shlex.quote(parsed.hostname)}"
+            command += f" --trusted-host {shlex.quote(parsed.hostname or '')}"
     return command

@@ -2,10 +2,12 @@
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 
 from thorfleet.core.systemd import exec_line, quote_env_value, unit_value
+from thorfleet.core.types import SecretSource
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ def _environment() -> jinja2.Environment:
 ENVIRONMENT = _environment()
 
 
-def render_template(template: str, **context) -> str:
+def render_template(template: str, **context: Any) -> str:
     """Render a template by its path inside the thorfleet package, e.g. `roles/power/jetson-clocks.service.j2`."""
     return ENVIRONMENT.get_template(template).render(template_name=template, **context)
 
 
-def shown_secret(source) -> str:
+def shown_secret(source: SecretSource) -> str:
     """What `thorfleet render` prints in place of a secret (a SecretSource)."""
     return f"<secret from {source.describe()}>"

@@ -36,9 +36,9 @@ def _no_advice(host: FleetHost, fleet: FleetView) -> Iterable[Problem]:
 class Role:
     name: str
     # HostConfig keys this role owns: key -> (annotation, pydantic Field with default and description).
-    config: dict[str, tuple]
+    config: dict[str, tuple[Any, Any]]
     # Its pyinfra @deploy, called with the host (its validated config in `.config`) and the fleet view.
-    apply: Callable[[FleetHost, FleetView], None]
+    apply: Callable[..., Any]  # a pyinfra @deploy: (host, fleet)
     # Every file it writes on a host, rendered from the config (daemon.json: the overlay it merges, labelled so).
     files: Callable[[FleetHost, FleetView], list[RenderedFile]] = _no_files
     # Checks across its keys and other roles' keys that a single model cannot make.

@@ -9,23 +9,27 @@ import shlex
 from dataclasses import dataclass, field
 from hashlib import sha256
 from io import StringIO
+from typing import Any
 
-from pyinfra import host
-from pyinfra.api import FactBase, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.api.facts import FactBase
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+
+from thorfleet.core.install import Commands, FileState
 
 
-class FileSha256(FactBase):
+class FileSha256(FactBase[str | None]):
     """sha256 of a root-only file, or None when it is missing."""
 
     def command(self, path: str) -> str:
         return f"sha256sum {shlex.quote(path)} 2>/dev/null | cut -d' ' -f1 || true"
 
-    def process(self, output):
+    def process(self, output: list[str]) -> str | None:
         return output[0].strip() if output and output[0].strip() else None
 
 
-def secret_file_commands(path: str, content: str, group: str = "root", mode: str = "600") -> list:
+def secret_file_commands(path: str, content: str, group: str = "root", mode: str = "600") -> list[Any]:
     """The commands that put `content` at `path` (owner root), privately staged."""
     staged = host.get_temp_filename(f"thorfleet-secret-{path}")
     return [
@@ -46,20 +50,20 @@ class SecretFile:
     group: str = "root"
     mode: str = "600"
 
-    def is_current(self, found: dict | None) -> bool:
+    def is_current(self, found: FileState) -> bool:
         return found == {"sha256": sha256(self.content.encode()).hexdigest(), "mode": self.mode, "owner": "root",
                          "group": self.group}
 
-    def commands(self) -> list:
+    def commands(self) -> list[Any]:
         return secret_file_commands(self.path, self.content, self.group, self.mode)
 
 
 def is_current(path: str, content: str) -> bool:
-    return host.get_fact(FileSha256, path=path) == sha256(content.encode()).hexdigest()
+    return bool(host.get_fact(FileSha256, path=path) == sha256(content.encode()).hexdigest())
 
 
 @operation()
-def secret_file(path: str, content: str, group: str = "root", mode: str = "600"):
+def secret_file(path: str, content: str, group: str = "root", mode: str = "600") -> Commands:
     """A root-owned secret file, readable by `group` when mode allows; written only when it differs."""
     if is_current(path, content):
         host.noop(f"{path} is current")

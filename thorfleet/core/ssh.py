@@ -4,8 +4,10 @@ the controller as `ssh -L` would (bench, status, endpoints, rollout, the gateway
 
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import paramiko
 
@@ -34,7 +36,7 @@ def run(client: paramiko.SSHClient, command: str, timeout: float = 60) -> str:
     return out if stdout.channel.recv_exit_status() == 0 else ""
 
 
-def _copy(source, target) -> None:
+def _copy(source: socket.socket | paramiko.Channel, target: socket.socket | paramiko.Channel) -> None:
     """One direction of a forwarded connection, until its end; then the other end is told."""
     try:
         while data := source.recv(65536):
@@ -48,7 +50,7 @@ def _copy(source, target) -> None:
             pass
 
 
-def _pump(local: socket.socket, channel) -> None:
+def _pump(local: socket.socket, channel: paramiko.Channel) -> None:
     """Both directions, each in a blocking thread (no select on the channel's file descriptor)."""
     back = threading.Thread(target=_copy, args=(channel, local), daemon=True)
     back.start()
@@ -59,12 +61,14 @@ def _pump(local: socket.socket, channel) -> None:
 
 
 @contextmanager
-def forward(client: paramiko.SSHClient, remote_host: str, remote_port: int):
+def forward(client: paramiko.SSHClient, remote_host: str, remote_port: int) -> Iterator[int]:
     """A local port (yielded) whose connections reach remote_host:remote_port as seen from the unit."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
     transport = client.get_transport()
+    if transport is None:
+        raise paramiko.SSHException("the SSH connection is closed")
     stop = threading.Event()
 
     def accept() -> None:
@@ -82,13 +86,13 @@ def forward(client: paramiko.SSHClient, remote_host: str, remote_port: int):
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield server.getsockname()[1]
+        yield int(server.getsockname()[1])
     finally:
         stop.set()
         server.close()
 
 
-def testinfra_host(fleet_host: FleetHost):
+def testinfra_host(fleet_host: FleetHost) -> Any:
     """A testinfra connection to the host (the verify checks), over OpenSSH with the same connection data."""
     import testinfra  # only `thorfleet verify` needs it
 

@@ -7,13 +7,14 @@ a user can act on.
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
-def matching(pattern: re.Pattern, message: str) -> AfterValidator:
+def matching(pattern: re.Pattern[str], message: str) -> AfterValidator:
     """A validator that accepts strings matching `pattern`; `message` may use {value!r}."""
 
     def check(value: str) -> str:
@@ -28,7 +29,7 @@ class KeyProblem(ValueError):
     """A check across a model's keys whose fault lies with one of them: the error is reported at that
     key, so that it names the file that set it (not the last file that touched the mapping)."""
 
-    def __init__(self, key: str, message: str):
+    def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
 
@@ -93,7 +94,7 @@ def _bind_address(value: str) -> str:
 BindAddress = Annotated[str, AfterValidator(_bind_address)]
 
 
-def refuse_exposed_without_secret(bind: str, secret, allowed: bool, secret_key: str) -> None:
+def refuse_exposed_without_secret(bind: str, secret: "SecretSource | None", allowed: bool, secret_key: str) -> None:
     """Nothing listens beyond loopback without authentication unless the config says so."""
     if not ipaddress.ip_address(bind).is_loopback and secret is None and not allowed:
         raise KeyProblem("bind", f"{bind} is not loopback: set {secret_key} (or allow_unauthenticated: true)")
@@ -164,13 +165,13 @@ class SecretSource(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _not_inline(cls, data):
+    def _not_inline(cls, data: Any) -> Any:
         if isinstance(data, (str, int, float)):
             raise ValueError("an inline secret is not allowed: give {env: VARIABLE} or {file: PATH} on the controller")
         return data
 
     @model_validator(mode="after")
-    def _exactly_one(self):
+    def _exactly_one(self) -> "SecretSource":
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of 'env' or 'file'")
         return self
@@ -184,12 +185,15 @@ class SecretSource(StrictModel):
             value = os.environ.get(self.env, "")
         else:
             try:
-                value = Path(self.file).expanduser().read_text().split("\n", 1)[0]
+                value = Path(self.file or "").expanduser().read_text().split("\n", 1)[0]
             except OSError as err:
                 raise SecretUnavailable(f"cannot read {self.describe()}: {err.strerror}") from None
         if not value.strip():
             raise SecretUnavailable(f"{self.describe()} is empty or not set")
         return value.strip()
+
+
+SecretReader = Callable[[SecretSource], str]  # SecretSource.read, or how `render` shows where a secret comes from
 
 
 class SecretUnavailable(Exception):

@@ -19,7 +19,7 @@ class ConfigIssue:
 class ConfigError(Exception):
     """One or more problems in the configuration; nothing has touched a host yet."""
 
-    def __init__(self, issues: list[ConfigIssue]):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = merge_hosts(issues)
         super().__init__(self.format())
 

@@ -9,10 +9,13 @@ pyinfra before it connects to any host.
 """
 
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from thorfleet.core.fleet import FleetHost, FleetView
+from thorfleet.core.role import Role
 from thorfleet.fleet.errors import ConfigError, ConfigIssue, merge_hosts
 from thorfleet.fleet.loader import Origin, load_host
 from thorfleet.fleet.stray_files import stray_files
@@ -41,9 +44,9 @@ def config_dir_for(inventory_file: Path) -> Path:
     return here.parent
 
 
-def _groups(namespace: dict) -> dict[str, list]:
+def _groups(namespace: dict[str, Any]) -> dict[str, list[Any]]:
     """Module-level host groups, in declaration order, by pyinfra's own rules."""
-    groups = {}
+    groups: dict[str, list[Any]] = {}
     for key, value in namespace.items():
         if key.startswith("_"):
             continue
@@ -53,14 +56,14 @@ def _groups(namespace: dict) -> dict[str, list]:
     return groups
 
 
-def _host_name(entry) -> str:
+def _host_name(entry: str | tuple[str, dict[str, Any]]) -> str:
     return entry[0] if isinstance(entry, tuple) else entry
 
 
-def _applied_roles(config, groups: list[str], declared: set[str]) -> tuple[str, ...]:
+def _applied_roles(config: Any, groups: list[str], declared: set[str]) -> tuple[str, ...]:
     """The roles the host applies: those its config names, and for a group role only on that
     group's hosts (or, when the inventory declares no such group, its `group_default`'s)."""
-    def in_group(role) -> bool:
+    def in_group(role: Role) -> bool:
         if role.group is None:
             return True
         group = role.group if role.group in declared or role.group_default is None else role.group_default
@@ -69,15 +72,15 @@ def _applied_roles(config, groups: list[str], declared: set[str]) -> tuple[str, 
     return tuple(role.name for role in ROLES if role.name in config.roles and in_group(role))
 
 
-def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fleet:
+def build_fleet(namespace: dict[str, Any], secrets: bool, memory_plan: bool = True) -> Fleet:
     inventory = Path(namespace["__file__"])
     config_dir = config_dir_for(inventory)
     groups = _groups(namespace)
     file_group = inventory.stem
     membership: dict[str, list[str]] = {}
-    connection: dict[str, dict] = {}
-    for group, hosts in groups.items():
-        for entry in hosts:
+    connection: dict[str, dict[str, Any]] = {}
+    for group, entries in groups.items():
+        for entry in entries:
             name = _host_name(entry)
             membership.setdefault(name, []).append(group)
             if isinstance(entry, tuple):
@@ -111,7 +114,7 @@ def build_fleet(namespace: dict, secrets: bool, memory_plan: bool = True) -> Fle
     return fleet
 
 
-def attach_config(namespace: dict) -> None:
+def attach_config(namespace: dict[str, Any]) -> None:
     """Validate every host's configuration and hand it to pyinfra as host data."""
     try:
         fleet = build_fleet(namespace, _read_secrets, _plan_memory)
@@ -124,14 +127,14 @@ def attach_config(namespace: dict) -> None:
         for warning in fleet.warnings:
             print(f"thorfleet: warning: {warning}", file=sys.stderr)
     namespace["_thorfleet_fleet"] = fleet
-    for group, hosts in _groups(namespace).items():
-        for index, entry in enumerate(hosts):
+    for entries in _groups(namespace).values():
+        for index, entry in enumerate(entries):
             host = fleet.hosts[_host_name(entry)]
-            hosts[index] = (host.name, {**host.connection, HOST_KEY: host, FLEET_KEY: fleet})
+            entries[index] = (host.name, {**host.connection, HOST_KEY: host, FLEET_KEY: fleet})
 
 
 @contextmanager
-def _loading_for_the_cli(secrets: bool, memory_plan: bool):
+def _loading_for_the_cli(secrets: bool, memory_plan: bool) -> Iterator[None]:
     global _raise_errors, _read_secrets, _plan_memory
     previous = _raise_errors, _read_secrets, _plan_memory
     _raise_errors, _read_secrets, _plan_memory = True, secrets, memory_plan
@@ -147,11 +150,11 @@ def load_fleet(inventory_file: Path, secrets: bool = True, memory_plan: bool = T
     not fit, for the command that shows the plan."""
     if not inventory_file.is_file():
         raise ConfigError([ConfigIssue(str(inventory_file), "", "no such inventory file")])
-    namespace = {"__file__": str(inventory_file)}
+    namespace: dict[str, Any] = {"__file__": str(inventory_file)}
     code = compile(inventory_file.read_text(encoding="utf-8"), str(inventory_file), "exec")
     with _loading_for_the_cli(secrets, memory_plan):
         exec(code, namespace)
     fleet = namespace.get("_thorfleet_fleet")
-    if fleet is None:
+    if not isinstance(fleet, Fleet):
         raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.fleet.attach_config(globals())")])
     return fleet

@@ -12,16 +12,20 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
+from thorfleet.core.role import Problem
+from thorfleet.core.types import KeyProblem, SecretUnavailable
 from thorfleet.fleet import strict_yaml
 from thorfleet.fleet.errors import ConfigError, ConfigIssue
-from thorfleet.fleet.schema import HostConfig, all_field_names
-from thorfleet.core.types import KeyProblem, SecretUnavailable
+from thorfleet.fleet.schema import HostChecks, HostConfig, all_field_names
 from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 KeyPath = tuple[str, ...]
@@ -30,10 +34,10 @@ KeyPath = tuple[str, ...]
 @dataclass(frozen=True)
 class Layer:
     label: str  # as shown in errors: group_vars/llm.yml
-    data: dict
+    data: dict[str, Any]
 
 
-def read_yaml(path: Path, label: str) -> dict:
+def read_yaml(path: Path, label: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -76,12 +80,12 @@ def find_layers(config_dir: Path, groups: list[str], host: str) -> list[Layer]:
     return layers
 
 
-def merge_layers(layers: list[Layer]) -> tuple[dict, dict[KeyPath, str]]:
+def merge_layers(layers: list[Layer]) -> tuple[dict[str, Any], dict[KeyPath, str]]:
     """Deep-merge the layers; also return which file set each key (for error messages)."""
-    merged: dict = {}
+    merged: dict[str, Any] = {}
     origin: dict[KeyPath, str] = {}
 
-    def merge(target: dict, source: dict, prefix: KeyPath, label: str) -> None:
+    def merge(target: dict[str, Any], source: dict[str, Any], prefix: KeyPath, label: str) -> None:
         for key, value in source.items():
             path = prefix + (str(key),)
             if value is None:
@@ -104,7 +108,7 @@ def merge_layers(layers: list[Layer]) -> tuple[dict, dict[KeyPath, str]]:
     return merged, origin
 
 
-def _copy(value):
+def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -112,7 +116,7 @@ def _copy(value):
     return value
 
 
-def _mark(value, path: KeyPath, label: str, origin: dict[KeyPath, str]) -> None:
+def _mark(value: Any, path: KeyPath, label: str, origin: dict[KeyPath, str]) -> None:
     if isinstance(value, dict):
         for key, sub in value.items():
             origin[path + (str(key),)] = label
@@ -133,7 +137,7 @@ _TAG_RE = re.compile(r"^(int|str|float|bool|none|list\[.*|dict\[.*|function-.*|c
                      + "|".join(re.escape(kind_name(k)) for k in KINDS) + ")$")
 
 
-def _key_path(loc: tuple, data: dict) -> KeyPath:
+def _key_path(loc: tuple[Any, ...], data: dict[str, Any]) -> KeyPath:
     path: list[str] = []
     node = data
     for part in loc:
@@ -148,11 +152,11 @@ def _key_path(loc: tuple, data: dict) -> KeyPath:
             continue
         else:
             path.append(part)
-            node = None
+            node = None  # type: ignore[assignment]  # past the data: the rest of the path is the model's
     return tuple(path)
 
 
-def _reason(error: dict) -> str:
+def _reason(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1])
         close = difflib.get_close_matches(key, all_field_names(), n=1, cutoff=0.75)
@@ -165,8 +169,8 @@ def _reason(error: dict) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def issues_from_validation(err: ValidationError, data: dict, origin: dict[KeyPath, str], host: str) -> list[ConfigIssue]:
-    by_path: dict[KeyPath, list[dict]] = {}
+def issues_from_validation(err: ValidationError, data: dict[str, Any], origin: dict[KeyPath, str], host: str) -> list[ConfigIssue]:
+    by_path: dict[KeyPath, list[ErrorDetails]] = {}
     for error in err.errors():
         path = _key_path(error["loc"], data)
         cause = error.get("ctx", {}).get("error")
@@ -182,12 +186,12 @@ def issues_from_validation(err: ValidationError, data: dict, origin: dict[KeyPat
     return issues
 
 
-def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> HostConfig:
+def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> HostChecks:
     """Merge and validate one host's configuration; raise ConfigError listing every problem."""
     return load_host(config_dir, groups, host, secrets)[0]
 
 
-def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> tuple[HostConfig, Origin]:
+def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> tuple[HostChecks, Origin]:
     """One host's validated configuration, and which file set each key (so that a problem the fleet
     finds later still names its file); raise ConfigError listing every problem.
 
@@ -213,16 +217,16 @@ class Origin:
     files: dict[KeyPath, str]
     secrets: set[str]
 
-    def issues(self, problems, host: str) -> list[ConfigIssue]:
+    def issues(self, problems: Iterable[Problem], host: str) -> list[ConfigIssue]:
         return redacted(issues_at(problems, self.files, host), self.secrets)
 
 
-def issues_at(problems, origin: dict[KeyPath, str], host: str) -> list[ConfigIssue]:
+def issues_at(problems: Iterable[Problem], origin: dict[KeyPath, str], host: str) -> list[ConfigIssue]:
     """(key path, reason) problems of one host as issues naming the file that set each key."""
     return [ConfigIssue(file_for(tuple(path), origin), ".".join(path), reason, (host,)) for path, reason in problems]
 
 
-def unreadable_secrets(config: HostConfig) -> list[tuple[KeyPath, str]]:
+def unreadable_secrets(config: HostChecks) -> list[tuple[KeyPath, str]]:
     problems = []
     for path, source in config.secrets():
         try:
@@ -236,13 +240,13 @@ SECRET_KEYS = ("api_key", "password")  # where a secret belongs, so an inline va
 REDACTED = "[secret]"
 
 
-def secret_values(data) -> set[str]:
+def secret_values(data: Any) -> set[str]:
     """The values of every secret the raw configuration refers to ({env: ...} or {file: ...} under
     api_key or password) or writes inline where a secret belongs: an error must never show them,
     even when the user pasted one into another key."""
     found: set[str] = set()
 
-    def walk(node, key: str = "") -> None:
+    def walk(node: Any, key: str = "") -> None:
         if isinstance(node, dict):
             if key in SECRET_KEYS and set(node) <= {"env", "file", "value"}:
                 found.update(_quietly_read(node))
@@ -258,7 +262,7 @@ def secret_values(data) -> set[str]:
     return {value for value in found if len(value) >= 4}  # shorter is no secret, and would blank words
 
 
-def _quietly_read(source: dict) -> list[str]:
+def _quietly_read(source: dict[str, Any]) -> list[str]:
     values = [str(source["value"])] if "value" in source else []
     if isinstance(source.get("env"), str):
         values.append(os.environ.get(source["env"], "").strip())

@@ -1,14 +1,14 @@
 """The whole configuration of one host: the keys of every role in the registry, plus the checks across roles."""
 
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
 from thorfleet.core.types import SecretSource, StrictModel
 from thorfleet.roles import ROLE_NAMES, ROLES
 
-RoleName = Literal[tuple(ROLE_NAMES)]
+RoleName = Literal[tuple(ROLE_NAMES)]  # type: ignore[valid-type]  # the registry's names, known at import
 
 
 class HostChecks(StrictModel):
@@ -18,7 +18,7 @@ class HostChecks(StrictModel):
         """Every secret this host needs, with its key path (engines.<name>.api_key, base.wifi.password...)."""
         found = []
 
-        def walk(node, path: tuple[str, ...]) -> None:
+        def walk(node: Any, path: tuple[str, ...]) -> None:
             if isinstance(node, SecretSource):
                 found.append((path, node))
             elif isinstance(node, BaseModel):
@@ -39,11 +39,13 @@ class HostChecks(StrictModel):
         return [problem for role in ROLES for problem in role.problems(self)]
 
 
-HostConfig = create_model(
+# Assembled from the registry (a role owns its keys and their typed models); code that reads a host's
+# configuration across roles types it as HostChecks or Any.
+HostConfig: type[HostChecks] = create_model(  # type: ignore[call-overload]
     "HostConfig",
     __base__=HostChecks,
     __doc__="Everything thorfleet applies to one unit.",
-    roles=(list[RoleName], Field(default_factory=lambda: list(ROLE_NAMES),
+    roles=(list[RoleName], Field(default_factory=lambda: list(ROLE_NAMES),  # type: ignore[valid-type]
                                  description=f"Roles applied to the host, always in the order {', '.join(ROLE_NAMES)}.")),
     **{key: spec for role in ROLES for key, spec in role.config.items()},
 )
@@ -67,8 +69,8 @@ def all_field_names() -> list[str]:
     return sorted(names)
 
 
-def _models_in(annotation) -> list[type[BaseModel]]:
-    found = []
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         found.append(annotation)
     for arg in getattr(annotation, "__args__", ()) or ():

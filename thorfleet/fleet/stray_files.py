@@ -9,6 +9,7 @@ kept for later are harmless, but the user should know that they apply to nothing
 import ast
 import difflib
 from pathlib import Path
+from typing import Any
 
 from thorfleet.fleet.errors import ConfigError, ConfigIssue
 from thorfleet.fleet.loader import display_path, read_yaml
@@ -41,12 +42,13 @@ def _hint(name: str, known: set[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def stray_files(config_dir: Path, inventory_dir: Path, groups: set[str], hosts: set[str]) -> tuple[list, list]:
+def stray_files(config_dir: Path, inventory_dir: Path, groups: set[str], hosts: set[str]) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
     """(errors, warnings) about the YAML files of config_dir; `groups` and `hosts` are the loaded
     inventory's, added to what its sibling inventories declare."""
     declared_groups, declared_hosts = declared_names(inventory_dir)
     groups, hosts = groups | declared_groups | {"all"}, hosts | declared_hosts
-    errors, warnings = [], []
+    errors: list[ConfigIssue] = []
+    warnings: list[ConfigIssue] = []
     for folder, known, what in (("group_vars", groups, "group"), ("host_vars", hosts, "host")):
         for path in sorted(p for p in (config_dir / folder).glob("*") if p.suffix in SUFFIXES):
             label = display_path(path)

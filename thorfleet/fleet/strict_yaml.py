@@ -9,10 +9,12 @@ line, and leaves the words as words (a boolean setting still accepts them: the m
 """
 
 import re
+from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 BOOL = "tag:yaml.org,2002:bool"
 MERGE = "tag:yaml.org,2002:merge"
@@ -23,16 +25,16 @@ _AMBIGUOUS = re.compile(r"^[-+]?(?:0[0-9_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0
 
 
 class StrictLoader(yaml.SafeLoader):
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._open_anchors: set[str] = set()
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         """An alias inside the node its own anchor names would make the value contain itself."""
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) and event.anchor in self._open_anchors:
             raise ComposerError(None, None, f"the alias *{event.anchor} is inside the value its anchor &{event.anchor} "
-                                "names, so that value would contain itself", event.start_mark)
+                                "names, so that value would contain itself", event.start_mark)  # type: ignore[arg-type]
         anchor = None if isinstance(event, yaml.AliasEvent) else getattr(event, "anchor", None)
         if anchor:
             self._open_anchors.add(anchor)
@@ -42,10 +44,10 @@ class StrictLoader(yaml.SafeLoader):
             if anchor:
                 self._open_anchors.discard(anchor)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         """A key written twice in one mapping is an error naming both lines (merged `<<` keys may be overridden)."""
         if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
+            seen: dict[Any, int] = {}
             for key_node, _ in node.value:
                 if key_node.tag == MERGE:
                     continue
@@ -58,7 +60,7 @@ class StrictLoader(yaml.SafeLoader):
                 seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
-    def construct_ambiguous_number(self, node):
+    def construct_ambiguous_number(self, node: ScalarNode) -> None:
         raise ConstructorError(None, None, f"{node.value} would be read as a number in another base (YAML 1.1: a leading "
                                f"zero is octal, colons are base 60): write \"{node.value}\" in quotes for the text, "
                                "or the number without them", node.start_mark)
@@ -76,5 +78,5 @@ for first in "-+0123456789":
 StrictLoader.add_constructor(AMBIGUOUS_NUMBER, StrictLoader.construct_ambiguous_number)
 
 
-def load(text: str):
+def load(text: str) -> Any:
     return yaml.load(text, Loader=StrictLoader)

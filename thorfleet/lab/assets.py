@@ -2,11 +2,12 @@
 
 import shutil
 
-from thorfleet.roles.base.config import BaseConfig
-from thorfleet.roles.models.config import ModelStoreConfig
-from thorfleet.lab import container_images, downloads, lab_models, sources, unit as units
+from thorfleet.lab import container_images, downloads, lab_models, sources
+from thorfleet.lab import unit as units
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError
+from thorfleet.roles.base.config import BaseConfig
+from thorfleet.roles.models.config import ModelStoreConfig
 
 UNIT_PYTHON = "3.13"  # Debian trixie's python3, for the wheelhouse
 

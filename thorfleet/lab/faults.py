@@ -3,7 +3,8 @@
 import json
 import time
 
-from thorfleet.lab import layout, network, unit as units
+from thorfleet.lab import layout, network
+from thorfleet.lab import unit as units
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError
 

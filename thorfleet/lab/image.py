@@ -13,10 +13,10 @@ import shutil
 import time
 from pathlib import Path
 
-from thorfleet.roles.base.config import BaseConfig
-from thorfleet.roles import ROLES
 from thorfleet.lab import layout
 from thorfleet.lab.system import LabError, run, run_showing
+from thorfleet.roles import ROLES
+from thorfleet.roles.base.config import BaseConfig
 
 SUITE = "trixie"
 IMAGE = layout.LAB / "image"

@@ -5,7 +5,8 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from thorfleet.lab import assets, image, layout, network, services, unit as units
+from thorfleet.lab import assets, image, layout, network, services
+from thorfleet.lab import unit as units
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError, ensure_host_tools, require_root_linux, run
 

@@ -16,8 +16,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-
 from thorfleet.lab import downloads, sources
 from thorfleet.lab.services import MODELS
 

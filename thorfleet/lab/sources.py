@@ -12,9 +12,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from thorfleet.roles.builds.config import LlamaCppBuild, WhisperCppBuild
 from thorfleet.lab import downloads, layout
 from thorfleet.lab.system import LabError, run, succeeds
+from thorfleet.roles.builds.config import LlamaCppBuild, WhisperCppBuild
 
 GIT = layout.LAB / "git"
 LLAMA_SDIST = ("llama-cpp-python", "llama_cpp_python-0.3.36.tar.gz",

@@ -14,9 +14,9 @@ from pathlib import Path
 from thorfleet.bench.run import engine_context
 from thorfleet.core.ssh import ssh_client
 from thorfleet.fleet import Fleet
+from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.rollout.batches import stops
 from thorfleet.rollout.state import DONE, FAILED, SKIPPED, RolloutState, UnitOutcome, state_path
-from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.verify import run_suite
 
 DEPLOY_TIMEOUT = 3600

@@ -18,8 +18,8 @@ from thorfleet.bench import prompts
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.run import unit_context
 from thorfleet.bench.stats import summarize
-from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.core.fleet import FleetHost
+from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.roles.engines.commands import engine_argv, model_of, served_name
 from thorfleet.roles.engines.memory import gib, host_plan, llama_need
 from thorfleet.roles.models.shapes import known

@@ -6,8 +6,8 @@ import shlex
 import time
 import urllib.request
 
-from thorfleet.core.ssh import run
 from thorfleet.core.paths import unit_name
+from thorfleet.core.ssh import run
 from thorfleet.roles.engines.files import engine_files
 from thorfleet.roles.engines.flags import command_line_problems
 

@@ -22,8 +22,8 @@ import re
 import sys
 import threading
 import time
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 PREFILL_S, DECODE_S = 0.0002, 0.005
 # The metrics vLLM and SGLang expose under these names (roles/engines/kinds.py), counted here from the

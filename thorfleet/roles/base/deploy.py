@@ -1,11 +1,11 @@
 """The base role: packages, SSH access, jetson-stats and Wi-Fi (seed 002's first steps)."""
 
-from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
 from pyinfra.facts.server import User
 
-from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.apt import apt_packages
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.roles.base.operations import authorized_keys, jetson_stats, read_secret, wifi
 
 

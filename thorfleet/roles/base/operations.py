@@ -3,13 +3,15 @@
 import shlex
 import uuid
 
-from pyinfra import host
-from pyinfra.api import OperationError, operation
+from pyinfra.api.exceptions import OperationError
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
-from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
+from thorfleet.core.install import Commands
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.secret_file import is_current, secret_file_commands
-from thorfleet.core.types import SecretUnavailable
+from thorfleet.core.types import SecretSource, SecretUnavailable
+from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
 
 WIFI_CONNECTION = "thorfleet-wifi"
 WIFI_KEYFILE = f"/etc/NetworkManager/system-connections/{WIFI_CONNECTION}.nmconnection"
@@ -21,7 +23,7 @@ def key_id(line: str) -> str:
 
 
 @operation()
-def authorized_keys(user: str, keys: list[str]):
+def authorized_keys(user: str, keys: list[str]) -> Commands:
     """Add the keys missing from the user's authorized_keys; other keys there are kept."""
     present = {key_id(line) for line in host.get_fact(AuthorizedKeys, user=user)}
     missing = [k for k in keys if key_id(k) not in present]
@@ -37,7 +39,7 @@ def authorized_keys(user: str, keys: list[str]):
 
 
 @operation()
-def jetson_stats(version: str, index_url: str | None = None):
+def jetson_stats(version: str, index_url: str | None = None) -> Commands:
     """jetson-stats (`jtop`) at the pinned version, with its jtop.service (`jtop --install-service`)."""
     found = host.get_fact(JetsonStats)
     if found["version"] == version and found["service"]:
@@ -66,7 +68,7 @@ def wifi_keyfile(ssid: str, password: str, interface: str | None, hidden: bool) 
 
 
 @operation()
-def wifi(ssid: str, password: str, interface: str | None = None, hidden: bool = False):
+def wifi(ssid: str, password: str, interface: str | None = None, hidden: bool = False) -> Commands:
     """Join a Wi-Fi network with NetworkManager; the password goes into a root-only keyfile
     (thorfleet/secret_file.py: never on a command line or in output)."""
     content = wifi_keyfile(ssid, password, interface, hidden)
@@ -78,7 +80,7 @@ def wifi(ssid: str, password: str, interface: str | None = None, hidden: bool = 
     yield f"nmcli connection reload && nmcli connection up id {WIFI_CONNECTION}"
 
 
-def read_secret(source, what: str) -> str:
+def read_secret(source: SecretSource, what: str) -> str:
     """A secret from the controller, or an error naming the config key before anything runs."""
     try:
         return source.read()

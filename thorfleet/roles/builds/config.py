@@ -1,7 +1,7 @@
 """Config of the builds role: llama.cpp and whisper.cpp compiled on the unit."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -33,7 +33,7 @@ def _cuda_architectures(value: str) -> str:
     return value
 
 
-def _cmake_flags(value: dict) -> dict:
+def _cmake_flags(value: dict[str, Any]) -> dict[str, Any]:
     for name in value:
         if not CMAKE_VAR_RE.match(name):
             raise ValueError(f"{name!r} is not a CMake variable name")
@@ -83,7 +83,8 @@ class LlamaCppBuild(BuildConfig):
     repo: Url = Field("https://github.com/ggml-org/llama.cpp.git", description="Git URL of llama.cpp (upstream, a mirror, or a path on the unit).")
     # The llama.cpp commit that llama-cpp-python 0.3.36 vendors (its sdist carries the git history).
     ref: GitRef = Field("0c1e57098bba43ac29e6e3b677cdceebdd22334f", description="Pinned llama.cpp commit or tag.")
-    cmake_flags: CMakeFlags = Field(default_factory=lambda: {"LLAMA_BUILD_TESTS": "OFF"}, description="Extra `-DNAME=VALUE` CMake flags.")
+    cmake_flags: CMakeFlags = Field(default_factory=lambda: {"LLAMA_BUILD_TESTS": "OFF"},  # type: ignore[arg-type]
+                                   description="Extra `-DNAME=VALUE` CMake flags.")
     targets: Targets = Field(default_factory=lambda: ["llama-server", "llama-bench"], description="CMake targets to build.")
 
 
@@ -91,7 +92,8 @@ class WhisperCppBuild(BuildConfig):
     repo: Url = Field("https://github.com/ggml-org/whisper.cpp.git", description="Git URL of whisper.cpp (upstream, a mirror, or a path on the unit).")
     # The whisper.cpp release that pywhispercpp 1.5.1 vendors.
     ref: GitRef = Field("v1.8.5", description="Pinned whisper.cpp tag or commit.")
-    cmake_flags: CMakeFlags = Field(default_factory=lambda: {"WHISPER_BUILD_TESTS": "OFF"}, description="Extra `-DNAME=VALUE` CMake flags.")
+    cmake_flags: CMakeFlags = Field(default_factory=lambda: {"WHISPER_BUILD_TESTS": "OFF"},  # type: ignore[arg-type]
+                                   description="Extra `-DNAME=VALUE` CMake flags.")
     targets: Targets = Field(default_factory=lambda: ["whisper-server", "whisper-cli"], description="CMake targets to build.")
 
 

@@ -1,6 +1,6 @@
 """The builds role: llama.cpp and whisper.cpp built on the unit for the engines it runs (seeds 000, 001)."""
 
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.roles.builds.files import ENGINES, build_id

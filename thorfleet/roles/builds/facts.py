@@ -1,11 +1,12 @@
 """Facts of the builds role: which builds of an engine are installed and which one is current."""
 
 import shlex
+from typing import Any
 
-from pyinfra.api import FactBase
+from pyinfra.api.facts import FactBase
 
 
-class InstalledBuilds(FactBase):
+class InstalledBuilds(FactBase[dict[str, Any]]):
     """`{"current": "<id>" | None, "builds": [ids of complete builds]}` under an engine's folder."""
 
     def command(self, engine_dir: str) -> str:
@@ -15,7 +16,7 @@ class InstalledBuilds(FactBase):
             f'for stamp in {d}/builds/*/stamp.json; do [ -f "$stamp" ] && echo "build $(basename "$(dirname "$stamp")")"; done; true'
         )
 
-    def process(self, output):
+    def process(self, output: list[str]) -> dict[str, Any]:
         current, builds = None, []
         for line in output:
             kind, _, value = line.strip().partition(" ")
@@ -26,7 +27,7 @@ class InstalledBuilds(FactBase):
         return {"current": current, "builds": builds}
 
 
-class CudaToolkit(FactBase):
+class CudaToolkit(FactBase[dict[str, Any] | None]):
     """`{"nvcc": path, "version": its release line, "architectures": ["compute_90", ...]}` of the CUDA
     toolkit under `cuda_home`, or None when it has no nvcc. Read by path, never from PATH: a
     non-interactive SSH shell's PATH does not hold JetPack's /usr/local/cuda/bin."""
@@ -36,7 +37,7 @@ class CudaToolkit(FactBase):
         return (f"[ -x {nvcc} ] || {{ echo absent; exit 0; }}; {nvcc} --version | grep -i release || echo 'release ?'; "
                 f"echo ---; {nvcc} --list-gpu-arch 2>/dev/null; true")
 
-    def process(self, output):
+    def process(self, output: list[str]) -> dict[str, Any] | None:
         if not output or output[0].strip() == "absent":
             return None
         split = output.index("---") if "---" in output else len(output)

@@ -13,8 +13,10 @@ import hashlib
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 from thorfleet.core.render import render_template
+from thorfleet.roles.builds.config import BuildConfig
 
 # Config key -> folder on the unit (also the name engines use for the binary path).
 ENGINES = {"llama_cpp": "llama.cpp", "whisper_cpp": "whisper.cpp"}
@@ -24,7 +26,7 @@ SMOKE_ARG = "--help"
 GIB_PER_JOB = {True: 3, False: 1}
 
 
-def configure_args(build) -> list[str]:
+def configure_args(build: BuildConfig) -> list[str]:
     """CMake's configure flags, in a fixed order: the owned ones from the build's keys, then the extra ones."""
     args = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DBUILD_SHARED_LIBS=OFF"]
     if build.cuda:
@@ -38,7 +40,7 @@ def configure_args(build) -> list[str]:
     return args
 
 
-def stamp(build) -> dict:
+def stamp(build: BuildConfig) -> dict[str, Any]:
     """What a build is made of; a different stamp is a different build."""
     made_of = {"ref": build.ref, "configure": configure_args(build), "targets": list(build.targets)}
     if build.source_archive:
@@ -54,11 +56,11 @@ def archive_sha256(path: str) -> str:
         return "missing"
 
 
-def archive_on_unit(root: str, key: str, build) -> str:
+def archive_on_unit(root: str, key: str, build: BuildConfig) -> str:
     return f"{engine_dir(root, key)}/sources/{build_id(build)}.tar.gz"
 
 
-def build_id(build) -> str:
+def build_id(build: BuildConfig) -> str:
     digest = hashlib.sha256(json.dumps(stamp(build), sort_keys=True).encode()).hexdigest()[:10]
     readable = build.ref[:12] if len(build.ref) == 40 else build.ref.replace("/", "-")
     return f"{readable}-{digest}"
@@ -68,13 +70,13 @@ def engine_dir(root: str, key: str) -> str:
     return f"{root}/{ENGINES[key]}"
 
 
-def toolkit_args(build, cuda_home: str) -> list[str]:
+def toolkit_args(build: BuildConfig, cuda_home: str) -> list[str]:
     """Where CMake finds the CUDA toolkit, given explicitly (a non-interactive shell's PATH lacks it).
     Not part of the build's stamp: the same source and options built with the toolkit where it is."""
     return [f"-DCMAKE_CUDA_COMPILER={cuda_home}/bin/nvcc", f"-DCUDAToolkit_ROOT={cuda_home}"] if build.cuda else []
 
 
-def build_script(root: str, key: str, build, keep: int, cuda_home: str) -> str:
+def build_script(root: str, key: str, build: BuildConfig, keep: int, cuda_home: str) -> str:
     """The shell script that fetches, configures, builds, checks, installs and switches one build."""
     return render_template(
         "roles/builds/build.sh.j2",

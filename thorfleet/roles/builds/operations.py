@@ -4,14 +4,17 @@ import re
 import shlex
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
-from pyinfra import host
-from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
+from thorfleet.core.failure import failure
+from thorfleet.core.install import Commands
+from thorfleet.roles.builds.config import BuildConfig
 from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import ENGINES, archive_on_unit, build_id, build_script, engine_dir
-from thorfleet.core.failure import failure
 
 
 def switch_command(directory: str, build: str) -> str:
@@ -20,7 +23,7 @@ def switch_command(directory: str, build: str) -> str:
     return f"ln -sfn {shlex.quote('builds/' + build)} {new} && mv -T {new} {current}"
 
 
-def cuda_problem(key: str, build, cuda_home: str, toolkit: dict | None) -> str | None:
+def cuda_problem(key: str, build: BuildConfig, cuda_home: str, toolkit: dict[str, Any] | None) -> str | None:
     """Why a CUDA build cannot start (None when it can): no nvcc under cuda_home, or an architecture
     it cannot target. Decided from facts, in seconds, before anything is fetched or compiled."""
     if toolkit is None:
@@ -38,7 +41,7 @@ def cuda_problem(key: str, build, cuda_home: str, toolkit: dict | None) -> str |
 
 
 @operation()
-def engine_build(key: str, build, root: str, keep: int, cuda_home: str):
+def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: str) -> Commands:
     """The configured build of one engine is current: already (nothing runs), kept from before
     (switch back, no rebuild), or new (CUDA toolkit checked, fetch, configure, build, check, install,
     switch)."""
@@ -54,8 +57,8 @@ def engine_build(key: str, build, root: str, keep: int, cuda_home: str):
     if build.cuda:
         toolkit = host.get_fact(CudaToolkit, cuda_home=cuda_home)
         problem = cuda_problem(key, build, cuda_home, toolkit)
-        if problem:
-            yield failure(problem)
+        if problem or toolkit is None:
+            yield failure(problem or f"{ENGINES[key]}: no CUDA toolkit at {cuda_home}")
             return
         host.log(f"{ENGINES[key]}: CUDA toolkit at {cuda_home} ({toolkit['version']})")
     script = f"{directory}/logs/{wanted}.sh"

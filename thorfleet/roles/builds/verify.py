@@ -2,24 +2,24 @@
 
 import json
 
-from thorfleet.core.checks import for_each_build
+from thorfleet.core.checks import BuildCase, for_each_build
 from thorfleet.roles.builds.facts import CudaToolkit
 from thorfleet.roles.builds.files import ENGINES
 from thorfleet.roles.builds.operations import cuda_problem
 
 
 @for_each_build(lambda build: build.cuda)
-def test_cuda_toolkit_is_where_the_builds_look_and_targets_their_architectures(build_case):
+def test_cuda_toolkit_is_where_the_builds_look_and_targets_their_architectures(build_case: BuildCase) -> None:
     """The same fact and judgement as the deploy's pre-flight, and nvcc reports its release."""
     unit, key, build = build_case
     cuda_home = unit.config.builds.cuda_home
     toolkit = CudaToolkit().process(unit.host.check_output(CudaToolkit().command(cuda_home)).splitlines())
     assert cuda_problem(key, build, cuda_home, toolkit) is None, cuda_problem(key, build, cuda_home, toolkit)
-    assert "release" in toolkit["version"], toolkit
+    assert toolkit is not None and "release" in toolkit["version"], toolkit
 
 
 @for_each_build()
-def test_current_build_is_the_pinned_ref(build_case):
+def test_current_build_is_the_pinned_ref(build_case: BuildCase) -> None:
     """What the unit's engines run (`current`) was built from the configured ref."""
     unit, key, build = build_case
     current = f"{unit.config.builds.root}/{ENGINES[key]}/current"

@@ -1,6 +1,6 @@
 """Config of the docker role: the nvidia runtime in daemon.json, docker group, images."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -34,7 +34,7 @@ class DockerConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _runtime_present(self):
+    def _runtime_present(self) -> Self:
         if self.default_runtime == "nvidia" and not self.nvidia_runtime:
             raise KeyProblem("nvidia_runtime", "is false, but default_runtime is 'nvidia': register the runtime, "
                              "or set default_runtime: runc")

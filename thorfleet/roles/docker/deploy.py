@@ -1,7 +1,7 @@
 """The docker role: Docker's nvidia runtime in daemon.json (seed 002), the docker group, images."""
 
-from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
 from pyinfra.facts.server import User
 
 from thorfleet.core.fleet import FleetHost, FleetView, endpoints_of

@@ -1,19 +1,22 @@
 """Facts of the docker role."""
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
-from pyinfra.api import FactBase
+from pyinfra.api.facts import FactBase
 
 from thorfleet.roles.docker.files import DAEMON_JSON
 
 
-class DaemonJson(FactBase):
+class DaemonJson(FactBase[dict[str, Any]]):
     """`/etc/docker/daemon.json` as found: `{"exists": bool, "settings": dict | None, "error": str | None}`."""
 
     # Print a marker first so that a missing file and an empty one can be told apart.
-    command = f"if [ -f {DAEMON_JSON} ]; then echo present; cat {DAEMON_JSON}; else echo absent; fi"
+    def command(self) -> str:
+        return f"if [ -f {DAEMON_JSON} ]; then echo present; cat {DAEMON_JSON}; else echo absent; fi"
 
-    def process(self, output):
+    def process(self, output: list[str]) -> dict[str, Any]:
         if not output or output[0] == "absent":
             return {"exists": False, "settings": {}, "error": None}
         text = "\n".join(output[1:])
@@ -28,24 +31,30 @@ class DaemonJson(FactBase):
         return {"exists": True, "settings": settings, "error": None}
 
 
-class DockerDefaultRuntime(FactBase):
+class DockerDefaultRuntime(FactBase[str | None]):
     """`docker info`'s default runtime (`nvidia` once daemon.json took effect), or None when Docker is down."""
 
-    requires_command = "docker"
-    command = "docker info --format '{{.DefaultRuntime}}' 2>/dev/null || true"
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "docker"
 
-    def process(self, output):
+    def command(self) -> str:
+        return "docker info --format '{{.DefaultRuntime}}' 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> str | None:
         return output[0].strip() if output and output[0].strip() else None
 
 
-class DockerImages(FactBase):
+class DockerImages(FactBase[Iterable[str]]):
     """The images Docker has, as `repository:tag` and `repository@digest`."""
 
-    requires_command = "docker"
-    command = "docker image ls --format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' 2>/dev/null || true"
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "docker"
 
-    def process(self, output):
-        names = set()
+    def command(self) -> str:
+        return "docker image ls --format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> Iterable[str]:
+        names: set[str] = set()
         for line in output:
             names.update(n for n in line.split() if not n.endswith((":<none>", "@<none>")))
         return sorted(names)

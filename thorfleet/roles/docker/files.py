@@ -1,14 +1,17 @@
 """The part of /etc/docker/daemon.json that thorfleet owns; the deploy merges it into the unit's file."""
 
+from typing import Any
+
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.render import RenderedFile, render_template
+from thorfleet.roles.docker.config import DockerConfig
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 
 
-def owned_settings(docker) -> dict:
+def owned_settings(docker: DockerConfig) -> dict[str, Any]:
     """The daemon.json keys thorfleet sets; every other key in the unit's file is left as it is."""
-    owned: dict = {"default-runtime": docker.default_runtime, "log-driver": docker.log_driver}
+    owned: dict[str, Any] = {"default-runtime": docker.default_runtime, "log-driver": docker.log_driver}
     if docker.nvidia_runtime:
         owned["runtimes"] = {"nvidia": {"path": docker.runtime_path, "args": []}}
     if docker.log_opts:
@@ -20,7 +23,7 @@ def owned_settings(docker) -> dict:
     return owned
 
 
-def merge_daemon_json(existing: dict, owned: dict) -> dict:
+def merge_daemon_json(existing: dict[str, Any], owned: dict[str, Any]) -> dict[str, Any]:
     """The unit's daemon.json with thorfleet's keys set; `runtimes` keeps other runtimes."""
     merged = dict(existing)
     for key, value in owned.items():

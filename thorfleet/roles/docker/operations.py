@@ -4,21 +4,23 @@ import json
 import shlex
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
-from pyinfra import host
-from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
-from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
-from thorfleet.roles.docker.files import DAEMON_JSON, merge_daemon_json
 from thorfleet.core.accounts import Accounts
 from thorfleet.core.failure import failure
+from thorfleet.core.install import Commands
+from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
+from thorfleet.roles.docker.files import DAEMON_JSON, merge_daemon_json
 
 CANDIDATE = f"{DAEMON_JSON}.thorfleet-new"
 
 
 @operation()
-def daemon_json(owned: dict):
+def daemon_json(owned: dict[str, Any]) -> Commands:
     """Merge thorfleet's keys into daemon.json, keeping every other key.
 
     The new file is validated with `dockerd --validate` before it replaces the old one, the old one
@@ -39,7 +41,7 @@ def daemon_json(owned: dict):
     yield from install_daemon_json(merged, had_file=current["exists"])
 
 
-def install_daemon_json(settings: dict, had_file: bool):
+def install_daemon_json(settings: dict[str, Any], had_file: bool) -> Commands:
     content = json.dumps(settings, indent=2, sort_keys=True) + "\n"
     yield (
         "command -v dockerd >/dev/null || { echo 'thorfleet: dockerd is not installed on this unit (JetPack ships Docker)' >&2; exit 1; }; "
@@ -71,7 +73,7 @@ def restart_or_restore(restore: str = f'cp -a "$backup" {DAEMON_JSON}') -> str:
 
 
 @operation()
-def docker_group(users: list[str]):
+def docker_group(users: list[str]) -> Commands:
     """Put users in the `docker` group (they then run docker without sudo, from their next login)."""
     known = host.get_fact(Accounts, users=users)["users"]
     unknown = [u for u in users if known.get(u) is None]
@@ -87,7 +89,7 @@ def docker_group(users: list[str]):
 
 
 @operation()
-def default_runtime(expected: str):
+def default_runtime(expected: str) -> Commands:
     """Docker reports the configured default runtime; restart it once if it still runs an older config."""
     if host.get_fact(DockerDefaultRuntime) == expected:
         host.noop(f"docker info reports the default runtime {expected}")
@@ -118,7 +120,7 @@ PULL_ATTEMPTS = 4
 
 
 @operation()
-def images(pull: list[str], archives: dict[str, str]):
+def images(pull: list[str], archives: dict[str, str]) -> Commands:
     """Images present: loaded from archives pushed from the controller (units without a registry),
     else pulled, retrying with a growing pause (large images over a flaky link)."""
     present = set(host.get_fact(DockerImages))

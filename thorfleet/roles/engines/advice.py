@@ -2,6 +2,10 @@
 a unit has: reported by `thorfleet validate` and the deploy as warnings, with the measurement
 behind each (docs/roles/engines.md, "Known-slow flags"). A user may keep them on purpose."""
 
+from collections.abc import Iterator
+from typing import Any
+
+from thorfleet.core.role import Problem
 from thorfleet.roles.engines.kinds import LlamaServer
 
 # Measured on an NVIDIA H200, pinned llama.cpp with CUDA, Qwen3-8B-shaped Q5_K_M, streaming 2048 in /
@@ -21,7 +25,7 @@ MAPPED_MODEL = ("maps the model file on purpose (the pinned build's `auto` does 
                 "from the source, not measured: the test GPU is a discrete one); write load-mode: mlock (or none)")
 
 
-def slow_settings(config):
+def slow_settings(config: Any) -> Iterator[Problem]:
     """(key path, reason) for each known-slow or oversized setting of the host's engines."""
     for name, engine in config.engines.items():
         if not isinstance(engine, LlamaServer):
@@ -36,5 +40,5 @@ def slow_settings(config):
             yield ("engines", name, "args", "load-mode"), MAPPED_MODEL
 
 
-def _maps_the_model(args: dict) -> bool:
+def _maps_the_model(args: dict[str, Any]) -> bool:
     return args.get("mmap") is True or str(args.get("load-mode")) in ("mmap", "mmap+mlock")

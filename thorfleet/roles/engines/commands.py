@@ -1,6 +1,8 @@
 """An engine's command line as argv parts (quoted for systemd by the unit template), and the files
 it owns on the unit. What differs per kind is asked of the kind (kinds.py); this is the shared frame."""
 
+from typing import Any
+
 from thorfleet.core import paths
 from thorfleet.roles.engines.config import ContainerEngine, EngineBase, Launch, NativeEngine, flag_args
 
@@ -36,17 +38,17 @@ def served_name(name: str, engine: EngineBase) -> str:
     return engine.served_name or name
 
 
-def model_of(config, engine: EngineBase):
+def model_of(config: Any, engine: EngineBase) -> Any:
     """The entry under `models` the engine serves (None for a kind that manages its own)."""
     return config.models.get(engine.model) if engine.model else None
 
 
-def program_path(config, engine: NativeEngine) -> str:
+def program_path(config: Any, engine: NativeEngine) -> str:
     """The engine's program in the build that `current` points at."""
-    return config.builds.current_bin(engine.build.replace("_", "."), engine.program)
+    return str(config.builds.current_bin(engine.build.replace("_", "."), engine.program))
 
 
-def launch(config, name: str, engine: EngineBase) -> Launch:
+def launch(config: Any, name: str, engine: EngineBase) -> Launch:
     model = model_of(config, engine)
     return Launch(name=name, served_name=served_name(name, engine),
                   model_dir=config.model_store.dest(model) if model else None,
@@ -54,13 +56,14 @@ def launch(config, name: str, engine: EngineBase) -> Launch:
                   api_key_file=api_key_file(name))
 
 
-def engine_argv(config, name: str, engine: EngineBase) -> list[list[str]]:
+def engine_argv(config: Any, name: str, engine: EngineBase) -> list[list[str]]:
     """The command line in parts: [program + arguments] for a native engine; for a container, the
     docker command, the image, and the server command inside it. The last part is what the flag
     check compares with the engine's --help."""
     ctx = launch(config, name, engine)
     if isinstance(engine, NativeEngine):
         return [[program_path(config, engine), *engine.command_args(ctx), *flag_args(engine.rendered_args(config))]]
+    assert isinstance(engine, ContainerEngine)  # every kind is one or the other
     return [docker_argv(name, engine, ctx), [engine.image],
             [*engine.entry_command, *engine.command_args(ctx), *flag_args(engine.rendered_args(config))]]
 
@@ -71,7 +74,7 @@ def docker_argv(name: str, engine: ContainerEngine, ctx: Launch) -> list[str]:
     argv = [DOCKER, "run", "--rm", "--name", paths.unit_name(name), "--runtime", "nvidia", "--network", "host", "--ipc", "host"]
     for mount in engine.mounts(ctx):
         argv += ["-v", mount]
-    names = sorted(engine.env) + ([engine.api_key_env] if engine.api_key and engine.api_key_via == "env" else [])
+    names = sorted(engine.env) + ([engine.api_key_env] if engine.api_key and engine.api_key_env and engine.api_key_via == "env" else [])
     for setting in names + engine.kind_env():
         argv += ["-e", setting]
     return argv

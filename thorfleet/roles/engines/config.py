@@ -11,22 +11,33 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Annotated, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from thorfleet.roles.engines.memory import GiB, EngineNeed
-from thorfleet.core.model_shape import ModelFacts
 from thorfleet.core.fleet import EngineMetrics
-from thorfleet.core.types import KeyProblem, AbsPath, BindAddress, EnvName, Image, Name, Port, SecretSource, SingleLine, StrictModel
+from thorfleet.core.model_shape import ModelFacts
+from thorfleet.core.types import (
+    AbsPath,
+    BindAddress,
+    EnvName,
+    Image,
+    KeyProblem,
+    Name,
+    Port,
+    SecretSource,
+    SingleLine,
+    StrictModel,
+)
+from thorfleet.roles.engines.memory import EngineNeed, GiB
 
 ARG_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 ArgScalar = Union[bool, int, float, str]
-ArgValue = Union[ArgScalar, list[ArgScalar], dict]
+ArgValue = Union[ArgScalar, list[ArgScalar], dict[str, Any]]
 
 
-def _args(value: dict) -> dict:
+def _args(value: dict[str, Any]) -> dict[str, Any]:
     for name, arg in value.items():
         if name.startswith("-"):
             raise ValueError(f"write {name.lstrip('-')!r} without dashes: thorfleet renders it as '--{name.lstrip('-')}'")
@@ -42,6 +53,9 @@ Args = Annotated[dict[str, ArgValue | None], AfterValidator(_args)]
 
 class EngineBase(StrictModel):
     """Settings every engine instance has."""
+
+    if TYPE_CHECKING:
+        kind: str  # each kind's own Literal field (kinds.py): the discriminator
 
     model: Name | None = Field(None, description="Name of an entry under `models` that this engine serves.")
     port: Port = Field(description="TCP port the engine listens on.")
@@ -88,15 +102,15 @@ class EngineBase(StrictModel):
         """The arguments after the program (native) or after the image's server command (containers)."""
         raise NotImplementedError(f"{type(self).__name__} must say its command line")
 
-    def rendered_args(self, config) -> dict:
+    def rendered_args(self, config: Any) -> dict[str, Any]:
         """The flags rendered after the engine's own: `args`, over defaults where a kind has them."""
         return self.args
 
-    def locks_memory(self, config) -> bool:
+    def locks_memory(self, config: Any) -> bool:
         """Whether it locks its model in RAM (its unit then lifts the memlock limit)."""
         return False
 
-    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+    def memory_need(self, config: Any, name: str, facts: ModelFacts | None) -> EngineNeed:
         """What it takes of the unit's memory (memory.py); kinds that can say override this."""
         return EngineNeed(name, self.kind, note="not estimated for this kind")
 
@@ -109,7 +123,7 @@ class EngineBase(StrictModel):
         return [self.port]
 
     @model_validator(mode="after")
-    def _checks(self):
+    def _checks(self) -> Self:
         owned = sorted(set(self.args) & self.owned_flags)
         if owned:
             raise KeyProblem("args", f"{owned} are set by thorfleet from this engine's own keys (model, port, bind, served_name, ...)")
@@ -133,6 +147,13 @@ class Launch:
     model_dir: str | None
     model_path: str | None
     api_key_file: str
+
+    @property
+    def model(self) -> str:
+        """The model file, for the kinds that need one (validation made sure the engine has one)."""
+        if self.model_path is None:
+            raise ValueError(f"engine {self.name} has no model")
+        return self.model_path
 
 
 class NativeEngine(EngineBase):
@@ -161,7 +182,7 @@ class ContainerEngine(EngineBase):
     )
 
     @model_validator(mode="after")
-    def _volumes(self):
+    def _volumes(self) -> Self:
         for volume in self.volumes:
             parts = volume.split(":")
             if len(parts) not in (2, 3) or not parts[0].startswith("/") or not parts[1].startswith("/"):
@@ -197,7 +218,7 @@ class LLMContainer(ContainerEngine):
     thinking: bool | None = Field(None, description="`false` needs `chat_template` set to a non-thinking template (seed 001).")
 
     @model_validator(mode="after")
-    def _thinking_needs_template(self):
+    def _thinking_needs_template(self) -> Self:
         if self.thinking is False and not self.chat_template:
             raise KeyProblem("thinking", f"false on {self.kind} needs chat_template (seed 001 uses qwen3_nonthinking.jinja)")
         return self
@@ -211,7 +232,7 @@ class LLMContainer(ContainerEngine):
             return [f"{self.chat_template}:{self.chat_template}:ro"]
         return []
 
-    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+    def memory_need(self, config: Any, name: str, facts: ModelFacts | None) -> EngineNeed:
         if not self.gpu_memory_utilization:
             return super().memory_need(config, name, facts)
         return EngineNeed(name, self.kind, share=int(self.gpu_memory_utilization * config.memory.total_gib * GiB),
@@ -228,7 +249,7 @@ class LLMContainer(ContainerEngine):
         return argv
 
 
-def flag_args(args: dict) -> list[str]:
+def flag_args(args: dict[str, Any]) -> list[str]:
     """`args` from the config as command-line words: true → bare flag, list → repeated, mapping → JSON."""
     words: list[str] = []
     for name, value in args.items():
@@ -243,7 +264,7 @@ def flag_args(args: dict) -> list[str]:
     return words
 
 
-def json_value(value: dict) -> str:
+def json_value(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 

@@ -2,15 +2,17 @@
 
 import hashlib
 import ipaddress
+from typing import Any
 
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.core.fleet import BUILD_IDS, ENGINE_FRONTS, MODEL_CATALOGUE, FleetHost, FleetView
+from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
-from thorfleet.core.types import SecretUnavailable
+from thorfleet.core.types import SecretSource, SecretUnavailable
 from thorfleet.roles.engines import commands
-from thorfleet.roles.engines.config import NativeEngine
+from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine
 from thorfleet.roles.engines.files import engine_files
 from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
 
@@ -19,7 +21,7 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def local_address(engine) -> str:
+def local_address(engine: EngineBase) -> str:
     """Where the engine is reached from its own unit: loopback when it listens on every address."""
     address = ipaddress.ip_address(engine.bind)
     if address.is_unspecified or address.is_loopback:
@@ -27,57 +29,58 @@ def local_address(engine) -> str:
     return str(address)
 
 
-def health_url(engine) -> str:
+def health_url(engine: EngineBase) -> str:
     address = local_address(engine)
     shown = f"[{address}]" if ":" in address else address
     return f"http://{shown}:{engine.port}{engine.health_path}"
 
 
-def read_key(name: str, engine) -> str:
+def read_key(name: str, source: SecretSource) -> str:
     try:
-        return engine.api_key.read()
+        return source.read()
     except SecretUnavailable as err:
         raise PyinfraError(f"engines.{name}.api_key: {err}") from None
 
 
-def engine_fingerprint(unit: FleetHost, fleet: FleetView, engine, rendered, key: str | None) -> dict:
+def engine_fingerprint(unit: FleetHost, fleet: FleetView, engine: EngineBase, rendered: list[RenderedFile],
+                       key: str | None) -> dict[str, Any]:
     """What the engine runs: a change in any part restarts it (and checks its flags first)."""
     config = unit.config
-    model = commands.model_of(config, engine)
-    fingerprint = {"model": fleet.fact(MODEL_CATALOGUE).fingerprint(config, engine.model) if model else None}
+    model = engine.model if commands.model_of(config, engine) else None
+    fingerprint = {"model": fleet.fact(MODEL_CATALOGUE).fingerprint(config, model) if model else None}
     if key is not None:
         fingerprint["key"] = digest(key)
     for file in rendered:
         fingerprint["unit" if file.dest.endswith(".service") else "env"] = digest(file.content)
     if isinstance(engine, NativeEngine):
         fingerprint["build"] = fleet.fact(BUILD_IDS)[unit.name, engine.build]
-    else:
+    elif isinstance(engine, ContainerEngine):
         fingerprint["image"] = engine.image
     return fingerprint
 
 
-def service_users(config) -> None:
+def service_users(config: Any) -> None:
     native = {e.user: e.groups for e in config.engines.values() if isinstance(e, NativeEngine)}
     for user, groups in sorted(native.items()):
         service_user(name=f"Service user {user}", user=user, groups=sorted(groups), _sudo=True)
 
 
-def flags_to_check(config, name: str, engine) -> dict | None:
+def flags_to_check(config: Any, name: str, engine: EngineBase) -> dict[str, Any] | None:
     """What the engine op checks before a (re)start: the kind, the command line whose flags count
     (the program's, or the server command's in the image), and for containers the image and entry."""
     if not engine.check_flags:
         return None
     argv = commands.engine_argv(config, name, engine)[-1]
-    if isinstance(engine, NativeEngine):
-        return {"kind": engine.kind, "argv": argv}
-    return {"kind": engine.kind, "argv": argv, "image": engine.image, "entry": list(engine.entry_command)}
+    if isinstance(engine, ContainerEngine):
+        return {"kind": engine.kind, "argv": argv, "image": engine.image, "entry": list(engine.entry_command)}
+    return {"kind": engine.kind, "argv": argv}
 
 
-def key_file(name: str, engine, key: str | None) -> SecretFile | None:
+def key_file(name: str, engine: EngineBase, key: str | None) -> SecretFile | None:
     """The API key as the kind takes it: a file its service user reads, or a root-only environment file."""
     if key is None:
         return None
-    if engine.api_key_via == "file":
+    if isinstance(engine, NativeEngine) and engine.api_key_via == "file":
         return SecretFile(commands.api_key_file(name), key + "\n", group=engine.user, mode="640")
     return SecretFile(commands.secret_env_file(name), f"{engine.api_key_env}={key}\n")
 
@@ -87,7 +90,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     config, fronts = unit.config, fleet.fact(ENGINE_FRONTS)
     service_users(config)
     for name, engine in config.engines.items():
-        key = read_key(name, engine) if engine.api_key else None
+        key = read_key(name, engine.api_key) if engine.api_key else None
         files = engine_files(config, name, engine)
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
                        fingerprint=engine_fingerprint(unit, fleet, engine, files, key), health_url=health_url(engine),

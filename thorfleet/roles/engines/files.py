@@ -1,13 +1,15 @@
 """Files the engines role writes: one systemd unit and one environment file per engine instance."""
 
-from thorfleet.core.fleet import FleetHost, FleetView
+from typing import Any
+
 from thorfleet.core import paths
+from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.render import RenderedFile, render_template
 from thorfleet.roles.engines import commands
-from thorfleet.roles.engines.config import NativeEngine
+from thorfleet.roles.engines.config import EngineBase, NativeEngine
 
 
-def engine_files(config, name: str, engine) -> list[RenderedFile]:
+def engine_files(config: Any, name: str, engine: EngineBase) -> list[RenderedFile]:
     model = commands.model_of(config, engine)
     native = isinstance(engine, NativeEngine)
     context = {

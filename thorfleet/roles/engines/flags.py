@@ -105,7 +105,8 @@ def check_args(kind: str, words: list[str], options: dict[str, Option]) -> list[
         i += 1
         if not word.startswith("-"):
             continue
-        flag, inline, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        flag, inline, partitioned = word.partition("=") if word.startswith("--") else (word, "", "")
+        value: str | None = partitioned
         option = options.get(flag)
         if option is None:
             renamed = by_name(kind).renamed_flags.get(flag.lstrip("-"))

@@ -1,9 +1,11 @@
 """What the engines role tells the rest of the fleet: every engine as an endpoint (core/fleet.py), the
 memory plan of each unit, and the warnings that need what the controller knows of the models."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from thorfleet.core.fleet import MODEL_FACTS, EngineEndpoint, FleetHost, FleetProblem, FleetView
+from thorfleet.core.model_shape import ModelFacts
 from thorfleet.core.role import Problem
 from thorfleet.roles.engines.advice import slow_settings
 from thorfleet.roles.engines.commands import served_name
@@ -26,7 +28,7 @@ def endpoints(fleet: FleetView) -> tuple[EngineEndpoint, ...]:
     return tuple(found)
 
 
-def _facts_of(host: FleetHost, fleet: FleetView):
+def _facts_of(host: FleetHost, fleet: FleetView) -> Callable[[Any], ModelFacts | None]:
     known = fleet.fact(MODEL_FACTS)
     return lambda model: known(model, host.config.model_store)
 

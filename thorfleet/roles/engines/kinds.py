@@ -2,16 +2,15 @@
 delivery, health path and what the verify checks ask of it. Adding a kind is a class here and its
 entry in KINDS (docs/architecture.md, "Add an engine kind")."""
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import Field
 
-from thorfleet.core.types import AbsPath, Port
 from thorfleet.core.fleet import EngineMetrics
-from thorfleet.roles.engines.config import ContainerEngine, Launch, LLMContainer, NativeEngine
-from thorfleet.roles.engines.memory import UNKNOWN, WHISPER_COMPUTE, EngineNeed, llama_need
 from thorfleet.core.model_shape import ModelFacts
-
+from thorfleet.core.types import AbsPath, Port
+from thorfleet.roles.engines.config import ContainerEngine, EngineBase, Launch, LLMContainer, NativeEngine
+from thorfleet.roles.engines.memory import UNKNOWN, WHISPER_COMPUTE, EngineNeed, llama_need
 
 # What llama-server is given when `args` leave a setting unsaid (docs/tuning.md has the measurement
 # behind each): per profile, the slots and batch sizes, and no host-memory prompt cache (the pinned
@@ -43,7 +42,7 @@ class LlamaServer(NativeEngine):
 
     build: ClassVar[str] = "llama_cpp"
     program: ClassVar[str] = "llama-server"
-    api_key_via: ClassVar[str] = "file"
+    api_key_via: ClassVar[Literal["file", "env"] | None] = "file"
     serves: ClassVar[str] = "chat"
     # `--metrics` (tools/server/server-context.cpp): behind the API key like every path but /health.
     metrics: ClassVar[EngineMetrics] = EngineMetrics(
@@ -59,7 +58,7 @@ class LlamaServer(NativeEngine):
     }
 
     def command_args(self, launch: Launch) -> list[str]:
-        argv = ["--model", launch.model_path, "--host", self.bind, "--port", str(self.port), "--alias", launch.served_name, "--metrics"]
+        argv = ["--model", launch.model, "--host", self.bind, "--port", str(self.port), "--alias", launch.served_name, "--metrics"]
         if self.api_key:
             argv += ["--api-key-file", launch.api_key_file]
         if self.thinking is False:
@@ -68,7 +67,7 @@ class LlamaServer(NativeEngine):
             argv += ["--chat-template-file", self.chat_template_file]
         return argv
 
-    def rendered_args(self, config) -> dict:
+    def rendered_args(self, config: Any) -> dict[str, Any]:
         """`args` over the defaults for what they leave unsaid (PROFILES, GPU_DEFAULTS). A `ctx-size`
         the user wrote keeps llama.cpp's own slot count; otherwise the context is sized per slot."""
         defaults = dict(PROFILES[self.profile]) | (GPU_DEFAULTS if getattr(config.builds, self.build).cuda else {})
@@ -81,10 +80,10 @@ class LlamaServer(NativeEngine):
         unsaid = {k: v for k, v in defaults.items() if not {k, *SPELLINGS.get(k, ())} & set(self.args)}
         return unsaid | self.args
 
-    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+    def memory_need(self, config: Any, name: str, facts: ModelFacts | None) -> EngineNeed:
         return llama_need(name, self.kind, self.rendered_args(config), facts)
 
-    def locks_memory(self, config) -> bool:
+    def locks_memory(self, config: Any) -> bool:
         """The model is locked in RAM: --mlock (older builds) or --load-mode mlock (newer)."""
         args = self.rendered_args(config)
         return bool(args.get("mlock")) or "mlock" in str(args.get("load-mode", ""))
@@ -101,9 +100,9 @@ class WhisperServer(NativeEngine):
     owned_flags: ClassVar[frozenset[str]] = frozenset({"model", "host", "port"})
 
     def command_args(self, launch: Launch) -> list[str]:
-        return ["--model", launch.model_path, "--host", self.bind, "--port", str(self.port)]
+        return ["--model", launch.model, "--host", self.bind, "--port", str(self.port)]
 
-    def memory_need(self, config, name: str, facts: ModelFacts | None) -> EngineNeed:
+    def memory_need(self, config: Any, name: str, facts: ModelFacts | None) -> EngineNeed:
         if facts is None or facts.size_bytes is None:
             return EngineNeed(name, self.kind, note=UNKNOWN)
         return EngineNeed(name, self.kind, weights=facts.size_bytes, compute=WHISPER_COMPUTE)
@@ -115,7 +114,7 @@ class Vllm(LLMContainer):
     kind: Literal["vllm"]
 
     entry_command: ClassVar[tuple[str, ...]] = ("vllm", "serve")
-    api_key_via: ClassVar[str] = "env"
+    api_key_via: ClassVar[Literal["file", "env"] | None] = "env"
     api_key_env: ClassVar[str] = "VLLM_API_KEY"
     serves: ClassVar[str] = "chat"
     memory_flag: ClassVar[str] = "--gpu-memory-utilization"
@@ -128,7 +127,7 @@ class Vllm(LLMContainer):
     })
 
     def command_args(self, launch: Launch) -> list[str]:
-        return [launch.model_path, "--served-model-name", launch.served_name,
+        return [launch.model, "--served-model-name", launch.served_name,
                 "--host", self.bind, "--port", str(self.port)] + self.llm_options()
 
 
@@ -152,7 +151,7 @@ class Sglang(LLMContainer):
     })
 
     def command_args(self, launch: Launch) -> list[str]:
-        return ["--model-path", launch.model_path, "--served-model-name", launch.served_name,
+        return ["--model-path", launch.model, "--served-model-name", launch.served_name,
                 "--host", self.bind, "--port", str(self.port), "--enable-metrics"] + self.llm_options()
 
 
@@ -195,22 +194,21 @@ class Triton(ContainerEngine):
         return [self.port, self.grpc_port, self.metrics_port]
 
     def command_args(self, launch: Launch) -> list[str]:
-        return [f"--model-repository={launch.model_path}",
+        return [f"--model-repository={launch.model}",
                 "--http-address", self.bind, "--http-port", str(self.port),
                 "--grpc-address", self.bind, "--grpc-port", str(self.grpc_port),
                 "--metrics-address", self.bind, "--metrics-port", str(self.metrics_port)]
 
 
 # Every kind, in the order the docs list them.
-KINDS = (LlamaServer, WhisperServer, Vllm, Sglang, Ollama, Triton)
-
-Engine = Annotated[Union[KINDS], Field(discriminator="kind")]
-
-
-def kind_name(kind: type) -> str:
-    return kind.model_fields["kind"].annotation.__args__[0]
+Engine = Annotated[Union[LlamaServer, WhisperServer, Vllm, Sglang, Ollama, Triton], Field(discriminator="kind")]
+KINDS: tuple[type[EngineBase], ...] = get_args(get_args(Engine)[0])
 
 
-def by_name(kind: str) -> type:
+def kind_name(kind: type[EngineBase]) -> str:
+    return str(get_args(kind.model_fields["kind"].annotation)[0])
+
+
+def by_name(kind: str) -> type[EngineBase]:
     """The class of a kind, from its name in the config (`llama-server`)."""
     return {kind_name(k): k for k in KINDS}[kind]

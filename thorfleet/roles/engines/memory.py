@@ -7,14 +7,14 @@ For llama-server the context is resolved with the pinned build's own rules (docs
 prompt cache in host memory counted at its limit. vLLM and SGLang take their configured share.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
 
-from thorfleet.core.types import StrictModel
 from thorfleet.core.model_shape import ModelFacts, ModelShape
+from thorfleet.core.types import StrictModel
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -79,7 +79,7 @@ def _pad(n: int) -> int:
     return -(-n // CONTEXT_PAD) * CONTEXT_PAD
 
 
-def llama_context(args: dict, shape: ModelShape) -> Context:
+def llama_context(args: dict[str, Any], shape: ModelShape) -> Context:
     """The context llama-server gives its slots (tools/server/server.cpp, common/fit.cpp `n_ctx_max`,
     src/llama-context.cpp `n_ctx_seq`): unset --parallel is 4 slots sharing one unified cache;
     --ctx-size 0 (or unset) is the trained context for each stream, so an explicit --parallel N
@@ -116,12 +116,12 @@ def output_bytes(shape: ModelShape, context: Context) -> int:
     return 4 * shape.vocabulary * context.slots
 
 
-def _cache_type(args: dict, key: str) -> str:
+def _cache_type(args: dict[str, Any], key: str) -> str:
     value = str(args.get(key, "f16"))
     return value if value in CACHE_TYPE_BYTES else "f16"
 
 
-def llama_need(name: str, kind: str, args: dict, facts: ModelFacts | None) -> EngineNeed:
+def llama_need(name: str, kind: str, args: dict[str, Any], facts: ModelFacts | None) -> EngineNeed:
     """llama-server with its rendered `args`: weights, KV cache, compute buffers, prompt cache."""
     need = EngineNeed(name, kind)
     cache = args.get("cache-ram", PROMPT_CACHE_MIB)
@@ -142,7 +142,7 @@ def llama_need(name: str, kind: str, args: dict, facts: ModelFacts | None) -> En
 UNKNOWN = "model not known on this controller"
 
 
-def host_plan(config, facts_of: Callable[[Any], ModelFacts | None]) -> list[EngineNeed]:
+def host_plan(config: Any, facts_of: Callable[[Any], ModelFacts | None]) -> list[EngineNeed]:
     """Each engine's need; `facts_of(model)` gives a model's facts (the models role's MODEL_FACTS: what
     the controller knows)."""
     plan = []
@@ -158,7 +158,7 @@ def gib(n: int | None) -> str:
 
 def explain(need: EngineNeed) -> str:
     parts = [f"share {gib(need.share)}"] if need.share is not None else [f"weights {gib(need.weights)}"]
-    if need.kv is not None:
+    if need.kv is not None and need.context is not None:
         c = need.context
         parts.append(f"KV {gib(need.kv)} ({c.slots} slots × {c.per_slot} tokens{', unified' if c.unified else ''}; {c.how})")
     if need.compute:
@@ -168,7 +168,7 @@ def explain(need: EngineNeed) -> str:
     return f"{need.name} {gib(need.total)} GiB: " + ", ".join(parts)
 
 
-def plan_problems(config, facts_of: Callable[[Any], ModelFacts | None]):
+def plan_problems(config: Any, facts_of: Callable[[Any], ModelFacts | None]) -> Iterator[tuple[tuple[str, ...], str]]:
     """A unit whose engines cannot fit in its memory is refused, with the numbers."""
     plan = host_plan(config, facts_of)
     total = sum(need.total for need in plan)
@@ -179,7 +179,7 @@ def plan_problems(config, facts_of: Callable[[Any], ModelFacts | None]):
                              f"(memory.total_gib {config.memory.total_gib:g} − reserve_gib {config.memory.reserve_gib:g}): {detail}")
 
 
-def plan_advice(config, facts_of: Callable[[Any], ModelFacts | None]):
+def plan_advice(config: Any, facts_of: Callable[[Any], ModelFacts | None]) -> Iterator[tuple[tuple[str, ...], str]]:
     for need in host_plan(config, facts_of):
         c = need.context
         if c and not c.unified and c.per_slot > c.trained:

@@ -4,25 +4,26 @@ restarted only on change), removed engines."""
 import json
 import shlex
 from io import StringIO
+from typing import Any
 
-from pyinfra import host
-from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand, FunctionCommand, QuoteString, StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
 from thorfleet.core.accounts import Accounts
+from thorfleet.core.failure import failure
 from thorfleet.core.fleet import RestartDrain
-from thorfleet.core.install import install_commands, is_current
+from thorfleet.core.install import Commands, install_commands, is_current
+from thorfleet.core.paths import ENGINE_STATE_DIR, unit_name
 from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
-from thorfleet.core.paths import ENGINE_STATE_DIR, unit_name
 from thorfleet.roles.engines.commands import owned_files, state_record
 from thorfleet.roles.engines.facts import EngineStatus, ImageHelp, InstalledEngines, ProgramHelp
 from thorfleet.roles.engines.flags import command_line_problems
-from thorfleet.core.failure import failure
 
 
 @operation()
-def service_user(user: str, groups: list[str]):
+def service_user(user: str, groups: list[str]) -> Commands:
     """The unprivileged system user native engines run as, with no login and no home, in those of
     `groups` the unit has (Jetson's GPU device nodes belong to video and render)."""
     found = host.get_fact(Accounts, users=[user], groups=groups)
@@ -39,7 +40,7 @@ def service_user(user: str, groups: list[str]):
     yield StringCommand("usermod", "--append", "--groups", ",".join(missing), QuoteString(user))
 
 
-def flag_problems(name: str, flags: dict):
+def flag_problems(name: str, flags: dict[str, Any]) -> str | None:
     """Why the installed engine would not accept its command line (None when it would): the program's
     --help (native), or the --help of the image's entry command, run in the image (containers)."""
     if flags.get("image"):
@@ -69,8 +70,8 @@ def health_command(unit: str, url: str, timeout: int) -> str:
 
 
 @operation()
-def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dict, health_url: str, timeout: int,
-                   secret: SecretFile | None = None, flags: dict | None = None, drain: RestartDrain | None = None):
+def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dict[str, Any], health_url: str, timeout: int,
+                   secret: SecretFile | None = None, flags: dict[str, Any] | None = None, drain: RestartDrain | None = None) -> Commands:
     """One engine as the config says, confirmed with one fact when nothing changed. It is (re)started
     only when its fingerprint (unit, environment, key, build or image, model) differs from what it
     last started with, or it is not running; then, before anything of it changes, its command line
@@ -93,7 +94,7 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
         if problem:
             yield failure(problem)
             return
-    if key_stale:
+    if secret is not None and key_stale:
         yield from secret.commands()
     if stale:
         yield from install_commands(stale, status["files"])
@@ -117,7 +118,7 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
 
 
 @operation()
-def engines_removed(keep: list[str]):
+def engines_removed(keep: list[str]) -> Commands:
     """Engines no longer in the config: stopped, disabled, and their unit and files removed."""
     gone = [n for n in host.get_fact(InstalledEngines) if n not in keep]
     if not gone:

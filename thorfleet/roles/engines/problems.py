@@ -1,20 +1,23 @@
 """Checks of the engines' keys against each other and against the other roles' keys."""
 
 import ipaddress
+from collections.abc import Iterator
+from typing import Any
 
+from thorfleet.core.role import Problem
 from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine
 
 # Ports a Thor unit already uses for itself.
 RESERVED_PORTS = {22: "sshd"}
 
 
-def problems(config):
+def problems(config: Any) -> Iterator[Problem]:
     for name, engine in config.engines.items():
         yield from ((("engines", name) + sub, reason) for sub, reason in _engine_problems(config, engine))
     yield from _port_clashes(config)
 
 
-def _engine_problems(config, engine: EngineBase):
+def _engine_problems(config: Any, engine: EngineBase) -> Iterator[Problem]:
     if engine.model is None:
         if engine.needs_model:
             yield ("model",), f"{engine.kind} needs a model (a name under models)"
@@ -41,7 +44,7 @@ def _engine_problems(config, engine: EngineBase):
             yield ("kind",), f"{engine.kind} runs in a container, but the docker role is not in roles"
 
 
-def _renamed_flags(config, engine: NativeEngine):
+def _renamed_flags(config: Any, engine: NativeEngine) -> Iterator[Problem]:
     """Flags the pinned build renamed (the kind's renamed_flags); other refs are checked on the unit."""
     build = getattr(config.builds, engine.build)
     if not engine.renamed_flags or build.ref != type(build).model_fields["ref"].default:
@@ -53,7 +56,7 @@ def _renamed_flags(config, engine: NativeEngine):
                                    f"--{flag}: it became --{replacement}; write {how}")
 
 
-def _port_clashes(config):
+def _port_clashes(config: Any) -> Iterator[Problem]:
     taken: list[tuple[int, str, str]] = []  # port, address, owner
     for name, engine in config.engines.items():
         for port in engine.ports:

@@ -8,14 +8,15 @@ import json
 import urllib.request
 import wave
 
-from thorfleet.core.checks import for_each_engine
+from thorfleet.core.checks import CheckedUnit, EngineCase, for_each_engine
 from thorfleet.core.http import bearer, send, transcription_form
 from thorfleet.core.paths import unit_name
 from thorfleet.roles.engines.commands import served_name
+from thorfleet.roles.engines.config import EngineBase
 from thorfleet.roles.engines.deploy import local_address
 
 
-def request(unit, engine, path: str, body: bytes | None = None, content_type: str = "application/json",
+def request(unit: CheckedUnit, engine: EngineBase, path: str, body: bytes | None = None, content_type: str = "application/json",
             key: bool = True) -> tuple[int, str]:
     """(HTTP status, body) of one request to the engine, through a forward of its port."""
     headers = bearer(engine.api_key.read()) if engine.api_key and key else {}
@@ -26,14 +27,14 @@ def request(unit, engine, path: str, body: bytes | None = None, content_type: st
 
 
 @for_each_engine()
-def test_engine_unit_is_enabled_and_running(case):
+def test_engine_unit_is_enabled_and_running(case: EngineCase) -> None:
     unit, name, _ = case
     service = unit.host.service(f"{unit_name(name)}.service")
     assert service.is_enabled and service.is_running
 
 
 @for_each_engine()
-def test_engine_listens_on_its_address_only(case):
+def test_engine_listens_on_its_address_only(case: EngineCase) -> None:
     unit, name, engine = case
     with unit.host.sudo():
         listening = [line.split()[3] for line in unit.host.check_output("ss -ltnH").splitlines() if line.strip()]
@@ -44,13 +45,13 @@ def test_engine_listens_on_its_address_only(case):
 
 
 @for_each_engine()
-def test_engine_is_healthy(case):
+def test_engine_is_healthy(case: EngineCase) -> None:
     unit, _, engine = case
     assert request(unit, engine, engine.health_path)[0] == 200
 
 
 @for_each_engine(lambda engine: engine.serves == "chat")
-def test_llm_engine_lists_its_model_and_completes_a_chat(case):
+def test_llm_engine_lists_its_model_and_completes_a_chat(case: EngineCase) -> None:
     unit, name, engine = case
     code, text = request(unit, engine, "/v1/models")
     assert code == 200 and served_name(name, engine) in text, text
@@ -73,7 +74,7 @@ def silence(seconds: int) -> bytes:
 
 
 @for_each_engine(lambda engine: engine.serves == "transcription")
-def test_whisper_server_transcribes_a_wav(case):
+def test_whisper_server_transcribes_a_wav(case: EngineCase) -> None:
     unit, _, engine = case
     body, content_type = transcription_form(silence(1))
     code, text = request(unit, engine, "/inference", body, content_type)

@@ -1,6 +1,7 @@
 """Config of the gateway role: one OpenAI-compatible endpoint in front of the fleet (HAProxy)."""
 
 import ipaddress
+from typing import Self
 
 from pydantic import Field, model_validator
 
@@ -22,7 +23,7 @@ class GatewayConfig(StrictModel):
     request_timeout_s: int = Field(600, ge=10, le=86400, description="Longest a request (a whole streamed answer) may take.")
 
     @model_validator(mode="after")
-    def _exposed_needs_a_key(self):
+    def _exposed_needs_a_key(self) -> Self:
         refuse_exposed_without_secret(self.bind, self.api_key, self.allow_unauthenticated, "api_key")
         return self
 

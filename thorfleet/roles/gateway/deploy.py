@@ -1,6 +1,6 @@
 """The gateway role: HAProxy from the distribution's packages, routing the fleet's models."""
 
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import systemd
 

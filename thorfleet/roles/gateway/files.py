@@ -5,7 +5,7 @@ import json
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
-from thorfleet.core.types import SecretSource
+from thorfleet.core.types import SecretReader, SecretSource
 from thorfleet.roles.gateway.routes import KEY_RE, routes_at
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -13,16 +13,16 @@ SOCKET = "/run/haproxy/admin.sock"
 STATE_FILE = "/var/lib/haproxy/server-state"
 
 
-def _key(source: SecretSource | None, read) -> str:
+def _key(source: SecretSource | None, read: SecretReader) -> str:
     if source is None:
         return ""
-    value = read(source)
+    value = str(read(source))
     if read is not shown_secret and not KEY_RE.match(value):
         raise ValueError(f"the key in {source.describe()} has characters HAProxy would need quoted: use letters, digits and ._~+/=-")
     return value
 
 
-def haproxy_cfg(unit: FleetHost, fleet: FleetView, read=SecretSource.read) -> str:
+def haproxy_cfg(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSource.read) -> str:
     """haproxy.cfg for this gateway; `read` gives each key (the deploy reads them, `render` shows where from)."""
     config, routes = unit.config, routes_at(fleet, unit.name)
     models = [{"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == "chat" and r.reachable]

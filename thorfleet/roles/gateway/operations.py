@@ -2,9 +2,10 @@
 
 from hashlib import sha256
 
-from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
+from thorfleet.core.install import Commands
 from thorfleet.core.secret_file import FileSha256, secret_file_commands
 from thorfleet.roles.gateway.files import CONFIG, SOCKET, STATE_FILE
 
@@ -16,7 +17,7 @@ SAVE_STATE = (f"if [ -S {SOCKET} ]; then echo 'show servers state' | socat stdio
 
 
 @operation()
-def haproxy_config(content: str):
+def haproxy_config(content: str) -> Commands:
     """Put the rendered haproxy.cfg in place (it holds keys: root and the haproxy group read it).
 
     The new file is checked with `haproxy -c` before it replaces the old one, the old one is kept as

@@ -7,13 +7,18 @@ import json
 import shlex
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from thorfleet.core.ssh import forward, ssh_client
+import paramiko
+
 from thorfleet.core.fleet import FleetHost, FleetView, RestartDrain
-from thorfleet.core.http import bearer, get as http_get, send
+from thorfleet.core.http import bearer, send
+from thorfleet.core.http import get as http_get
+from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.roles.gateway.files import SOCKET
-from thorfleet.roles.gateway.routes import ROUTES, TRANSCRIPTION
+from thorfleet.roles.gateway.routes import ROUTES, TRANSCRIPTION, Route
 
 
 class GatewayError(Exception):
@@ -27,22 +32,28 @@ class GatewayNotRunning(GatewayError):
 class Gateway:
     """One gateway host (a FleetHost of the `gateway` group), connected while in a `with` block."""
 
-    def __init__(self, fleet_host: FleetHost):
+    def __init__(self, fleet_host: FleetHost) -> None:
         self.fleet_host = fleet_host
         self.config = fleet_host.config.gateway
-        self.client = None
+        self._client: paramiko.SSHClient | None = None
 
-    def __enter__(self):
-        self.client = ssh_client(self.fleet_host)
+    @property
+    def client(self) -> paramiko.SSHClient:
+        if self._client is None:
+            raise GatewayError(f"{self.fleet_host.name}: use the gateway in a `with` block")
+        return self._client
+
+    def __enter__(self) -> "Gateway":
+        self._client = ssh_client(self.fleet_host)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.client.close()
 
     def _api(self, command: str) -> str:
         line = f"[ -S {SOCKET} ] || exit 3; echo {shlex.quote(command)} | socat stdio unix-connect:{SOCKET}"
         _, stdout, stderr = self.client.exec_command(f"sudo -n sh -c {shlex.quote(line)}", timeout=30)
-        out = stdout.read().decode(errors="replace")
+        out = str(stdout.read().decode(errors="replace"))
         status = stdout.channel.recv_exit_status()
         if status == 3:
             raise GatewayNotRunning(f"{self.fleet_host.name}: HAProxy's runtime API ({SOCKET}) is not there")
@@ -51,7 +62,7 @@ class Gateway:
                                f"{stderr.read().decode(errors='replace').strip()}")
         return out
 
-    def servers(self) -> list[dict]:
+    def servers(self) -> list[dict[str, Any]]:
         """Every engine server of every backend: backend, server (unit.engine), unit, status (UP,
         DOWN, DRAIN, MAINT…), open requests and requests served so far."""
         rows = []
@@ -62,7 +73,7 @@ class Gateway:
                          "status": row["status"], "open": int(row["scur"] or 0), "served": int(row["stot"] or 0)})
         return rows
 
-    def set_state(self, rows: list[dict], state: str) -> list[str]:
+    def set_state(self, rows: list[dict[str, Any]], state: str) -> list[str]:
         """These servers (rows of `servers()`) to `state` (ready, drain or maint); their names."""
         for row in rows:
             answer = self._api(f"set server {row['backend']}/{row['server']} state {state}").strip()
@@ -84,21 +95,21 @@ class Gateway:
         return time.monotonic() - started
 
     @contextmanager
-    def endpoint(self):
+    def endpoint(self) -> Iterator[str]:
         """The gateway's base URL as the controller reaches it (through SSH, whatever it binds)."""
         address = "127.0.0.1" if self.config.bind in ("0.0.0.0", "127.0.0.1") else self.config.bind
         with forward(self.client, address, self.config.port) as port:
             yield f"http://127.0.0.1:{port}"
 
 
-def headers(key: str | None, server: str | None = None) -> dict:
+def headers(key: str | None, server: str | None = None) -> dict[str, Any]:
     found = bearer(key)
     if server:
         found["X-Thorfleet-Server"] = server  # pins the request to that engine (unit.engine), drained or not
     return found
 
 
-def smoke(base: str, route, key: str | None, server: str | None = None, timeout: float = 120) -> tuple[int, str]:
+def smoke(base: str, route: Route, key: str | None, server: str | None = None, timeout: float = 120) -> tuple[int, str]:
     """One small request of the route's kind through the gateway: (HTTP status, body or reason)."""
     if route.serves == TRANSCRIPTION:
         return get(f"{base}/v1/models", key, timeout)  # a transcription needs audio: the route's health is checked instead
@@ -116,11 +127,11 @@ class DrainForRestart:
     its open requests waited for before the restart, put back once it answers its health check. A
     server a rollout has drained or left out already is left as it is, and not put back here."""
 
-    def __init__(self, targets: list[tuple[FleetHost, str]]):
+    def __init__(self, targets: list[tuple[FleetHost, str]]) -> None:
         self.targets = targets  # (gateway host, server name)
-        self.drained: list[tuple] = []
+        self.drained: list[tuple[FleetHost, list[dict[str, Any]]]] = []
 
-    def drain(self, state, host) -> bool:
+    def drain(self, state: Any, host: Any) -> bool:
         for gateway_host, server in self.targets:
             try:
                 with Gateway(gateway_host) as gateway:
@@ -138,7 +149,7 @@ class DrainForRestart:
                 return False
         return True
 
-    def ready(self, state, host) -> bool:
+    def ready(self, state: Any, host: Any) -> bool:
         for gateway_host, rows in self.drained:
             try:
                 with Gateway(gateway_host) as gateway:
@@ -153,7 +164,7 @@ class DrainForRestart:
 class Fronts:
     """The gateways in front of the fleet's engines (core/fleet.py, ENGINE_FRONTS)."""
 
-    def __init__(self, fleet: FleetView):
+    def __init__(self, fleet: FleetView) -> None:
         self.fleet = fleet
 
     def restart_drain(self, unit: str, engine: str) -> RestartDrain | None:

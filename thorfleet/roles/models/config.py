@@ -2,7 +2,8 @@
 
 import fnmatch
 import re
-from typing import Annotated, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -34,7 +35,7 @@ class ModelConfig(StrictModel):
     size_bytes: int | None = Field(None, ge=0, description="Expected total size, for the free-space check where the hub does not say.")
 
     @model_validator(mode="after")
-    def _source_fields(self):
+    def _source_fields(self) -> Self:
         if self.source == "url":
             if not self.url:
                 raise ValueError("source 'url' needs 'url'")
@@ -78,7 +79,7 @@ class ModelStoreConfig(StrictModel):
     prune: bool = Field(False, description="Delete the model folders thorfleet filled under `root` that no model of the host uses any more; otherwise they stay.")
 
     @model_validator(mode="after")
-    def _served_somewhere(self):
+    def _served_somewhere(self) -> Self:
         if self.fetch == "controller" and not self.serve_address:
             raise ValueError("fetch 'controller' needs serve_address: the controller's address that the units reach")
         return self
@@ -100,7 +101,7 @@ class ModelStoreConfig(StrictModel):
         return dest
 
 
-def shared_destinations(config):
+def shared_destinations(config: Any) -> Iterator[tuple[tuple[str, ...], str]]:
     """Two different models in one folder would overwrite each other's files."""
     seen: dict[str, str] = {}
     for name, model in config.models.items():

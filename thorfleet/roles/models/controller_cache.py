@@ -13,37 +13,39 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from thorfleet.roles.models.fetch_model import sha256  # the same hashing the units do
-from thorfleet.roles.models.hub import HUGGINGFACE, MODELSCOPE, HubError
 from thorfleet.core.http_files import send_file
+from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig
+from thorfleet.roles.models.fetch_model import sha256  # the same hashing the units do
+from thorfleet.roles.models.hub import HUGGINGFACE, MODELSCOPE, HubError, HubFile
 
 _lock = threading.Lock()
 _server: ThreadingHTTPServer | None = None
 
 
-def cache_key(model) -> str:
+def cache_key(model: ModelConfig) -> str:
     """Where a model's files sit in the cache and on the server: the same repository and revision
     are one folder, whichever model names point at them."""
     if model.source == "url":
-        return f"url/{hashlib.sha256(model.url.encode()).hexdigest()[:16]}"
+        return f"url/{hashlib.sha256((model.url or '').encode()).hexdigest()[:16]}"
     return f"{model.source}/{model.id}/{model.revision or 'default'}"
 
 
-def file_url(model, store, path: str) -> str:
+def file_url(model: ModelConfig, store: ModelStoreConfig, path: str) -> str:
     """The hub's download address of one file (the same ones the hubs' own CLIs use)."""
     if model.source == "url":
-        return model.url
+        return model.url or ""
     if model.source == "modelscope":
         url = f"{(store.modelscope_endpoint or MODELSCOPE).rstrip('/')}/api/v1/models/{model.id}/repo?FilePath={quote(path)}"
         return url + (f"&Revision={quote(model.revision)}" if model.revision else "")
     return f"{(store.hf_endpoint or HUGGINGFACE).rstrip('/')}/{model.id}/resolve/{quote(model.revision or 'main')}/{quote(path)}"
 
 
-def _verified(target: Path, want) -> bool:
+def _verified(target: Path, want: HubFile) -> bool:
     """A cached file is kept when its size and sha256 are right; its sha256 is remembered beside it."""
     if not target.is_file() or (want.size is not None and target.stat().st_size != want.size):
         return False
@@ -56,7 +58,7 @@ def _verified(target: Path, want) -> bool:
     return want.sha256 is None or found == want.sha256
 
 
-def _download(url: str, target: Path, want, progress: Progress) -> None:
+def _download(url: str, target: Path, want: HubFile, progress: Progress) -> None:
     part = target.with_name(target.name + ".part")
     start = part.stat().st_size if part.is_file() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
@@ -79,7 +81,7 @@ def _download(url: str, target: Path, want, progress: Progress) -> None:
         raise HubError(f"{target.name} from {url} does not have the published size and sha256; deleted")
 
 
-def ensure(model, files, store) -> str:
+def ensure(model: ModelConfig, files: list[HubFile], store: ModelStoreConfig) -> str:
     """Every file of the model in the controller's cache and verified; returns its cache key."""
     key = cache_key(model)
     folder = Path(store.controller_cache).expanduser() / key
@@ -108,11 +110,11 @@ class _CacheHandler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def log_message(self, format, *args):  # pyinfra's output is the deploy's; transfers are not news
+    def log_message(self, format: str, *args: Any) -> None:  # pyinfra's output is the deploy's; transfers are not news
         pass
 
 
-def serve(store) -> str:
+def serve(store: ModelStoreConfig) -> str:
     """Serve the controller's cache (read-only, this process's lifetime); returns its base URL."""
     global _server
     with _lock:
@@ -120,6 +122,6 @@ def serve(store) -> str:
             root = Path(store.controller_cache).expanduser().resolve()
             root.mkdir(parents=True, exist_ok=True)
             handler = type("Handler", (_CacheHandler,), {"root": root})
-            _server = ThreadingHTTPServer((store.serve_address, store.serve_port), handler)
+            _server = ThreadingHTTPServer((str(store.serve_address), store.serve_port), handler)
             threading.Thread(target=_server.serve_forever, daemon=True).start()
     return f"http://{store.serve_address}:{store.serve_port}"

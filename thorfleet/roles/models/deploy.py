@@ -1,19 +1,23 @@
 """The models role: each model the host's engines serve, fetched once, verified, resumable (seed 002)."""
 
-from pyinfra.api import deploy
+from typing import Any
+
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
+from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.render import RenderedFile
+from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.roles.models.controller_cache import ensure, serve
 from thorfleet.roles.models.facts import FETCHER_SOURCE
 from thorfleet.roles.models.fleet import needed_models
 from thorfleet.roles.models.hub import HubError, model_files
-from thorfleet.roles.models.operations import CLI, FETCHER, hub_cli, model, prune
+from thorfleet.roles.models.operations import CLI, hub_cli, model, prune
 
 
-def requirements(config, needed: dict) -> list[str]:
+def requirements(config: Any, needed: dict[str, Any]) -> list[str]:
     """The hub CLIs the unit needs: none when the controller fetches for it, or for plain URLs."""
     store, sources = config.model_store, {m.source for m in needed.values()}
     if store.fetch == "controller":
@@ -26,7 +30,7 @@ def requirements(config, needed: dict) -> list[str]:
     return wanted
 
 
-def hub_env(store) -> dict[str, str]:
+def hub_env(store: ModelStoreConfig) -> dict[str, str]:
     env = {}
     if store.modelscope_endpoint:
         env["MODELSCOPE_ENDPOINT"] = store.modelscope_endpoint
@@ -35,7 +39,7 @@ def hub_env(store) -> dict[str, str]:
     return env
 
 
-def model_spec(name: str, config) -> dict:
+def model_spec(name: str, config: Any) -> dict[str, Any]:
     store, entry = config.model_store, config.models[name]
     try:
         listed = model_files(entry, store)

@@ -3,8 +3,9 @@
 import json
 import shlex
 from importlib import resources
+from typing import Any
 
-from pyinfra.api import FactBase
+from pyinfra.api.facts import FactBase
 
 from thorfleet.roles.models.fetch_model import STAMPS
 
@@ -12,31 +13,32 @@ from thorfleet.roles.models.fetch_model import STAMPS
 FETCHER_SOURCE = (resources.files("thorfleet.roles.models") / "fetch_model.py").read_text()
 
 
-class ModelState(FactBase):
+class ModelState(FactBase[dict[str, Any]]):
     """`{"files": {path: {"verified": bool, "bytes": int}}, "free": bytes}` for a model's folder."""
 
-    def command(self, dest: str, files: list[dict]) -> str:
+    def command(self, dest: str, files: list[dict[str, Any]]) -> str:
         return f"python3 -c {shlex.quote(FETCHER_SOURCE)} --state {shlex.quote(dest)} {shlex.quote(json.dumps(files))}"
 
-    def process(self, output):
-        return json.loads("\n".join(output))
+    def process(self, output: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads("\n".join(output))
+        return found
 
 
-class VenvPackages(FactBase):
+class VenvPackages(FactBase[dict[str, str]]):
     """`{name: version}` of what a virtual environment has installed (empty when it does not exist)."""
 
     def command(self, venv: str) -> str:
         return f"{shlex.quote(venv)}/bin/python -m pip list --format=json --disable-pip-version-check 2>/dev/null || echo '[]'"
 
-    def process(self, output):
+    def process(self, output: list[str]) -> dict[str, str]:
         return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads("\n".join(output) or "[]")}
 
 
-class ManagedModelFolders(FactBase):
+class ManagedModelFolders(FactBase[list[str]]):
     """Folders under the model store that thorfleet filled (they hold its verification stamps)."""
 
     def command(self, root: str) -> str:
         return f"find {shlex.quote(root)} -name {STAMPS} -printf '%h\\n' 2>/dev/null || true"
 
-    def process(self, output):
+    def process(self, output: list[str]) -> list[str]:
         return sorted(line.strip() for line in output if line.strip())

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 STAMPS = ".thorfleet-verified.json"
@@ -29,20 +30,21 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_stamps(dest: Path) -> dict:
+def load_stamps(dest: Path) -> dict[str, Any]:
     try:
-        return json.loads((dest / STAMPS).read_text())
+        found = json.loads((dest / STAMPS).read_text())
+        return found if isinstance(found, dict) else {}
     except (OSError, ValueError):
         return {}
 
 
-def save_stamps(dest: Path, stamps: dict) -> None:
+def save_stamps(dest: Path, stamps: dict[str, Any]) -> None:
     partial = dest / (STAMPS + ".new")
     partial.write_text(json.dumps(stamps, indent=1, sort_keys=True))
     partial.replace(dest / STAMPS)
 
 
-def stamped(path: Path, stamp: dict | None, want: dict) -> bool:
+def stamped(path: Path, stamp: dict[str, Any] | None, want: dict[str, Any]) -> bool:
     """The file is as it was when it was last verified, and that verification still holds."""
     if not stamp or not path.is_file():
         return False
@@ -51,7 +53,7 @@ def stamped(path: Path, stamp: dict | None, want: dict) -> bool:
         (want["sha256"] is None or stamp["sha256"] == want["sha256"])
 
 
-def verify(path: Path, want: dict) -> tuple[str | None, dict | None]:
+def verify(path: Path, want: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
     """(None, its stamp) when the file is right, else (why not, None)."""
     stat = path.stat()
     if want["size"] is not None and stat.st_size != want["size"]:
@@ -72,7 +74,7 @@ def curl(url: str, target: Path) -> int:
     return status
 
 
-def download(spec: dict, dest: Path, files: list[dict]) -> int:
+def download(spec: dict[str, Any], dest: Path, files: list[dict[str, Any]]) -> int:
     paths = [f["path"] for f in files]
     if spec.get("mirror"):  # model_store.fetch: controller
         print(f"fetching {len(paths)} files from {spec['mirror']}", flush=True)
@@ -90,7 +92,7 @@ def download(spec: dict, dest: Path, files: list[dict]) -> int:
     return subprocess.call(command)
 
 
-def state(dest: Path, files: list[dict]) -> dict:
+def state(dest: Path, files: list[dict[str, Any]]) -> dict[str, Any]:
     """Which files carry a still-valid stamp, how many bytes each has so far (partial downloads
     included), and the free space where the model goes. Reads no file: it runs on every deploy."""
     stamps = load_stamps(dest)

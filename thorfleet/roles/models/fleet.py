@@ -14,7 +14,7 @@ from thorfleet.roles.models.hub import HubError, model_files
 def needed_models(host: FleetHost, fleet: FleetView) -> dict[str, Any]:
     """The models this host's engines serve, by name: only these are downloaded here."""
     models = host.config.models
-    return {e.model: models[e.model] for e in endpoints_of(fleet, host.name) if e.model in models}
+    return {e.model: models[e.model] for e in endpoints_of(fleet, host.name) if e.model is not None and e.model in models}
 
 
 class Catalogue:

@@ -9,8 +9,12 @@ ModelScope: GET <endpoint>/api/v1/models/<id>/repo/files?Recursive=true[&Revisio
 import fnmatch
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
+
+from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig
 
 MODELSCOPE = "https://www.modelscope.cn"
 HUGGINGFACE = "https://huggingface.co"
@@ -28,7 +32,7 @@ class HubError(Exception):
     """The hub could not say what a model is made of."""
 
 
-def _get_json(url: str):
+def _get_json(url: str) -> Any:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
             return json.load(response)
@@ -38,17 +42,17 @@ def _get_json(url: str):
         raise HubError(f"{url} could not be read: {getattr(err, 'reason', err)}") from None
 
 
-def _modelscope(model, endpoint: str) -> list[HubFile]:
+def _modelscope(model: ModelConfig, endpoint: str) -> list[HubFile]:
     url = f"{endpoint.rstrip('/')}/api/v1/models/{model.id}/repo/files?Recursive=true"
     if model.revision:
-        url += f"&Revision={urllib.request.quote(model.revision)}"
+        url += f"&Revision={urllib.parse.quote(model.revision)}"
     data = _get_json(url).get("Data") or {}
     entries = data.get("Files", []) if isinstance(data, dict) else data
     return [HubFile(e["Path"], e.get("Size"), e.get("Sha256") or None) for e in entries if e.get("Type", "blob") == "blob"]
 
 
-def _huggingface(model, endpoint: str) -> list[HubFile]:
-    url = f"{endpoint.rstrip('/')}/api/models/{model.id}/tree/{urllib.request.quote(model.revision or 'main', safe='')}?recursive=true"
+def _huggingface(model: ModelConfig, endpoint: str) -> list[HubFile]:
+    url = f"{endpoint.rstrip('/')}/api/models/{model.id}/tree/{urllib.parse.quote(model.revision or 'main', safe='')}?recursive=true"
     entries = _get_json(url)
     return [HubFile(e["path"], e.get("size"), (e.get("lfs") or {}).get("oid")) for e in entries if e.get("type") == "file"]
 
@@ -56,7 +60,7 @@ def _huggingface(model, endpoint: str) -> list[HubFile]:
 _asked: dict[str, list[HubFile]] = {}
 
 
-def model_files(model, store) -> list[HubFile]:
+def model_files(model: ModelConfig, store: ModelStoreConfig) -> list[HubFile]:
     """The files of `model` that a unit must hold (after `include`), with what they must be; each
     model is asked of its hub once per deploy, however many hosts and roles need the answer."""
     key = model.model_dump_json() + store.model_dump_json()
@@ -65,9 +69,10 @@ def model_files(model, store) -> list[HubFile]:
     return _asked[key]
 
 
-def _listed(model, store) -> list[HubFile]:
+def _listed(model: ModelConfig, store: ModelStoreConfig) -> list[HubFile]:
     if model.source == "url":
-        return [HubFile(model.file_name_from_url, model.size_bytes, model.sha256.get(model.file_name_from_url))]
+        name = model.file_name_from_url or ""
+        return [HubFile(name, model.size_bytes, model.sha256.get(name))]
     if model.source == "modelscope":
         files = _modelscope(model, store.modelscope_endpoint or MODELSCOPE)
     else:

@@ -3,21 +3,25 @@
 import json
 import shlex
 from io import StringIO
+from typing import Any
 
-from pyinfra import host
-from pyinfra.api import operation
 from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
-from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
 from thorfleet.core.failure import failure
-from thorfleet.core.paths import HUB_VENV, MODEL_FETCHER as FETCHER, MODEL_SPECS as SPECS
+from thorfleet.core.install import Commands
+from thorfleet.core.paths import HUB_VENV
+from thorfleet.core.paths import MODEL_FETCHER as FETCHER
+from thorfleet.core.paths import MODEL_SPECS as SPECS
 from thorfleet.core.pip import pip_install_command
+from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
 
 CLI = {"modelscope": f"{HUB_VENV}/bin/modelscope", "hf": f"{HUB_VENV}/bin/hf"}
 
 
 @operation()
-def hub_cli(requirements: list[str], index_url: str | None = None):
+def hub_cli(requirements: list[str], index_url: str | None = None) -> Commands:
     """The pinned hub CLIs (modelscope, huggingface_hub) in a virtual environment of their own."""
     installed = host.get_fact(VenvPackages, venv=HUB_VENV)
     wanted = dict(r.lower().replace("_", "-").split("==") for r in requirements)
@@ -33,7 +37,7 @@ def gib(size: int) -> str:
 
 
 @operation()
-def model(spec: dict, env: dict[str, str]):
+def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
     """One model's files in place and verified: nothing runs when their stamps still hold."""
     name = spec["name"]
     state = host.get_fact(ModelState, dest=spec["dest"], files=spec["files"])
@@ -57,7 +61,7 @@ def model(spec: dict, env: dict[str, str]):
 
 
 @operation()
-def prune(root: str, keep: list[str]):
+def prune(root: str, keep: list[str]) -> Commands:
     """Delete model folders thorfleet filled under the store that no configured model uses any more."""
     stale = [d for d in host.get_fact(ManagedModelFolders, root=root) if d not in keep]
     if not stale:

@@ -11,34 +11,37 @@ import json
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from thorfleet.roles.models.controller_cache import cache_key, file_url
 from thorfleet.core.model_shape import HeaderError, ModelFacts, ModelShape, read_shape
+from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig
+from thorfleet.roles.models.controller_cache import cache_key, file_url
 from thorfleet.roles.models.hub import TIMEOUT, HubError, model_files
 
 HEADER_BYTES = 64 << 20  # the header of a GGUF with a 256k-token vocabulary is under 16 MiB
 
 
-def _memo_path(store) -> Path:
+def _memo_path(store: ModelStoreConfig) -> Path:
     return Path(store.controller_cache).expanduser() / "model-shapes.json"
 
 
-def _memo_key(model) -> str:
+def _memo_key(model: ModelConfig) -> str:
     return f"{cache_key(model)}/{model.file or ''}"
 
 
-def _memo(store) -> dict:
+def _memo(store: ModelStoreConfig) -> dict[str, Any]:
     try:
-        return json.loads(_memo_path(store).read_text())
+        found = json.loads(_memo_path(store).read_text())
+        return found if isinstance(found, dict) else {}
     except (OSError, ValueError):
         return {}
 
 
-def _is_gguf(model) -> bool:
+def _is_gguf(model: ModelConfig) -> bool:
     return (model.file or model.url or "").endswith(".gguf")
 
 
-def known(model, store) -> ModelFacts | None:
+def known(model: ModelConfig, store: ModelStoreConfig) -> ModelFacts | None:
     """What the controller already knows of the model, without the network; None: nothing yet."""
     entry = _memo(store).get(_memo_key(model))
     if entry is not None:
@@ -50,14 +53,14 @@ def known(model, store) -> ModelFacts | None:
     return None
 
 
-def learn(model, store) -> ModelFacts:
+def learn(model: ModelConfig, store: ModelStoreConfig) -> ModelFacts:
     """Ask the hub (and remember): the size of the files a unit downloads, and the GGUF header."""
     facts = known(model, store)
     if facts is not None and (facts.shape or not _is_gguf(model)):
         return facts
     files = model_files(model, store)
-    sizes = [f.size for f in files]
-    size = model.size_bytes or (sum(sizes) if None not in sizes else None)
+    sizes = [f.size for f in files if f.size is not None]
+    size = model.size_bytes or (sum(sizes) if len(sizes) == len(files) else None)
     shape = _header_from_hub(model, store) if _is_gguf(model) else None
     facts = ModelFacts(size, shape)
     memo = _memo(store)
@@ -68,7 +71,7 @@ def learn(model, store) -> ModelFacts:
     return facts
 
 
-def _header_from_hub(model, store) -> ModelShape:
+def _header_from_hub(model: ModelConfig, store: ModelStoreConfig) -> ModelShape:
     url = file_url(model, store, model.file or "")
     request = urllib.request.Request(url, headers={"Range": f"bytes=0-{HEADER_BYTES - 1}"})
     try:

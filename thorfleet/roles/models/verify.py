@@ -2,12 +2,12 @@
 
 import json
 
-from thorfleet.core.checks import for_each_model
+from thorfleet.core.checks import ModelCase
 from thorfleet.roles.models.fetch_model import STAMPS
 
 
-@for_each_model
-def test_model_is_verified(model_case):
+def test_model_is_verified(model_case: ModelCase) -> None:
+    """Once per model the unit's engines serve."""
     unit, _, model = model_case
     with unit.host.sudo():
         stamps = json.loads(unit.host.file(f"{unit.config.model_store.dest(model)}/{STAMPS}").content_string)

@@ -1,5 +1,7 @@
 """Config of the monitoring role: Prometheus on the hosts of the `monitoring` group."""
 
+from typing import Self
+
 from pydantic import Field, model_validator
 
 from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
@@ -21,6 +23,6 @@ class MonitoringConfig(StrictModel):
     memory_alert_ratio: float = Field(0.95, gt=0, lt=1, description="Share of a unit's memory in use above which `UnitMemoryNearlyFull` fires.")
 
     @model_validator(mode="after")
-    def _exposed_needs_a_password(self):
+    def _exposed_needs_a_password(self) -> Self:
         refuse_exposed_without_secret(self.bind, self.password, self.allow_unauthenticated, "password")
         return self

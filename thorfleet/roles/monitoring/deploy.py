@@ -1,6 +1,6 @@
 """The monitoring role: Prometheus from the distribution's packages, scraping the whole fleet."""
 
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import systemd
 

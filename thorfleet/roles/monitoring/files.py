@@ -2,12 +2,13 @@
 targets and keys, the alert rules) and its arguments."""
 
 import json
+from typing import Any
 
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.paths import PROMETHEUS_DIR
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
-from thorfleet.core.types import SecretSource
+from thorfleet.core.types import SecretReader, SecretSource
 from thorfleet.core.web_auth import USER, web_config
 from thorfleet.roles.monitoring.targets import engine_metrics, scrape_jobs
 
@@ -17,7 +18,7 @@ DEFAULTS = "/etc/default/prometheus"  # Debian's unit runs `prometheus $ARGS`
 STORAGE = "/var/lib/prometheus/metrics2/"  # Debian's own place for the samples
 
 
-def folder_files(unit: FleetHost, fleet: FleetView, read=SecretSource.read) -> dict[str, str]:
+def folder_files(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSource.read) -> dict[str, str]:
     """{path inside PROMETHEUS_DIR: content}: everything Prometheus reads, keys included; alert rules
     for the engine kinds the fleet runs."""
     monitoring, jobs = unit.config.monitoring, scrape_jobs(fleet, unit.name)
@@ -38,7 +39,7 @@ def folder_files(unit: FleetHost, fleet: FleetView, read=SecretSource.read) -> d
     return files
 
 
-def prometheus_args(config) -> str:
+def prometheus_args(config: Any) -> str:
     monitoring = config.monitoring
     args = [f"--config.file={PROMETHEUS_DIR}/prometheus.yml", f"--storage.tsdb.path={STORAGE}",
             f"--storage.tsdb.retention.time={monitoring.retention}", f"--web.listen-address={host_port(monitoring.bind, monitoring.port)}"]
@@ -47,7 +48,7 @@ def prometheus_args(config) -> str:
     return " ".join(args)
 
 
-def defaults_file(config) -> RenderedFile:
+def defaults_file(config: Any) -> RenderedFile:
     return RenderedFile(DEFAULTS, render_template("roles/monitoring/prometheus.default.j2", args=prometheus_args(config)), role="monitoring")
 
 

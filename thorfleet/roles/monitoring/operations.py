@@ -5,10 +5,12 @@ import posixpath
 import shlex
 from hashlib import sha256
 
-from pyinfra import host
-from pyinfra.api import FactBase, operation
 from pyinfra.api.command import StringCommand
+from pyinfra.api.facts import FactBase
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
+from thorfleet.core.install import Commands
 from thorfleet.core.paths import PROMETHEUS_DIR
 from thorfleet.core.secret_file import secret_file_commands
 
@@ -16,18 +18,18 @@ CANDIDATE = f"{PROMETHEUS_DIR}.new"
 BACKUP = f"{PROMETHEUS_DIR}.previous"
 
 
-class FolderSha256(FactBase):
+class FolderSha256(FactBase[dict[str, str]]):
     """{relative path: sha256} of every file under a folder (readable by root only), {} when missing."""
 
     def command(self, path: str) -> str:
         return f"cd {shlex.quote(path)} 2>/dev/null && find . -type f -exec sha256sum {{}} + || true"
 
-    def process(self, output):
+    def process(self, output: list[str]) -> dict[str, str]:
         return {line[66:].removeprefix("./"): line[:64] for line in output if len(line) > 66}
 
 
 @operation()
-def prometheus_folder(files: dict[str, str]):
+def prometheus_folder(files: dict[str, str]) -> Commands:
     """Put Prometheus's configuration folder in place (it holds keys: root and the prometheus group read it).
 
     The new folder is checked with `promtool check config` (which checks the rules too) before it

@@ -3,10 +3,13 @@ listen on loopback only): instant queries, the scrape targets and the alerts."""
 
 import json
 import urllib.parse
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from thorfleet.core.ssh import forward, ssh_client
+from thorfleet.core.fleet import FleetHost
 from thorfleet.core.http import basic, get
+from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.core.web_auth import USER
 
 
@@ -17,10 +20,10 @@ class PrometheusError(Exception):
 class Prometheus:
     """Prometheus's HTTP API at `base` (a tunnel's URL), with its password when it has one."""
 
-    def __init__(self, base: str, password: str | None = None, name: str = "prometheus"):
+    def __init__(self, base: str, password: str | None = None, name: str = "prometheus") -> None:
         self.base, self.headers, self.name = base, basic(USER, password), name
 
-    def _api(self, path: str, **params) -> object:
+    def _api(self, path: str, **params: str) -> Any:
         url = f"{self.base}/api/v1/{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
         status, body = get(url, self.headers, timeout=30)
         if status != 200:
@@ -30,22 +33,25 @@ class Prometheus:
             raise PrometheusError(f"{self.name}: {path}: {answer.get('error')}")
         return answer["data"]
 
-    def query(self, expr: str) -> list[tuple[dict, float]]:
+    def query(self, expr: str) -> list[tuple[dict[str, Any], float]]:
         """An instant vector: (labels, value) per series."""
         return [(row["metric"], float(row["value"][1])) for row in self._api("query", query=expr)["result"]]
 
-    def targets(self) -> list[dict]:
-        return self._api("targets", state="active")["activeTargets"]
+    def targets(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._api("targets", state="active")["activeTargets"]
+        return found
 
-    def rules(self) -> list[dict]:
-        return self._api("rules")["groups"]
+    def rules(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._api("rules")["groups"]
+        return found
 
-    def alerts(self) -> list[dict]:
-        return self._api("alerts")["alerts"]
+    def alerts(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._api("alerts")["alerts"]
+        return found
 
 
 @contextmanager
-def connect(fleet_host):
+def connect(fleet_host: FleetHost) -> Iterator[Prometheus]:
     """A Prometheus client for this monitoring host (a FleetHost), through SSH."""
     monitoring = fleet_host.config.monitoring
     password = monitoring.password.read() if monitoring.password else None

@@ -6,6 +6,7 @@ reason, and not scraped.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from thorfleet.core.fleet import ENGINE_ENDPOINTS, EngineMetrics, FactKey, FleetView
 from thorfleet.core.reach import address_seen_from, host_port
@@ -22,7 +23,7 @@ class Job:
     metrics_path: str = "/metrics"
     bearer: SecretSource | None = None  # the engine's (or gateway's) API key
     basic: SecretSource | None = None  # node exporter's password
-    targets: list[dict] = field(default_factory=list)  # file_sd entries: {"targets": [...], "labels": {...}}
+    targets: list[dict[str, Any]] = field(default_factory=list)  # file_sd entries: {"targets": [...], "labels": {...}}
 
     @property
     def secret(self) -> SecretSource | None:
@@ -36,7 +37,8 @@ class Unscraped:
     why: str
 
 
-def _job(jobs: dict, name: str, what: str, path: str = "/metrics", bearer=None, basic=None) -> Job:
+def _job(jobs: dict[str, Job], name: str, what: str, path: str = "/metrics", bearer: SecretSource | None = None,
+         basic: SecretSource | None = None) -> Job:
     """The job for these credentials: a second key source of one kind gets a job of its own."""
     for index in range(1, 100):
         job_name = name if index == 1 else f"{name}-{index}"
@@ -51,7 +53,7 @@ def jobs_for(fleet: FleetView, monitor: str) -> tuple[list[Job], list[Unscraped]
     jobs: dict[str, Job] = {}
     unscraped = []
 
-    def add(job: Job, unit: str, what: str, bind: str, port: int, labels: dict) -> None:
+    def add(job: Job, unit: str, what: str, bind: str, port: int, labels: dict[str, Any]) -> None:
         address = address_seen_from(fleet.hosts[unit].address, bind, unit == monitor)
         if address is None:
             unscraped.append(Unscraped(unit, what, f"listens on {bind} only: bind it to the unit's address (with a key) to scrape it"))
@@ -65,7 +67,9 @@ def jobs_for(fleet: FleetView, monitor: str) -> tuple[list[Job], list[Unscraped]
             metrics = config.unit_metrics
             add(_job(jobs, "node", "unit", basic=metrics.password), host.name, "node exporter", metrics.bind, metrics.port,
                 {"clocks_wanted": config.power.clocks if host.applies("power") else "any"})
-        for engine in (e for e in engines if e.unit == host.name and e.metrics):
+        for engine in (e for e in engines if e.unit == host.name):
+            if engine.metrics is None:
+                continue
             job = _job(jobs, engine.kind, "engine", engine.metrics.path, bearer=engine.api_key)
             add(job, host.name, f"engine {engine.engine}", engine.bind, engine.port,
                 {"engine": engine.engine, "kind": engine.kind, "model": engine.served_name})

@@ -2,31 +2,33 @@
 and every target it scrapes up."""
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from thorfleet.core.checks import CheckedUnit
 from thorfleet.roles.monitoring.files import SERVICE
-from thorfleet.roles.monitoring.runtime import connect
+from thorfleet.roles.monitoring.runtime import Prometheus, connect
 from thorfleet.roles.monitoring.targets import scrape_jobs
 
 
 @pytest.fixture(scope="module")
-def prometheus(unit):
+def prometheus(unit: CheckedUnit) -> Iterator[Prometheus]:
     with connect(unit.fleet_host) as client:
         yield client
 
 
-def test_prometheus_is_enabled_and_running(unit):
+def test_prometheus_is_enabled_and_running(unit: CheckedUnit) -> None:
     service = unit.host.service(SERVICE)
     assert service.is_enabled and service.is_running
 
 
-def test_prometheus_listens_where_configured(unit):
+def test_prometheus_listens_where_configured(unit: CheckedUnit) -> None:
     monitoring = unit.config.monitoring
     assert unit.host.socket(f"tcp://{monitoring.bind}:{monitoring.port}").is_listening
 
 
-def test_every_rendered_target_is_scraped_and_this_units_are_up(unit, prometheus):
+def test_every_rendered_target_is_scraped_and_this_units_are_up(unit: CheckedUnit, prometheus: Prometheus) -> None:
     wanted = {(job.name, target) for job in scrape_jobs(unit.fleet, unit.name) for group in job.targets for target in group["targets"]}
     for _ in range(60):  # a target just added is "unknown" until its first scrape
         found = {(t["labels"]["job"], t["labels"]["instance"]): t for t in prometheus.targets() if t["labels"]["job"] != "prometheus"}
@@ -41,6 +43,6 @@ def test_every_rendered_target_is_scraped_and_this_units_are_up(unit, prometheus
     assert down == []
 
 
-def test_the_alert_rules_are_loaded(prometheus):
+def test_the_alert_rules_are_loaded(prometheus: Prometheus) -> None:
     rules = prometheus.rules()
     assert any(rule["name"] == "EngineDown" for group in rules for rule in group["rules"])

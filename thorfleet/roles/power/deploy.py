@@ -1,13 +1,14 @@
 """The power role: MAXN (or the configured mode) and clocks locked at every boot (seed 002)."""
 
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from thorfleet.core.fleet import FleetHost, FleetView
-from thorfleet.roles.power.files import CLOCKS_UNIT, rendered_files
-from thorfleet.roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode
 from thorfleet.core.install import files_installed
+from thorfleet.core.paths import CLOCKS_UNIT
+from thorfleet.roles.power.files import rendered_files
+from thorfleet.roles.power.operations import clocks_default, clocks_locked, nvpmodel_mode
 
 
 @deploy("power")
@@ -18,7 +19,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     if power.clocks == "default":
         clocks_default(name="Clocks back to the power mode's defaults", _sudo=True)
         return
-    installed = files_installed(name="Clocks units", files=rendered_files(config), _sudo=True)
+    installed = files_installed(name="Clocks units", files=rendered_files(unit, fleet), _sudo=True)
     systemd.daemon_reload(name="Reload systemd for the clocks unit", _sudo=True, _if=installed.did_change)
     systemd.service(name=f"Clocks timer {CLOCKS_UNIT}.timer ({power.clocks_boot_delay} s after boot)",
                     service=f"{CLOCKS_UNIT}.timer", running=None, enabled=True, _sudo=True)

@@ -1,8 +1,9 @@
 """Facts of the power role: the nvpmodel mode, the modes a unit offers, and the clock state."""
 
 import re
+from typing import Any
 
-from pyinfra.api import FactBase
+from pyinfra.api.facts import FactBase
 
 from thorfleet.roles.power.readings import clock_state, nvpmodel_mode
 
@@ -11,23 +12,29 @@ _POWER_MODEL = re.compile(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=(\S+?)\s*>")
 _DEFAULT = re.compile(r"<\s*PM_CONFIG\s+DEFAULT=(\d+)\s*>")
 
 
-class NvpmodelMode(FactBase):
+class NvpmodelMode(FactBase[dict[str, Any] | None]):
     """The current mode from `nvpmodel -q`: `{"id": 0, "name": "MAXN"}`, or None without nvpmodel."""
 
-    requires_command = "nvpmodel"
-    command = "nvpmodel -q"
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "nvpmodel"
 
-    def process(self, output):
+    def command(self) -> str:
+        return "nvpmodel -q"
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
         return nvpmodel_mode(output)
 
 
-class NvpmodelModes(FactBase):
+class NvpmodelModes(FactBase[dict[str, Any]]):
     """The modes of /etc/nvpmodel.conf: `{"modes": {0: "MAXN", 1: "120W"}, "default": 1}`."""
 
-    command = f"cat {NVPMODEL_CONF}"
-    requires_command = "nvpmodel"
+    def command(self) -> str:
+        return f"cat {NVPMODEL_CONF}"
 
-    def process(self, output):
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "nvpmodel"
+
+    def process(self, output: list[str]) -> dict[str, Any]:
         text = "\n".join(output)
         default = _DEFAULT.search(text)
         return {
@@ -36,20 +43,24 @@ class NvpmodelModes(FactBase):
         }
 
 
-class JetsonClocks(FactBase):
+class JetsonClocks(FactBase[dict[str, Any] | None]):
     """`jetson_clocks --show`: `{"locked": bool, "unlocked": [clock names]}`, None without jetson_clocks."""
 
-    requires_command = "jetson_clocks"
-    command = "jetson_clocks --show"
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "jetson_clocks"
 
-    def process(self, output):
+    def command(self) -> str:
+        return "jetson_clocks --show"
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
         return clock_state(output)
 
 
-class BootId(FactBase):
+class BootId(FactBase[str | None]):
     """The kernel's id of this boot: it changes at every reboot (uptime does not, in a container)."""
 
-    command = "cat /proc/sys/kernel/random/boot_id"
+    def command(self) -> str:
+        return "cat /proc/sys/kernel/random/boot_id"
 
-    def process(self, output):
+    def process(self, output: list[str]) -> str | None:
         return output[0].strip() if output else None

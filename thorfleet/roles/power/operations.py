@@ -3,16 +3,20 @@
 import re
 import shlex
 import time
+from typing import Any
 
-from pyinfra import host, logger
-from pyinfra.api import operation
+from pyinfra import logger
 from pyinfra.api.command import FunctionCommand, StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 from pyinfra.facts.files import File
 from pyinfra.facts.systemd import SystemdStatus
 
-from thorfleet.roles.power.facts import BootId, JetsonClocks, NvpmodelMode, NvpmodelModes
-from thorfleet.roles.power.files import CLOCKS_UNIT, JETSON_CLOCKS, ORIGINAL_CLOCKS, unit_paths
 from thorfleet.core.failure import failure, log_failure
+from thorfleet.core.install import Commands
+from thorfleet.core.paths import CLOCKS_UNIT, ORIGINAL_CLOCKS
+from thorfleet.roles.power.facts import BootId, JetsonClocks, NvpmodelMode, NvpmodelModes
+from thorfleet.roles.power.files import JETSON_CLOCKS, unit_paths
 
 # nvpmodel's question when the new mode changes the GPU power-gating mask (jetson-stats nvpmodel.py).
 REBOOT_ASKED = re.compile(r"reboot", re.IGNORECASE)
@@ -29,7 +33,7 @@ def resolve_mode(wanted: int | str, modes: dict[int, str]) -> int:
 
 
 @operation()
-def nvpmodel_mode(mode: int | str, allow_reboot: bool = False):
+def nvpmodel_mode(mode: int | str, allow_reboot: bool = False) -> Commands:
     """Set the nvpmodel mode when it differs; reboot into it only if nvpmodel asks and the config allows."""
     current = host.get_fact(NvpmodelMode)
     if current is None:
@@ -47,7 +51,7 @@ def nvpmodel_mode(mode: int | str, allow_reboot: bool = False):
     yield FunctionCommand(switch_mode, (wanted, modes[wanted], current["name"], allow_reboot), {})
 
 
-def switch_mode(state, host, mode_id: int, name: str, was: str, allow_reboot: bool) -> bool:
+def switch_mode(state: Any, host: Any, mode_id: int, name: str, was: str, allow_reboot: bool) -> bool:
     """`nvpmodel -m`, answering no to a reboot question; then reboot into the mode or stop and say so."""
     ok, output = host.run_shell_command(StringCommand(f"echo no | nvpmodel -m {mode_id}"), _sudo=True)
     text = f"{output.stdout}\n{output.stderr}".strip()
@@ -70,7 +74,7 @@ def switch_mode(state, host, mode_id: int, name: str, was: str, allow_reboot: bo
     return True
 
 
-def _reboot_into(host, mode_id: int) -> bool:
+def _reboot_into(host: Any, mode_id: int) -> bool:
     """Answer YES to nvpmodel detached from the SSH session (it reboots), then reconnect (as server.reboot)."""
     before = host.get_fact(BootId)
     host.run_shell_command(
@@ -88,7 +92,7 @@ def _reboot_into(host, mode_id: int) -> bool:
 
 
 @operation()
-def clocks_locked():
+def clocks_locked() -> Commands:
     """Lock the clocks now through the clocks unit (which stores the original clocks first)."""
     clocks = host.get_fact(JetsonClocks)
     if clocks is None:
@@ -102,7 +106,7 @@ def clocks_locked():
 
 
 @operation()
-def clocks_default():
+def clocks_default() -> Commands:
     """Give the clocks back to the power mode: stop and remove the clocks unit, restore the stored clocks."""
     clocks = host.get_fact(JetsonClocks)
     units = [path for path in unit_paths() if host.get_fact(File, path=path)]

@@ -3,13 +3,15 @@ does the unit's Jetson metrics collector (roles/unit_metrics/jetson_textfile.py)
 unit with nothing but Python's standard library; so this module imports nothing else."""
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 # `NV Power Mode: MAXN` (JetPack 6) and `NV Power Mode[1]: 120W` (a JetPack 7.1 Thor, jetson_stats#820).
 _MODE_LINE = re.compile(r"^NV Power Mode(?:\[(\d+)\])?:\s*(\S+)")
 _SETTING = re.compile(r"(\w+)=(\S+)")
 
 
-def nvpmodel_mode(lines) -> dict | None:
+def nvpmodel_mode(lines: Iterable[str]) -> dict[str, Any] | None:
     """`{"id": 0, "name": "MAXN"}` from `nvpmodel -q`, None when it printed no mode."""
     name = mode_id = None
     for line in lines:
@@ -24,7 +26,7 @@ def nvpmodel_mode(lines) -> dict | None:
     return {"id": mode_id, "name": name}
 
 
-def clock_state(lines) -> dict | None:
+def clock_state(lines: Iterable[str]) -> dict[str, Any] | None:
     """`{"locked": bool, "unlocked": [clock names]}` from `jetson_clocks --show`, None without clock lines.
 
     Lines look like `cpu0: Online=1 Governor=schedutil MinFreq=729600 MaxFreq=2201600 ...` and

@@ -1,5 +1,7 @@
 """Config of the unit_metrics role: node exporter and the Jetson collector on every unit."""
 
+from typing import Self
+
 from pydantic import Field, model_validator
 
 from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
@@ -18,6 +20,6 @@ class UnitMetricsConfig(StrictModel):
                                                           "(power mode, clocks, GPU frequency and load).")
 
     @model_validator(mode="after")
-    def _exposed_needs_a_password(self):
+    def _exposed_needs_a_password(self) -> Self:
         refuse_exposed_without_secret(self.bind, self.password, self.allow_unauthenticated, "password")
         return self

@@ -1,17 +1,17 @@
 """The unit_metrics role: Debian's node exporter, listening only where configured, and the Jetson
 collector feeding its textfile folder."""
 
-from pyinfra.api import deploy
+from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
+from thorfleet.core.apt import apt_packages
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import JETSON_METRICS_UNIT
 from thorfleet.core.secret_file import secret_file
 from thorfleet.core.types import SecretUnavailable
-from thorfleet.core.apt import apt_packages
 from thorfleet.roles.unit_metrics.files import PACKAGE, SERVICE, WEB_CONFIG, plain_files, web_config_file
 
 

@@ -2,13 +2,14 @@
 and the timer that runs it."""
 
 from pathlib import Path
+from typing import Any
 
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.paths import JETSON_COLLECTOR_DIR, JETSON_METRICS_UNIT, TEXTFILE_DIR, unit_file
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
+from thorfleet.core.types import SecretReader, SecretSource
 from thorfleet.core.web_auth import web_config
-from thorfleet.core.types import SecretSource
 
 PACKAGE = "prometheus-node-exporter"
 DEFAULTS = "/etc/default/prometheus-node-exporter"  # Debian's unit runs `prometheus-node-exporter $ARGS`
@@ -19,7 +20,7 @@ _SOURCES = {"jetson_textfile.py": Path(__file__).parent / "jetson_textfile.py",
             "readings.py": Path(__file__).parent.parent / "power" / "readings.py"}
 
 
-def exporter_args(config) -> str:
+def exporter_args(config: Any) -> str:
     metrics = config.unit_metrics
     args = [f"--web.listen-address={host_port(metrics.bind, metrics.port)}", f"--collector.textfile.directory={TEXTFILE_DIR}"]
     if metrics.password:
@@ -27,14 +28,14 @@ def exporter_args(config) -> str:
     return " ".join(args)
 
 
-def web_config_file(config, read=SecretSource.read) -> str | None:
+def web_config_file(config: Any, read: SecretReader = SecretSource.read) -> str | None:
     password = config.unit_metrics.password
     if password is None:
         return None
     return web_config(read(password)) if read is not shown_secret else f"# basic_auth_users: prometheus: <bcrypt hash of the {shown_secret(password)}>\n"
 
 
-def plain_files(config) -> list[RenderedFile]:
+def plain_files(config: Any) -> list[RenderedFile]:
     """Every file but the web config (which the deploy writes as a secret file)."""
     context = {"collector": COLLECTOR, "textfile_dir": TEXTFILE_DIR, "interval_s": config.unit_metrics.interval_s,
                "unit": JETSON_METRICS_UNIT}

@@ -19,13 +19,13 @@ import subprocess
 import sys
 import time
 
-from readings import clock_state, nvpmodel_mode
+from readings import clock_state, nvpmodel_mode  # type: ignore[import-not-found]  # installed beside this file
 
 OUTPUT = "thorfleet_jetson.prom"
 DEVFREQ = "/sys/class/devfreq/gpu-gpc-*"
 
 
-def _run(*argv) -> list[str] | None:
+def _run(*argv: str) -> list[str] | None:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
@@ -38,11 +38,11 @@ def _label(value: str) -> str:
 
 
 class Metrics:
-    def __init__(self):
+    def __init__(self) -> None:
         self.lines: list[str] = []
         self.described: set[str] = set()
 
-    def add(self, name: str, kind: str, help_text: str, value: float, **labels) -> None:
+    def add(self, name: str, kind: str, help_text: str, value: float, **labels: object) -> None:
         if name not in self.described:
             self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
             self.described.add(name)
