@@ -135,10 +135,15 @@ def generate() -> str:
             rows(_submodel(field.annotation), f"{key}.", body)
             out += section(f"`{key}`", _submodel(field.annotation).__doc__, body)
     for kind in KINDS:
-        body = []
-        rows(kind, "engines.<name>.", body)
-        out += section(f"`engines.<name>` of kind `{kind_name(kind)}`", kind.__doc__, body)
+        out += kind_section(kind)
     return "\n".join(out) + "\n"
+
+
+def kind_section(kind: type[BaseModel]) -> list[str]:
+    """The reference of one engine kind's keys."""
+    body: list[str] = []
+    rows(kind, "engines.<name>.", body)
+    return section(f"`engines.<name>` of kind `{kind_name(kind)}`", kind.__doc__, body)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import json
 
 from rich.table import Table
 
+from thorfleet.core.fleet import TRANSCRIPTION
 from thorfleet.roles.gateway.routes import routes_at
 from thorfleet.roles.gateway.runtime import Gateway
 
@@ -29,7 +30,7 @@ def endpoints(fleet, live: bool = True) -> list[dict]:
                 units.append({"unit": backend.unit, "engine": backend.engine, "address": f"{backend.address}:{backend.port}" if backend.address else None,
                               "state": state.get("status") or (error or backend.why or "unknown"), "open": state.get("open"),
                               "served": state.get("served")})
-            path = "/inference" if route.serves == "transcription" else "/v1"
+            path = "/inference" if route.serves == TRANSCRIPTION else "/v1"
             rows.append({"model": route.model, "serves": route.serves, "gateway": host.name,
                          "url": f"http://{address}:{gateway.port}{path}", "key": gateway.api_key is not None, "units": units})
     return rows

@@ -224,7 +224,6 @@ def test_status_shows_every_unit_and_engine_with_its_figures_and_says_what_it_do
     assert re.search(r"qwen3-coder .*not scraped", text)
 
 
-DASHBOARDS = ROOT / "thorfleet" / "roles" / "monitoring" / "dashboards"
 # Metric names the lab's Prometheus held after a deploy and a bench (GET /api/v1/label/__name__/values).
 LAB_NAMES = ROOT / "tests" / "data" / "metrics" / "lab-metric-names.txt"
 # Series a lab unit cannot have, with where they come from on a Thor.
@@ -251,8 +250,8 @@ def test_metric_names_are_read_out_of_promql():
 
 
 @pytest.mark.parametrize("name", ["fleet", "unit", "engine"])
-def test_each_dashboard_is_import_ready_json_and_reads_only_metrics_that_exist(name):
-    board = json.loads((DASHBOARDS / f"{name}.json").read_text())
+def test_each_dashboard_is_import_ready_json_and_reads_only_metrics_that_exist(name, tmp_path):
+    board = json.loads((rendered_folder(tmp_path) / "dashboards" / f"{name}.json").read_text())
     assert board["uid"] == f"thorfleet-{name}" and board["panels"]
     assert board["templating"]["list"][0] == {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"}
     known = set(LAB_NAMES.read_text().split()) | {"ALERTS"} | set(NOT_IN_THE_LAB)

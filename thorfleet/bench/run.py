@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from thorfleet.bench import prompts, whisper
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
-from thorfleet.core.fleet import FleetHost
+from thorfleet.core.fleet import CHAT, TRANSCRIPTION, FleetHost
 from thorfleet.core.paths import unit_name
 from thorfleet.core.ssh import forward, run, ssh_client
 from thorfleet.fleet import Fleet
@@ -120,7 +120,7 @@ def bench_one(host: FleetHost, name: str, engine, selected_shapes, whisper_secon
             local = f"http://127.0.0.1:{local_port}"
             if not healthy(local, engine, key):
                 return [{**base, "status": ["engine not healthy: nothing measured"], "figures": None}]
-            if engine.serves == "transcription":
+            if engine.serves == TRANSCRIPTION:
                 measured = whisper.bench(local, whisper_seconds, progress, f"{host.name} {name}")
             else:
                 measured = bench_engine(local, host, name, engine, key, selected_shapes, progress)
@@ -138,7 +138,7 @@ def bench_fleet(fleet: Fleet, hosts: list[str], engines: list[str], selected_sha
         for host_name in hosts:
             host = fleet.hosts[host_name]
             chosen = {n: e for n, e in host.config.engines.items()
-                      if e.serves in ("chat", "transcription") and (not engines or n in engines)}
+                      if e.serves in (CHAT, TRANSCRIPTION) and (not engines or n in engines)}
             for name, engine in chosen.items():
                 try:
                     records += bench_one(host, name, engine, selected_shapes, whisper_seconds, progress)

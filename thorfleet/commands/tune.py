@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from thorfleet.commands.common import console, load, numbers
-from thorfleet.roles.engines.kinds import LlamaServer
 from thorfleet.tune import report
 from thorfleet.tune.run import tune
 from thorfleet.tune.search import Workload
@@ -39,8 +38,8 @@ def tune_command(inventory, host, engine_name, input_len, output_len, concurrenc
         raise click.UsageError(f"{host!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})")
     engines = fleet.hosts[host].config.engines
     engine = engines.get(engine_name)
-    if not isinstance(engine, LlamaServer):
-        tunable = [n for n, e in engines.items() if isinstance(e, LlamaServer)]
+    if engine is None or not engine.bench_program:
+        tunable = [n for n, e in engines.items() if e.bench_program]
         raise click.UsageError(f"{engine_name!r} is not a llama-server engine of {host} (tunable: {', '.join(tunable) or 'none'}); "
                                "vLLM and SGLang are not covered by tune")
     workload = Workload(input_len, output_len, tuple(numbers(concurrency)), requests, ttft_ms,

@@ -102,6 +102,15 @@ class EngineMetrics:
     waiting: str  # gauge: requests queued for a slot
     prompt_tokens: str  # counter: prompt tokens processed
     generated_tokens: str  # counter: tokens generated
+    # The kind's own panels on the engine dashboard: (title, PromQL with `{engine}` where the engine
+    # selector goes), e.g. llama-server's decode speed.
+    panels: tuple[tuple[str, str], ...] = ()
+
+
+# What clients do with an engine (its kind's `serves`): OpenAI-compatible chat, routed on the request's
+# model; whisper-server's transcriptions, routed on their path; "" for neither (health only).
+CHAT = "chat"
+TRANSCRIPTION = "transcription"
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,7 @@ class EngineEndpoint:
     engine: str
     kind: str
     served_name: str  # the name clients ask for in `model`
-    serves: str  # "chat", "transcription" or "" (nothing a gateway routes)
+    serves: str  # CHAT, TRANSCRIPTION or ""
     bind: str
     port: int
     health_path: str

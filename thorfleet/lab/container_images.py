@@ -11,14 +11,24 @@ import io
 import json
 import platform
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from thorfleet.lab import image
 from thorfleet.lab.services import FILES
 from thorfleet.lab.system import run
+from thorfleet.roles.engines.config import ContainerEngine
+from thorfleet.roles.engines.kinds import KINDS, kind_name
 
 ARCHIVE = FILES / "images" / "thorfleet-lab-standins.tar"
-TAGS = [f"thorfleet-lab/{engine}:standin" for engine in ("vllm", "sglang", "ollama", "tritonserver")]
+
+
+def standin_tags(kinds: Iterable[type]) -> list[str]:
+    """One stand-in tag for each container kind: a new kind gets its own without a change here."""
+    return [f"thorfleet-lab/{kind_name(kind)}:standin" for kind in kinds if issubclass(kind, ContainerEngine)]
+
+
+TAGS = standin_tags(KINDS)
 STANDIN = Path(__file__).parent / "standins" / "openai_standin.py"
 CAPTURED_HELP = sorted((STANDIN.parent / "help").glob("*.txt"))
 SKIP = ("test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "turtledemo", "site-packages",
@@ -77,7 +87,7 @@ def _layer(root: Path) -> bytes:
 def build() -> Path:
     """Write the image archive unless it is there for this stand-in and this lab image."""
     content = b"".join(path.read_bytes() for path in [STANDIN, *CAPTURED_HELP])
-    stamp = hashlib.sha256(content + image.recipe_id().encode()).hexdigest()[:16]
+    stamp = hashlib.sha256(content + image.recipe_id().encode() + " ".join(TAGS).encode()).hexdigest()[:16]
     marker = ARCHIVE.with_suffix(".stamp")
     if ARCHIVE.exists() and marker.exists() and marker.read_text() == stamp:
         return ARCHIVE

@@ -11,6 +11,7 @@
 
 import logging
 import time
+from pathlib import PurePosixPath
 
 from rich.progress import Progress
 
@@ -74,7 +75,7 @@ def tune(host: FleetHost, name: str, engine, workload: Workload, log) -> dict:
         program = candidate_argv(host, name, engine, {})[0]
         log(f"first stage: llama-bench, prompt processing for -ub {workload.ubatches} × -fa {workload.flash}")
         bench_rows = first_stage_rows(unit.llama_bench(
-            client, config, name, engine, [program.replace("llama-server", "llama-bench"), *llama_bench_args(workload, model_path)],
+            client, config, name, engine, [str(PurePosixPath(program).with_name(engine.bench_program)), *llama_bench_args(workload, model_path)],
             timeout=engine.health_timeout))
         words = []
         with forward(client, "127.0.0.1", SCRATCH_PORT) as local_port, Progress(transient=True) as progress:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from thorfleet.core.role import Problem
-from thorfleet.roles.engines.kinds import LlamaServer
 
 # Measured on an NVIDIA H200, pinned llama.cpp with CUDA, Qwen3-8B-shaped Q5_K_M, streaming 2048 in /
 # 128 out at concurrency 8 (seed 002's high-load shape); docs/roles/engines.md lists the runs.
@@ -25,19 +24,17 @@ MAPPED_MODEL = ("maps the model file on purpose (the pinned build's `auto` does 
                 "from the source, not measured: the test GPU is a discrete one); write load-mode: mlock (or none)")
 
 
-def slow_settings(config: Any) -> Iterator[Problem]:
-    """(key path, reason) for each known-slow or oversized setting of the host's engines."""
-    for name, engine in config.engines.items():
-        if not isinstance(engine, LlamaServer):
-            continue
-        args = engine.args
-        build = getattr(config.builds, engine.build)
-        if args.get("no-kv-offload") is True and build.cuda:
-            yield ("engines", name, "args", "no-kv-offload"), NO_KV_OFFLOAD
-        if args.get("ctx-size") == 0 and args.get("parallel") not in (None, -1):
-            yield ("engines", name, "args", "ctx-size"), WHOLE_CONTEXT_PER_SLOT
-        if build.cuda and _maps_the_model(engine.rendered_args(config)):
-            yield ("engines", name, "args", "load-mode"), MAPPED_MODEL
+def llama_server_advice(engine: Any, config: Any) -> Iterator[Problem]:
+    """(key path under the engine, reason) for each known-slow or oversized setting of a llama-server
+    engine (LlamaServer.advice)."""
+    args = engine.args
+    build = getattr(config.builds, engine.build)
+    if args.get("no-kv-offload") is True and build.cuda:
+        yield ("args", "no-kv-offload"), NO_KV_OFFLOAD
+    if args.get("ctx-size") == 0 and args.get("parallel") not in (None, -1):
+        yield ("args", "ctx-size"), WHOLE_CONTEXT_PER_SLOT
+    if build.cuda and _maps_the_model(engine.rendered_args(config)):
+        yield ("args", "load-mode"), MAPPED_MODEL
 
 
 def _maps_the_model(args: dict[str, Any]) -> bool:

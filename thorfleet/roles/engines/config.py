@@ -9,6 +9,7 @@ apply to it. The deploy, the rendered files, the schema and the verify checks as
 import ipaddress
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
@@ -17,6 +18,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from thorfleet.core.fleet import EngineMetrics
 from thorfleet.core.model_shape import ModelFacts
+from thorfleet.core.role import Problem
 from thorfleet.core.types import (
     AbsPath,
     BindAddress,
@@ -86,11 +88,12 @@ class EngineBase(StrictModel):
     api_key_env: ClassVar[str | None] = None
     # Whether it needs an entry under `models` (Ollama manages its own).
     needs_model: ClassVar[bool] = True
-    # What clients do with it, for the verify checks: "chat" (OpenAI-compatible /v1/chat/completions),
-    # "transcription" (whisper-server's /inference), or None (health only).
+    # What clients do with it (core/fleet.py): CHAT, TRANSCRIPTION, or None (health only).
     serves: ClassVar[str | None] = None
     # Flags a pinned version renamed, with an unambiguous replacement: name -> (new flag, what to write).
     renamed_flags: ClassVar[dict[str, tuple[str, str]]] = {}
+    # The benchmark program beside `program` in its build, which `thorfleet tune` drives; None: not tunable.
+    bench_program: ClassVar[str | None] = None
     # Its Prometheus metrics (kinds.py, EngineMetrics); None: it exposes none on its API port.
     metrics: ClassVar[EngineMetrics | None] = None
 
@@ -105,6 +108,10 @@ class EngineBase(StrictModel):
     def rendered_args(self, config: Any) -> dict[str, Any]:
         """The flags rendered after the engine's own: `args`, over defaults where a kind has them."""
         return self.args
+
+    def advice(self, config: Any) -> Iterator[Problem]:
+        """(key path under the engine, reason) for settings that are valid but known to be a mistake."""
+        return iter(())
 
     def locks_memory(self, config: Any) -> bool:
         """Whether it locks its model in RAM (its unit then lifts the memlock limit)."""

@@ -7,7 +7,6 @@ from typing import Any
 from thorfleet.core.fleet import MODEL_FACTS, EngineEndpoint, FleetHost, FleetProblem, FleetView
 from thorfleet.core.model_shape import ModelFacts
 from thorfleet.core.role import Problem
-from thorfleet.roles.engines.advice import slow_settings
 from thorfleet.roles.engines.commands import served_name
 from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
 from thorfleet.roles.engines.memory import plan_advice, plan_problems
@@ -43,5 +42,6 @@ def memory_problems(fleet: FleetView) -> Iterator[FleetProblem]:
 
 
 def advice(host: FleetHost, fleet: FleetView) -> Iterator[Problem]:
-    yield from slow_settings(host.config)
+    for name, engine in host.config.engines.items():
+        yield from ((("engines", name, *path), reason) for path, reason in engine.advice(host.config))
     yield from plan_advice(host.config, _facts_of(host, fleet))

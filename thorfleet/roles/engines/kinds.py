@@ -2,13 +2,16 @@
 delivery, health path and what the verify checks ask of it. Adding a kind is a class here and its
 entry in KINDS (docs/architecture.md, "Add an engine kind")."""
 
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import Field
 
-from thorfleet.core.fleet import EngineMetrics
+from thorfleet.core.fleet import CHAT, TRANSCRIPTION, EngineMetrics
 from thorfleet.core.model_shape import ModelFacts
+from thorfleet.core.role import Problem
 from thorfleet.core.types import AbsPath, Port
+from thorfleet.roles.engines.advice import llama_server_advice
 from thorfleet.roles.engines.config import ContainerEngine, EngineBase, Launch, LLMContainer, NativeEngine
 from thorfleet.roles.engines.memory import UNKNOWN, WHISPER_COMPUTE, EngineNeed, llama_need
 
@@ -42,12 +45,15 @@ class LlamaServer(NativeEngine):
 
     build: ClassVar[str] = "llama_cpp"
     program: ClassVar[str] = "llama-server"
+    bench_program: ClassVar[str | None] = "llama-bench"
     api_key_via: ClassVar[Literal["file", "env"] | None] = "file"
-    serves: ClassVar[str] = "chat"
+    serves: ClassVar[str] = CHAT
     # `--metrics` (tools/server/server-context.cpp): behind the API key like every path but /health.
     metrics: ClassVar[EngineMetrics] = EngineMetrics(
         "/metrics", "llamacpp:requests_processing", "llamacpp:requests_deferred", "llamacpp:prompt_tokens_total",
-        "llamacpp:tokens_predicted_total")
+        "llamacpp:tokens_predicted_total",
+        panels=(("llama-server: tokens/s while decoding", "llamacpp:predicted_tokens_seconds{engine}"),
+                ("llama-server: decode calls/s", "rate(llamacpp:n_decode_total{engine}[1m])")))
     owned_flags: ClassVar[frozenset[str]] = frozenset({
         "model", "host", "port", "alias", "api-key", "api-key-file", "chat-template-file", "reasoning-budget", "metrics",
     })
@@ -66,6 +72,9 @@ class LlamaServer(NativeEngine):
         if self.chat_template_file:
             argv += ["--chat-template-file", self.chat_template_file]
         return argv
+
+    def advice(self, config: Any) -> Iterator[Problem]:
+        return llama_server_advice(self, config)
 
     def rendered_args(self, config: Any) -> dict[str, Any]:
         """`args` over the defaults for what they leave unsaid (PROFILES, GPU_DEFAULTS). A `ctx-size`
@@ -96,7 +105,7 @@ class WhisperServer(NativeEngine):
 
     build: ClassVar[str] = "whisper_cpp"
     program: ClassVar[str] = "whisper-server"
-    serves: ClassVar[str] = "transcription"
+    serves: ClassVar[str] = TRANSCRIPTION
     owned_flags: ClassVar[frozenset[str]] = frozenset({"model", "host", "port"})
 
     def command_args(self, launch: Launch) -> list[str]:
@@ -116,7 +125,7 @@ class Vllm(LLMContainer):
     entry_command: ClassVar[tuple[str, ...]] = ("vllm", "serve")
     api_key_via: ClassVar[Literal["file", "env"] | None] = "env"
     api_key_env: ClassVar[str] = "VLLM_API_KEY"
-    serves: ClassVar[str] = "chat"
+    serves: ClassVar[str] = CHAT
     memory_flag: ClassVar[str] = "--gpu-memory-utilization"
     sampling_flag: ClassVar[str] = "--override-generation-config"
     # Always on, on the API port (vllm/v1/metrics/loggers.py), behind the key.
@@ -139,7 +148,7 @@ class Sglang(LLMContainer):
     entry_command: ClassVar[tuple[str, ...]] = ("python3", "-m", "sglang.launch_server")
     # SGLang takes its key only as `--api-key` on the command line, where every local user could read it.
     api_key_via: ClassVar[None] = None
-    serves: ClassVar[str] = "chat"
+    serves: ClassVar[str] = CHAT
     memory_flag: ClassVar[str] = "--mem-fraction-static"
     sampling_flag: ClassVar[str] = "--preferred-sampling-params"
     # `--enable-metrics` (python/sglang/srt/metrics/collector.py); off unless asked.

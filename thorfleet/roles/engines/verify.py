@@ -9,6 +9,7 @@ import urllib.request
 import wave
 
 from thorfleet.core.checks import CheckedUnit, EngineCase, for_each_engine
+from thorfleet.core.fleet import CHAT, TRANSCRIPTION
 from thorfleet.core.http import bearer, send, transcription_form
 from thorfleet.core.paths import unit_name
 from thorfleet.roles.engines.commands import served_name
@@ -50,7 +51,7 @@ def test_engine_is_healthy(case: EngineCase) -> None:
     assert request(unit, engine, engine.health_path)[0] == 200
 
 
-@for_each_engine(lambda engine: engine.serves == "chat")
+@for_each_engine(lambda engine: engine.serves == CHAT)
 def test_llm_engine_lists_its_model_and_completes_a_chat(case: EngineCase) -> None:
     unit, name, engine = case
     code, text = request(unit, engine, "/v1/models")
@@ -73,7 +74,7 @@ def silence(seconds: int) -> bytes:
     return out.getvalue()
 
 
-@for_each_engine(lambda engine: engine.serves == "transcription")
+@for_each_engine(lambda engine: engine.serves == TRANSCRIPTION)
 def test_whisper_server_transcribes_a_wav(case: EngineCase) -> None:
     unit, _, engine = case
     body, content_type = transcription_form(silence(1))

@@ -2,7 +2,7 @@
 
 import json
 
-from thorfleet.core.fleet import FleetHost, FleetView
+from thorfleet.core.fleet import CHAT, FleetHost, FleetView
 from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
 from thorfleet.core.types import SecretReader, SecretSource
@@ -25,7 +25,7 @@ def _key(source: SecretSource | None, read: SecretReader) -> str:
 def haproxy_cfg(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSource.read) -> str:
     """haproxy.cfg for this gateway; `read` gives each key (the deploy reads them, `render` shows where from)."""
     config, routes = unit.config, routes_at(fleet, unit.name)
-    models = [{"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == "chat" and r.reachable]
+    models = [{"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == CHAT and r.reachable]
     return render_template(
         "roles/gateway/haproxy.cfg.j2",
         gateway=config.gateway,

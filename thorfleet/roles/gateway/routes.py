@@ -9,12 +9,11 @@ is listed, with the reason, but not routed.
 import re
 from dataclasses import dataclass, field
 
-from thorfleet.core.fleet import ENGINE_ENDPOINTS, FactKey, FleetHost, FleetProblem, FleetView
+from thorfleet.core.fleet import CHAT, ENGINE_ENDPOINTS, TRANSCRIPTION, FactKey, FleetHost, FleetProblem, FleetView
 from thorfleet.core.reach import address_seen_from
 from thorfleet.core.types import SecretSource
 
 ROLE = GROUP = "gateway"  # the role, and the inventory group whose hosts run it
-TRANSCRIPTION = "transcription"  # the route of whisper-server engines (by path, not by model name)
 # HAProxy names (backends, servers) and quoted strings: what the rendered config accepts as it is.
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 KEY_RE = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
@@ -40,7 +39,7 @@ class Backend:
 @dataclass
 class Route:
     model: str  # the name clients ask for, or TRANSCRIPTION
-    serves: str  # "chat" or "transcription"
+    serves: str  # CHAT or TRANSCRIPTION
     backends: list[Backend] = field(default_factory=list)
     key: SecretSource | None = None  # the engines' own key, which the gateway sends on
 
@@ -58,9 +57,9 @@ def routes_for(fleet: FleetView, gateway: str) -> tuple[list[Route], list[FleetP
     routes: dict[str, Route] = {}
     problems = []
     for endpoint in fleet.fact(ENGINE_ENDPOINTS):
-        if endpoint.serves not in ("chat", TRANSCRIPTION):
+        if endpoint.serves not in (CHAT, TRANSCRIPTION):
             continue
-        model = endpoint.served_name if endpoint.serves == "chat" else TRANSCRIPTION
+        model = endpoint.served_name if endpoint.serves == CHAT else TRANSCRIPTION
         route = routes.setdefault(model, Route(model, endpoint.serves))
         path = ("engines", endpoint.engine)
         if not NAME_RE.match(model) or "'" in model:

@@ -13,12 +13,12 @@ from typing import Any
 
 import paramiko
 
-from thorfleet.core.fleet import FleetHost, FleetView, RestartDrain
+from thorfleet.core.fleet import TRANSCRIPTION, FleetHost, FleetView, RestartDrain
 from thorfleet.core.http import bearer, send
 from thorfleet.core.http import get as http_get
 from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.roles.gateway.files import SOCKET
-from thorfleet.roles.gateway.routes import ROUTES, TRANSCRIPTION, Route
+from thorfleet.roles.gateway.routes import ROUTES, Route
 
 
 class GatewayError(Exception):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from thorfleet.core.checks import CheckedUnit, EngineCase, for_each_routed_engine
+from thorfleet.core.fleet import CHAT
 from thorfleet.roles.gateway.routes import routed_at, routes_at
 from thorfleet.roles.gateway.runtime import Gateway, get, smoke
 
@@ -44,7 +45,7 @@ def test_v1_models_lists_the_fleets_models_and_the_key_is_checked(unit: CheckedU
     status, body = get(f"{base}/v1/models", _key(unit))
     assert status == 200, body
     routes = routes_at(unit.fleet, unit.name)
-    assert sorted(m["id"] for m in json.loads(body)["data"]) == sorted(r.model for r in routes if r.serves == "chat" and r.reachable)
+    assert sorted(m["id"] for m in json.loads(body)["data"]) == sorted(r.model for r in routes if r.serves == CHAT and r.reachable)
     if unit.config.gateway.api_key:
         assert get(f"{base}/v1/models", "not-the-key")[0] == 401
 
@@ -56,7 +57,7 @@ def test_each_chat_model_with_a_healthy_engine_answers_through_the_gateway(unit:
     healthy = {row["backend"] for row in connected.servers() if row["status"].startswith("UP")}
     failed = []
     for route in routes_at(unit.fleet, unit.name):
-        if route.serves == "chat" and route.backend in healthy:
+        if route.serves == CHAT and route.backend in healthy:
             status, body = smoke(base, route, _key(unit))
             if status != 200:
                 failed.append(f"{route.model}: HTTP {status} {body[:200]}")
@@ -73,6 +74,6 @@ def test_engine_is_up_at_each_gateway_and_answers_through_it(case: EngineCase) -
         with Gateway(gateway_host) as gateway, gateway.endpoint() as base:
             (state,) = [row["status"] for row in gateway.servers() if row["server"] == backend.server]
             assert state.startswith(("UP", "DRAIN")), f"{backend.server} is {state} at {gateway_host.name}"
-            if route.serves == "chat":
+            if route.serves == CHAT:
                 status, body = smoke(base, route, key.read() if key else None, backend.server)
                 assert status == 200, f"through {gateway_host.name}: HTTP {status} {body[:300]}"

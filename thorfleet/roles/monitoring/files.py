@@ -10,6 +10,7 @@ from thorfleet.core.reach import host_port
 from thorfleet.core.render import RenderedFile, render_template, shown_secret
 from thorfleet.core.types import SecretReader, SecretSource
 from thorfleet.core.web_auth import USER, web_config
+from thorfleet.roles.monitoring.dashboards import dashboards
 from thorfleet.roles.monitoring.targets import engine_metrics, scrape_jobs
 
 PACKAGE = "prometheus"
@@ -20,13 +21,14 @@ STORAGE = "/var/lib/prometheus/metrics2/"  # Debian's own place for the samples
 
 def folder_files(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSource.read) -> dict[str, str]:
     """{path inside PROMETHEUS_DIR: content}: everything Prometheus reads, keys included; alert rules
-    for the engine kinds the fleet runs."""
+    and Grafana dashboards (dashboards/*.json) for the engine kinds the fleet runs."""
     monitoring, jobs = unit.config.monitoring, scrape_jobs(fleet, unit.name)
     files = {
         "prometheus.yml": render_template("roles/monitoring/prometheus.yml.j2", monitoring=monitoring, jobs=jobs, user=USER,
                                           self_target=host_port("127.0.0.1" if monitoring.bind in ("0.0.0.0", "::") else monitoring.bind,
                                                                 monitoring.port)),
         "rules.yml": render_template("roles/monitoring/rules.yml.j2", monitoring=monitoring, engine_metrics=engine_metrics(fleet)),
+        **{f"dashboards/{name}": board for name, board in dashboards(engine_metrics(fleet)).items()},
     }
     for job in jobs:
         files[f"targets/{job.name}.json"] = json.dumps(job.targets, indent=2, sort_keys=True) + "\n"
