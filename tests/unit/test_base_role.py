@@ -1,15 +1,14 @@
 """The base role: packages, authorized keys, jetson-stats and Wi-Fi, with fake facts."""
 
-import os
 import subprocess
 from hashlib import sha256
 
 import pytest
-from pyinfra.api import OperationError
+from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
 from thorfleet.core.apt import apt_packages, jetpack_install_command
-from thorfleet.roles.base.operations import WIFI_KEYFILE, authorized_keys, jetson_stats, read_secret, wifi, wifi_keyfile
+from thorfleet.roles.base.operations import WIFI_KEYFILE, authorized_keys, jetson_stats, wifi, wifi_keyfile
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.types import SecretSource
 
@@ -92,17 +91,16 @@ def test_wifi_with_the_same_keyfile_gives_no_commands():
     assert commands == [] and noops == ["Wi-Fi connection thorfleet-wifi to 'lab-net' is configured"]
 
 
-def test_missing_secret_names_the_key_and_the_source(monkeypatch, tmp_path):
+def test_an_unreadable_secret_is_one_pyinfra_error_naming_its_source(monkeypatch, tmp_path):
     monkeypatch.delenv("THOR_WIFI", raising=False)
-    with pytest.raises(OperationError, match="base.wifi.password: environment variable THOR_WIFI is empty or not set"):
-        read_secret(SecretSource(env="THOR_WIFI"), "base.wifi.password")
-    with pytest.raises(OperationError, match="cannot read file .*nope: No such file"):
-        read_secret(SecretSource(file=str(tmp_path / "nope")), "base.wifi.password")
+    with pytest.raises(PyinfraError, match="environment variable THOR_WIFI is empty or not set"):
+        SecretSource(env="THOR_WIFI").read()
+    with pytest.raises(PyinfraError, match="cannot read file .*nope: No such file"):
+        SecretSource(file=str(tmp_path / "nope")).read()
     (tmp_path / "pw").write_text("from-file\nignored\n")
-    assert read_secret(SecretSource(file=str(tmp_path / "pw")), "x") == "from-file"
-    os.environ["THOR_WIFI"] = "from-env"
-    assert read_secret(SecretSource(env="THOR_WIFI"), "x") == "from-env"
-    del os.environ["THOR_WIFI"]
+    assert SecretSource(file=str(tmp_path / "pw")).read() == "from-file"
+    monkeypatch.setenv("THOR_WIFI", "from-env")
+    assert SecretSource(env="THOR_WIFI").read() == "from-env"
 
 
 def test_jetpack_is_installed_first_only_when_nvidias_source_offers_it():

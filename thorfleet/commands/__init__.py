@@ -8,12 +8,23 @@ import click
 
 from thorfleet.commands import bench, endpoints, hosts, init, render, rollout, status, tune, validate, verify
 from thorfleet.commands.common import errors
+from thorfleet.core.types import SecretUnavailable
 
 
 @click.group()
 @click.version_option(package_name="thorfleet")
 def main() -> None:
     """Provision NVIDIA Jetson AGX Thor units and serve LLMs on them."""
+
+
+def cli() -> None:
+    """The console script: a secret that cannot be read on this controller is a one-line error (exit 2),
+    wherever a command meets it."""
+    try:
+        main()
+    except SecretUnavailable as err:
+        errors.print(f"error: {err}", style="bold red", highlight=False, markup=False)
+        sys.exit(2)
 
 
 for command in (validate.validate, hosts.hosts, render.render, verify.verify, endpoints.endpoints_command,

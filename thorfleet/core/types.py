@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pyinfra.api.exceptions import PyinfraError
 
 
 def matching(pattern: re.Pattern[str], message: str) -> AfterValidator:
@@ -196,5 +197,7 @@ class SecretSource(StrictModel):
 SecretReader = Callable[[SecretSource], str]  # SecretSource.read, or how `render` shows where a secret comes from
 
 
-class SecretUnavailable(Exception):
-    """A configured secret cannot be read on the controller."""
+class SecretUnavailable(PyinfraError):
+    """A configured secret cannot be read on the controller: the one way every part of thorfleet fails on
+    a secret. Validation turns it into a problem naming the key before anything connects; in a deploy,
+    pyinfra stops the host with this line; the `thorfleet` commands print it and exit 2."""

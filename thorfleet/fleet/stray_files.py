@@ -9,7 +9,6 @@ kept for later are harmless, but the user should know that they apply to nothing
 import ast
 import difflib
 from pathlib import Path
-from typing import Any
 
 from thorfleet.fleet.errors import ConfigError, ConfigIssue
 from thorfleet.fleet.loader import display_path, read_yaml

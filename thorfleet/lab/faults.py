@@ -1,8 +1,8 @@
 """Faults for reliability tests: pull a unit's cable, reboot it, kill a process, fill its disk."""
 
 import json
-import time
 
+from thorfleet.core.wait import wait_until
 from thorfleet.lab import layout, network
 from thorfleet.lab import unit as units
 from thorfleet.lab.layout import UnitLayout
@@ -32,12 +32,10 @@ def reboot(unit: UnitLayout, wait: bool = True, timeout: float = 180) -> None:
 
 def wait_for_reboot(unit: UnitLayout, leader_before: int, timeout: float = 180) -> None:
     """Until the unit has booted again since `leader_before` was its systemd, and is ready."""
-    deadline = time.monotonic() + timeout
-    while units.leader_pid(unit) in (leader_before, None):
-        if time.monotonic() > deadline:
-            raise LabError(f"{unit.name} did not come back from its reboot in {timeout:.0f} s")
-        time.sleep(0.5)
-    units.wait_ready(unit, max(deadline - time.monotonic(), 10))
+    waited = wait_until(lambda: units.leader_pid(unit) not in (leader_before, None), timeout)
+    if waited is None:
+        raise LabError(f"{unit.name} did not come back from its reboot in {timeout:.0f} s")
+    units.wait_ready(unit, max(timeout - waited, 10))
 
 
 def kill(unit: UnitLayout, process: str, signal: str = "KILL") -> int:

@@ -9,8 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
+from thorfleet.core.wait import wait_until
 from thorfleet.lab import layout
 from thorfleet.lab.system import LabError, alive, python
 
@@ -44,21 +44,20 @@ def start(log=print) -> None:
         process = subprocess.Popen([python(), "-m", "thorfleet.lab.services"], stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     PIDFILE.write_text(str(process.pid))
-    deadline = time.monotonic() + 20
-    while not (_listening(layout.HTTP_PORT) and _listening(layout.GIT_PORT)):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise LabError(f"the lab services did not start; see {LOG}")
-        time.sleep(0.2)
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise LabError(f"the lab services exited at start; see {LOG}")
+        return _listening(layout.HTTP_PORT) and _listening(layout.GIT_PORT)
+
+    if wait_until(listening, 20, interval=0.2) is None:
+        raise LabError(f"the lab services did not start; see {LOG}")
     log(f"lab services on {layout.CONTROLLER_ADDRESS}: http :{layout.HTTP_PORT}, git :{layout.GIT_PORT}")
 
 
 def stop() -> None:
     if pid := _pid():
         os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and alive(pid):
-            time.sleep(0.1)
-        else:
+        if wait_until(lambda: not alive(pid), 10, interval=0.1) is None:
             os.killpg(pid, signal.SIGKILL)
     PIDFILE.unlink(missing_ok=True)
 

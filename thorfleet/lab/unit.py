@@ -4,9 +4,9 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
+from thorfleet.core.wait import wait_until
 from thorfleet.lab import image, layout, network
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.supervise import remove_own_cgroups
@@ -172,16 +172,16 @@ def service_state(unit: UnitLayout, service: str) -> str:
 
 def wait_ready(unit: UnitLayout, timeout: float = 180) -> None:
     """Until systemd has finished booting, and sshd and Docker answer; LabError after `timeout`."""
-    deadline = time.monotonic() + timeout
     state = "stopped"
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
+        nonlocal state
         if supervisor_pid(unit) is None:
             raise LabError(f"{unit.name} stopped while booting; see {unit.console_log}")
         state = system_state(unit)
-        if state in ("running", "degraded") and _ssh_port_open(unit) and service_state(unit, "docker") == "active":
-            break
-        time.sleep(0.5)
-    else:
+        return state in ("running", "degraded") and _ssh_port_open(unit) and service_state(unit, "docker") == "active"
+
+    if wait_until(ready, timeout) is None:
         raise LabError(f"{unit.name} did not come up in {timeout:.0f} s (systemd: {state}); see {unit.console_log}")
     if state == "degraded":
         failed = exec_in(unit, "systemctl", "--failed", "--plain", "--no-legend").stdout.strip()
@@ -202,12 +202,7 @@ def stop(unit: UnitLayout, timeout: float = 60) -> None:
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    return wait_until(lambda: not alive(pid), timeout, interval=0.2) is not None
 
 
 def destroy(unit: UnitLayout) -> None:

@@ -3,11 +3,11 @@ with the hardening of the engine's own unit (its [Service] lines, as rendered), 
 flag check the deploy makes; and `llama-bench` run the same way for the cheap first stage."""
 
 import shlex
-import time
 import urllib.request
 
 from thorfleet.core.paths import unit_name
 from thorfleet.core.ssh import run
+from thorfleet.core.wait import wait_until
 from thorfleet.roles.engines.files import engine_files
 from thorfleet.roles.engines.flags import command_line_problems
 
@@ -50,18 +50,19 @@ def start(client, config, name: str, engine, argv: list[str]) -> None:
 
 
 def wait_healthy(client, name: str, base_url: str, timeout: float) -> float:
-    start_time = time.monotonic()
-    while time.monotonic() - start_time < timeout:
+    def healthy() -> bool:
         state = run(client, f"systemctl is-active {shlex.quote(scratch_unit(name))}").strip()
         if state not in ("active", "activating", ""):
             raise Infeasible(f"exited while loading ({state}): {journal_tail(client, name)}")
         try:
-            if urllib.request.urlopen(base_url + "/health", timeout=5).status == 200:
-                return time.monotonic() - start_time
+            return bool(urllib.request.urlopen(base_url + "/health", timeout=5).status == 200)
         except OSError:
-            pass
-        time.sleep(1)
-    raise Infeasible(f"not healthy after {timeout:.0f} s: {journal_tail(client, name)}")
+            return False
+
+    waited = wait_until(healthy, timeout, interval=1)
+    if waited is None:
+        raise Infeasible(f"not healthy after {timeout:.0f} s: {journal_tail(client, name)}")
+    return waited
 
 
 def journal_tail(client, name: str) -> str:

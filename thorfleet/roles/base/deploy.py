@@ -6,7 +6,7 @@ from pyinfra.facts.server import User
 
 from thorfleet.core.apt import apt_packages
 from thorfleet.core.fleet import FleetHost, FleetView
-from thorfleet.roles.base.operations import authorized_keys, jetson_stats, read_secret, wifi
+from thorfleet.roles.base.operations import authorized_keys, jetson_stats, wifi
 
 
 @deploy("base")
@@ -23,6 +23,6 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         jetson_stats(name=f"jetson-stats {base.jetson_stats_version}", version=base.jetson_stats_version,
                      index_url=base.pip_index_url, _sudo=True)
     if base.wifi:
-        password = read_secret(base.wifi.password, "base.wifi.password")
+        password = base.wifi.password.read()
         wifi(name=f"Wi-Fi {base.wifi.ssid}", ssid=base.wifi.ssid, password=password,
              interface=base.wifi.interface, hidden=base.wifi.hidden, _sudo=True)

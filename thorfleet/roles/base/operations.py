@@ -3,14 +3,12 @@
 import shlex
 import uuid
 
-from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from thorfleet.core.install import Commands
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.secret_file import is_current, secret_file_commands
-from thorfleet.core.types import SecretSource, SecretUnavailable
 from thorfleet.roles.base.facts import AuthorizedKeys, JetsonStats
 
 WIFI_CONNECTION = "thorfleet-wifi"
@@ -80,9 +78,3 @@ def wifi(ssid: str, password: str, interface: str | None = None, hidden: bool = 
     yield f"nmcli connection reload && nmcli connection up id {WIFI_CONNECTION}"
 
 
-def read_secret(source: SecretSource, what: str) -> str:
-    """A secret from the controller, or an error naming the config key before anything runs."""
-    try:
-        return source.read()
-    except SecretUnavailable as err:
-        raise OperationError(f"{what}: {err}") from None

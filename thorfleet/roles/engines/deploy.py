@@ -5,12 +5,10 @@ import ipaddress
 from typing import Any
 
 from pyinfra.api.deploy import deploy
-from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.core.fleet import BUILD_IDS, ENGINE_FRONTS, MODEL_CATALOGUE, FleetHost, FleetView
 from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
-from thorfleet.core.types import SecretSource, SecretUnavailable
 from thorfleet.roles.engines import commands
 from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine
 from thorfleet.roles.engines.files import engine_files
@@ -33,13 +31,6 @@ def health_url(engine: EngineBase) -> str:
     address = local_address(engine)
     shown = f"[{address}]" if ":" in address else address
     return f"http://{shown}:{engine.port}{engine.health_path}"
-
-
-def read_key(name: str, source: SecretSource) -> str:
-    try:
-        return source.read()
-    except SecretUnavailable as err:
-        raise PyinfraError(f"engines.{name}.api_key: {err}") from None
 
 
 def engine_fingerprint(unit: FleetHost, fleet: FleetView, engine: EngineBase, rendered: list[RenderedFile],
@@ -90,7 +81,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     config, fronts = unit.config, fleet.fact(ENGINE_FRONTS)
     service_users(config)
     for name, engine in config.engines.items():
-        key = read_key(name, engine.api_key) if engine.api_key else None
+        key = engine.api_key.read() if engine.api_key else None
         files = engine_files(config, name, engine)
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
                        fingerprint=engine_fingerprint(unit, fleet, engine, files, key), health_url=health_url(engine),

@@ -6,7 +6,6 @@ from pyinfra.operations import systemd
 
 from thorfleet.core.apt import apt_packages
 from thorfleet.core.fleet import FleetHost, FleetView
-from thorfleet.core.types import SecretUnavailable
 from thorfleet.roles.gateway.files import haproxy_cfg
 from thorfleet.roles.gateway.operations import haproxy_config
 from thorfleet.roles.gateway.routes import routes_at
@@ -19,7 +18,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     apt_packages(name="HAProxy", packages=list(PACKAGES), _sudo=True)
     try:
         content = haproxy_cfg(unit, fleet)
-    except (SecretUnavailable, ValueError) as err:
+    except ValueError as err:  # a key HAProxy could not take as it is
         raise PyinfraError(f"gateway: {err}") from None
     served = [r.model for r in routes_at(fleet, unit.name) if r.reachable]
     haproxy_config(name=f"Gateway routes for {', '.join(served) or 'no model'}", content=content, _sudo=True)

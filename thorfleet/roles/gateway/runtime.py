@@ -5,7 +5,6 @@ tunnel, so that no key is ever on a command line)."""
 import csv
 import json
 import shlex
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from thorfleet.core.fleet import TRANSCRIPTION, FleetHost, FleetView, RestartDra
 from thorfleet.core.http import bearer, send
 from thorfleet.core.http import get as http_get
 from thorfleet.core.ssh import forward, ssh_client
+from thorfleet.core.wait import wait_until
 from thorfleet.roles.gateway.files import SOCKET
 from thorfleet.roles.gateway.routes import ROUTES, Route
 
@@ -87,12 +87,17 @@ class Gateway:
 
     def wait_idle(self, servers: set[str], timeout: float) -> float:
         """Wait until no request is open on these servers; the seconds it took."""
-        started = time.monotonic()
-        while (busy := sum(r["open"] for r in self.servers() if r["server"] in servers)) > 0:
-            if time.monotonic() - started > timeout:
-                raise GatewayError(f"{', '.join(sorted(servers))} still had {busy} open request(s) after {timeout:.0f} s of draining")
-            time.sleep(0.5)
-        return time.monotonic() - started
+        busy = 0
+
+        def idle() -> bool:
+            nonlocal busy
+            busy = sum(r["open"] for r in self.servers() if r["server"] in servers)
+            return busy == 0
+
+        waited = wait_until(idle, timeout)
+        if waited is None:
+            raise GatewayError(f"{', '.join(sorted(servers))} still had {busy} open request(s) after {timeout:.0f} s of draining")
+        return waited
 
     @contextmanager
     def endpoint(self) -> Iterator[str]:

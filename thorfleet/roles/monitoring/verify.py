@@ -1,12 +1,13 @@
 """Prometheus on the monitoring host: running, listening where configured, the rendered rules loaded,
 and every target it scrapes up."""
 
-import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from thorfleet.core.checks import CheckedUnit
+from thorfleet.core.wait import wait_until
 from thorfleet.roles.monitoring.files import SERVICE
 from thorfleet.roles.monitoring.runtime import Prometheus, connect
 from thorfleet.roles.monitoring.targets import scrape_jobs
@@ -30,11 +31,14 @@ def test_prometheus_listens_where_configured(unit: CheckedUnit) -> None:
 
 def test_every_rendered_target_is_scraped_and_this_units_are_up(unit: CheckedUnit, prometheus: Prometheus) -> None:
     wanted = {(job.name, target) for job in scrape_jobs(unit.fleet, unit.name) for group in job.targets for target in group["targets"]}
-    for _ in range(60):  # a target just added is "unknown" until its first scrape
-        found = {(t["labels"]["job"], t["labels"]["instance"]): t for t in prometheus.targets() if t["labels"]["job"] != "prometheus"}
-        if all(t["health"] != "unknown" for t in found.values()):
-            break
-        time.sleep(1)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def scraped() -> bool:  # a target just added is "unknown" until its first scrape
+        found.clear()
+        found.update({(t["labels"]["job"], t["labels"]["instance"]): t for t in prometheus.targets() if t["labels"]["job"] != "prometheus"})
+        return all(t["health"] != "unknown" for t in found.values())
+
+    wait_until(scraped, 60, interval=1)
     assert set(found) == wanted
     # Other units' targets are each unit's own check (and an alert): a rollout's gate on this host must
     # not fail because another unit is cut off meanwhile.

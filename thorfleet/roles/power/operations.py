@@ -15,6 +15,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from thorfleet.core.failure import failure, log_failure
 from thorfleet.core.install import Commands
 from thorfleet.core.paths import CLOCKS_UNIT, ORIGINAL_CLOCKS
+from thorfleet.core.wait import wait_until
 from thorfleet.roles.power.facts import BootId, JetsonClocks, NvpmodelMode, NvpmodelModes
 from thorfleet.roles.power.files import JETSON_CLOCKS, unit_paths
 
@@ -80,15 +81,14 @@ def _reboot_into(host: Any, mode_id: int) -> bool:
     host.run_shell_command(
         StringCommand(f"( sleep 1 && echo YES | nvpmodel -m {mode_id} ) </dev/null >/dev/null 2>&1 &"), _sudo=True
     )
-    time.sleep(5)
+    time.sleep(5)  # nvpmodel has begun the reboot
     host.disconnect()
-    deadline = time.monotonic() + REBOOT_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def rebooted() -> bool:
         host.connect(show_errors=False)
-        if host.connected and host.get_fact(BootId) != before:
-            return True
-        time.sleep(2)
-    return False
+        return bool(host.connected and host.get_fact(BootId) != before)
+
+    return wait_until(rebooted, REBOOT_TIMEOUT, interval=2) is not None
 
 
 @operation()

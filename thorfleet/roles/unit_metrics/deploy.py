@@ -2,7 +2,6 @@
 collector feeding its textfile folder."""
 
 from pyinfra.api.deploy import deploy
-from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -11,7 +10,6 @@ from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import JETSON_METRICS_UNIT
 from thorfleet.core.secret_file import secret_file
-from thorfleet.core.types import SecretUnavailable
 from thorfleet.roles.unit_metrics.files import PACKAGE, SERVICE, WEB_CONFIG, plain_files, web_config_file
 
 
@@ -19,10 +17,7 @@ from thorfleet.roles.unit_metrics.files import PACKAGE, SERVICE, WEB_CONFIG, pla
 def apply(unit: FleetHost, fleet: FleetView) -> None:
     config = unit.config
     apt_packages(name="node exporter", packages=[PACKAGE], _sudo=True)
-    try:
-        web = web_config_file(config)
-    except SecretUnavailable as err:
-        raise PyinfraError(f"unit_metrics.password: {err}") from None
+    web = web_config_file(config)
     if web:
         auth = secret_file(name="node exporter's basic authentication (a bcrypt hash)", path=WEB_CONFIG, content=web,
                            group="prometheus", mode="640", _sudo=True)
