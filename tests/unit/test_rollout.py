@@ -93,3 +93,120 @@ def test_the_summary_says_what_changed_in_each_engines_command_line():
     assert build == "qwen3-8b: /b/1/llama-server → /b/2/llama-server" and model == "same"
     assert flags.splitlines() == ["qwen3-8b: --jinja → -", "qwen3-8b: --top-k 20 → 30"]
     assert _changes(before, before) == ("same", "same", "same")
+
+
+class FakeSteps:
+    """The rollout's steps on pretend units: what each step did, in order, and failures on demand."""
+
+    def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False):
+        self.done: list[tuple[str, str]] = []
+        self.gate_fails, self.drain_times_out, self.unreachable = set(gate_fails), set(drain_times_out), set(unreachable)
+        self.gateway_down = gateway_down
+        self.flags = {}
+
+    def session(self):
+        from contextlib import nullcontext
+
+        from thorfleet.roles.gateway.runtime import GatewayError
+
+        if self.gateway_down:
+            raise GatewayError("the gateway gw cannot be reached: TimeoutError: timed out")
+        return nullcontext()
+
+    def engines(self, host):
+        from thorfleet.rollout.steps import Unreachable
+
+        if host in self.unreachable:
+            raise Unreachable("unreachable: NoValidConnectionsError: refused")
+        self.done.append((host, "engines"))
+        return {"e": {"command_line": f"llama-server {self.flags.get(host, '--old')}", "model_file": "/m"}}
+
+    def drain(self, host):
+        from thorfleet.roles.gateway.runtime import GatewayError
+
+        self.done.append((host, "drain"))
+        if host in self.drain_times_out:
+            raise GatewayError(f"{host}.e still had 2 open request(s) after 30 s of draining")
+        return ["drained at gw in 0.1 s"]
+
+    def deploy(self, host):
+        self.done.append((host, "deploy"))
+        self.flags[host] = "--new"
+        return True, ""
+
+    def gate(self, host):
+        self.done.append((host, "gate"))
+        return (False, "verify: test_engine_is_healthy[x]") if host in self.gate_fails else (True, "verify: 12 passed")
+
+    def enable(self, host, ok):
+        self.done.append((host, "ready" if ok else "maint"))
+
+
+def rollout_of(steps, tmp_path, batches=(["a"], ["b", "c"]), max_fail=0.0, skip_unreachable=False, state=None):
+    from thorfleet.rollout.run import Rollout
+    from thorfleet.rollout.state import RolloutState
+
+    state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail)
+    path = tmp_path / "rollout.json"
+    return Rollout(steps, state, path, skip_unreachable, lambda line: None), state, path
+
+
+def steps_of(steps, host):
+    return [step for unit, step in steps.done if unit == host]
+
+
+def test_each_unit_is_drained_deployed_gated_and_put_back_in_that_order(tmp_path):
+    steps = FakeSteps()
+    rollout, state, path = rollout_of(steps, tmp_path)
+    assert rollout.run()
+    for host in "abc":
+        assert steps_of(steps, host) == ["engines", "drain", "deploy", "gate", "engines", "ready"]
+        assert state.units[host].state == "done" and state.units[host].after["e"]["command_line"].endswith("--new")
+    assert [unit for unit, _ in steps.done][:6] == ["a"] * 6  # the canary alone, first
+
+
+def test_a_canary_that_fails_its_gate_stops_the_rollout_and_stays_out_of_the_gateway(tmp_path):
+    steps = FakeSteps(gate_fails={"a"})
+    rollout, state, path = rollout_of(steps, tmp_path)
+    assert not rollout.run()
+    assert steps_of(steps, "a")[-1] == "maint" and state.units["a"].state == "failed"
+    assert steps_of(steps, "b") == steps_of(steps, "c") == []  # untouched, serving
+    assert "batch 1: 1 of 1 unit(s) failed" in state.stopped
+    from thorfleet.rollout.state import RolloutState
+    assert RolloutState.load(path).stopped == state.stopped
+
+
+def test_a_drain_that_times_out_fails_the_unit_before_anything_is_deployed(tmp_path):
+    steps = FakeSteps(drain_times_out={"a"})
+    rollout, state, _ = rollout_of(steps, tmp_path)
+    assert not rollout.run()
+    assert steps_of(steps, "a") == ["engines", "drain"] and "open request(s)" in state.units["a"].reason
+
+
+def test_an_unreachable_gateway_stops_the_rollout_before_any_unit_is_touched(tmp_path):
+    steps = FakeSteps(gateway_down=True)
+    rollout, state, _ = rollout_of(steps, tmp_path)
+    assert not rollout.run()
+    assert steps.done == [] and "gateway gw cannot be reached" in state.stopped
+
+
+def test_an_unreachable_unit_is_skipped_when_asked_and_the_rest_go_on(tmp_path):
+    steps = FakeSteps(unreachable={"b"})
+    rollout, state, _ = rollout_of(steps, tmp_path, max_fail=50, skip_unreachable=True)
+    assert rollout.run()
+    assert state.units["b"].state == "skipped" and "refused" in state.units["b"].reason
+    assert steps_of(steps, "c")[-1] == "ready"
+
+
+def test_resume_carries_on_with_the_units_not_done_and_keeps_their_first_state(tmp_path):
+    steps = FakeSteps(gate_fails={"b"})
+    rollout, state, path = rollout_of(steps, tmp_path, batches=(["a"], ["b"], ["c"]))
+    assert not rollout.run() and state.units["a"].state == "done"
+    before_b = state.units["b"].before
+    from thorfleet.rollout.state import RolloutState
+    resumed = FakeSteps()
+    resumed.flags = dict(steps.flags)  # b runs what its failed deploy left
+    rollout, state, _ = rollout_of(resumed, tmp_path, state=RolloutState.load(path))
+    assert rollout.run()
+    assert steps_of(resumed, "a") == []  # done already: not drained again
+    assert state.units["b"].state == "done" and state.units["b"].before == before_b

@@ -8,7 +8,8 @@ from rich.table import Table
 
 from thorfleet.commands.common import console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
-from thorfleet.rollout.run import DEPLOY_FILE, Rollout
+from thorfleet.rollout.run import Rollout
+from thorfleet.rollout.steps import DEPLOY_FILE, LiveSteps
 from thorfleet.rollout.state import DONE, RolloutState, state_path
 
 
@@ -48,7 +49,8 @@ def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable
     if not fleet.with_role("gateway"):
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
-    ok = Rollout(fleet, state, skip_unreachable, lambda line: console.print(line, highlight=False, markup=False)).run()
+    steps = LiveSteps(fleet, path.parent / "rollout-logs")
+    ok = Rollout(steps, state, path, skip_unreachable, lambda line: console.print(line, highlight=False, markup=False)).run()
     console.print(summary(state))
     if state.stopped:
         errors.print(f"stopped: {state.stopped}; units not reached are untouched. Fix, then `thorfleet rollout {inventory} --resume`.",

@@ -1,0 +1,111 @@
+"""What a rollout does to one unit, step by step, behind one interface (`Steps`): the rollout's logic
+(rollout/run.py) drives it, `LiveSteps` does it on the fleet (SSH, the gateways' runtime API, pyinfra,
+`thorfleet verify`), and the unit tests drive the same logic with fakes in seconds."""
+
+import subprocess
+import sys
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+from typing import Any, Protocol
+
+import paramiko
+
+from thorfleet.bench.run import engine_context
+from thorfleet.core.ssh import ssh_client
+from thorfleet.fleet import Fleet
+from thorfleet.roles.gateway.runtime import Gateway, GatewayError
+from thorfleet.verify import run_suite
+
+DEPLOY_TIMEOUT = 3600
+DEPLOY_FILE = "deploy.py"  # the project's deploy, in the directory thorfleet runs from (as pyinfra's own CLI)
+
+
+class Unreachable(Exception):
+    """The unit cannot be reached (the message says how it failed)."""
+
+
+class Steps(Protocol):
+    def session(self) -> AbstractContextManager[None]:
+        """Held for the whole rollout (the gateways' connections); GatewayError when one cannot be reached."""
+
+    def engines(self, host: str) -> dict[str, Any]:
+        """Each engine's command line and model file on the unit; Unreachable when it cannot be reached."""
+
+    def drain(self, host: str) -> list[str]:
+        """The unit out of every gateway, its open requests waited for; what happened, a line each. GatewayError."""
+
+    def deploy(self, host: str) -> tuple[bool, str]:
+        """The deploy of this unit alone: (ok, why not)."""
+
+    def gate(self, host: str) -> tuple[bool, str]:
+        """The unit's checks after its deploy: (passed, what they said)."""
+
+    def enable(self, host: str, ok: bool) -> None:
+        """Back into every gateway when it passed; kept out (maintenance) when it failed. GatewayError."""
+
+
+class LiveSteps:
+    """The steps on a real fleet."""
+
+    def __init__(self, fleet: Fleet, log_dir: Path):
+        self.fleet, self.log_dir = fleet, log_dir
+        self.gateways: list[Gateway] = []
+
+    def session(self) -> AbstractContextManager[None]:
+        stack = ExitStack()
+        for host in self.fleet.with_role("gateway"):
+            try:
+                self.gateways.append(stack.enter_context(Gateway(host)))
+            except (OSError, paramiko.SSHException) as err:
+                stack.close()
+                raise GatewayError(f"the gateway {host.name} cannot be reached: {type(err).__name__}: {err}") from None
+        return stack
+
+    def engines(self, host: str) -> dict[str, Any]:
+        fleet_host = self.fleet.hosts[host]
+        try:
+            client = ssh_client(fleet_host)
+        except Exception as err:  # paramiko raises many kinds (timeouts, refused, auth): each is "unreachable"
+            raise Unreachable(f"unreachable: {type(err).__name__}: {err}") from None
+        try:
+            found = {}
+            for name, engine in fleet_host.config.engines.items():
+                context = engine_context(client, fleet_host, name, engine)
+                found[name] = {"command_line": context["command_line"], "model_file": context.get("model_file", "")}
+            return found
+        finally:
+            client.close()
+
+    def drain(self, host: str) -> list[str]:
+        said = []
+        for gateway in self.gateways:
+            if drained := gateway.set_unit_state(host, "drain"):
+                waited = gateway.wait_idle(set(drained), gateway.config.drain_timeout_s)
+                said.append(f"drained at {gateway.fleet_host.name} in {waited:.1f} s")
+        return said
+
+    def deploy(self, host: str) -> tuple[bool, str]:
+        """The deploy as `pyinfra -y INVENTORY deploy.py --limit HOST`, its output in log_dir/HOST.log."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{host}.log"
+        with log.open("w") as out:
+            status = subprocess.call([sys.executable, "-m", "pyinfra", "-y", str(self.fleet.inventory), DEPLOY_FILE, "--limit", host],
+                                     stdout=out, stderr=subprocess.STDOUT, timeout=DEPLOY_TIMEOUT)
+        if status == 0:
+            return True, ""
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+        # thorfleet's own reason first (an engine that did not answer, a refused flag), else pyinfra's
+        reasons = [line for line in lines if "thorfleet:" in line and "warning:" not in line] or [l for l in lines if "Error" in l]
+        return False, f"deploy failed: {(reasons or ['exit status ' + str(status)])[-1][:300]} (log: {log})"
+
+    def gate(self, host: str) -> tuple[bool, str]:
+        """The unit's verify checks: among them, each of its engines up at every gateway and answering
+        a request pinned to it through the gateway (roles/gateway/verify.py), drained as it still is."""
+        status, counts, failures = run_suite(str(self.fleet.inventory), host, [host], quiet=True)
+        if status != 0:
+            return False, f"verify: {', '.join(f.split('::', 1)[-1] for f in failures[:3]) or 'exit status ' + str(status)}"
+        return True, f"verify: {counts.get(host, {}).get('passed', 0)} passed"
+
+    def enable(self, host: str, ok: bool) -> None:
+        for gateway in self.gateways:
+            gateway.set_unit_state(host, "ready" if ok else "maint")
