@@ -1,9 +1,10 @@
-"""Apply the roles a host applies, in the registry's order, each with the host and the fleet view."""
+"""Apply the roles a host applies, in the fleet's order (thorfleet's, then the project's own), each with
+the host and the fleet view."""
 
 from pyinfra.api.exceptions import PyinfraError
 
+from thorfleet.core.render import project_templates
 from thorfleet.fleet.inventory import FLEET_KEY, HOST_KEY
-from thorfleet.roles import ROLES
 
 
 def apply_roles(host) -> None:
@@ -13,6 +14,7 @@ def apply_roles(host) -> None:
             f"{host.name} has no thorfleet configuration: the inventory file must end with "
             "`attach_config(globals())` (see inventory/lab.py)"
         )
-    for role in ROLES:
-        if fleet_host.applies(role.name):
-            role.apply(fleet_host, fleet)
+    with project_templates(fleet.config_dir):
+        for role in fleet.roles:
+            if fleet_host.applies(role.name):
+                role.apply(fleet_host, fleet)

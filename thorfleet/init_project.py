@@ -1,5 +1,5 @@
 """`thorfleet init DIR`: a fleet project of the user's own, from the worked example shipped in the
-package (thorfleet/scaffold/: links to this repository's inventory/, group_vars/, host_vars/ and
+package (thorfleet/scaffold/: links to this repository's inventory/, group_vars/, host_vars/, roles/ and
 deploy.py, plus a README of the next steps)."""
 
 from importlib import resources
@@ -23,7 +23,7 @@ def scaffold_files(lab: bool) -> dict[str, str]:
             relative = f"{prefix}{entry.name}"
             if entry.is_dir():
                 walk(entry, relative + "/")
-            elif entry.name.endswith((".py", ".yml", ".md")) and (lab or not is_lab_file(relative)):
+            elif entry.name.endswith((".py", ".yml", ".md", ".j2")) and (lab or not is_lab_file(relative)):
                 found[relative] = entry.read_text(encoding="utf-8")
 
     walk(SCAFFOLD, "")

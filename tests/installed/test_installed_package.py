@@ -34,7 +34,8 @@ def test_the_installed_package_works_outside_the_checkout(installed, tmp_path):
     made = run(installed / "thorfleet", "init", "fleet", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     fleet = tmp_path / "fleet"
-    assert {"deploy.py", "inventory/lab.py", "group_vars/all.yml", "README.md"} <= \
+    assert {"deploy.py", "inventory/lab.py", "group_vars/all.yml", "README.md", "roles/order.yml",
+            "roles/fleet_hosts/__init__.py", "roles/fleet_hosts/block.j2"} <= \
         {str(p.relative_to(fleet)) for p in fleet.rglob("*") if p.is_file()}
     assert not (fleet / "inventory/sim.py").exists(), "the lab's files come only with --lab"
     valid = run(installed / "thorfleet", "validate", "inventory/lab.py", cwd=fleet)
@@ -43,8 +44,9 @@ def test_the_installed_package_works_outside_the_checkout(installed, tmp_path):
     assert rendered.returncode == 0, rendered.stderr
     assert "==> /etc/systemd/system/thorfleet-qwen3-8b.service" in rendered.stdout
     assert "keys merged into the unit's file" in rendered.stdout  # daemon.json is an overlay
+    assert "==> /etc/hosts" in rendered.stdout and "role fleet_hosts" in rendered.stdout  # the project's own role
     # No top-level `roles` module, no lab dependencies, and `thorfleet lab` says how to get it.
-    assert run(installed / "python", "-c", "import roles", cwd=fleet).returncode != 0
+    assert run(installed / "python", "-c", "import roles", cwd=tmp_path).returncode != 0
     requires = run(installed / "pip", "show", "thorfleet", cwd=fleet).stdout
     assert "Requires:" in requires and "gguf" not in requires and "numpy" not in requires
     assert run(installed / "python", "-c", "import gguf", cwd=fleet).returncode != 0

@@ -7,6 +7,7 @@ import pytest
 
 from thorfleet.roles.docker.files import DAEMON_JSON
 from thorfleet.lab import faults
+from thorfleet.fleet import load_fleet
 from thorfleet.verify import run_suite
 
 from .helpers import converge, project_with, ssh
@@ -43,7 +44,7 @@ def test_converge_then_a_second_run_changes_nothing_and_verify_passes(inventory)
     assert second.returncode == 0, second.output[-3000:]
     assert second.changed() == [], f"changed on the second run: {second.changed()}"
     hosts = ["sim-01", "sim-02", "sim-03"]
-    status, per_host, failures = run_suite(str(inventory), None, hosts)
+    status, per_host, failures = run_suite(load_fleet(inventory), None, hosts)
     assert status == 0, failures
     assert all(per_host[h]["passed"] and not per_host[h]["skipped"] for h in hosts), per_host
 

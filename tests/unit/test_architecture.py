@@ -8,6 +8,7 @@ checked without being listed here."""
 
 import ast
 from importlib import resources
+from importlib.metadata import packages_distributions
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -95,7 +96,12 @@ def test_only_the_commands_import_the_lab():
     users = sorted(m for m in MODULES if layer_of(m) not in ("lab", "commands")
                    and any(layer_of(t) == "lab" for t in imports_of(m)))
     assert users == []
-    assert find_spec("roles") is None  # no top-level `roles` module
+
+
+def test_the_package_installs_no_top_level_roles_module():
+    """`roles/` is a fleet project's own folder (this repository's worked example has one): the package
+    ships its roles inside `thorfleet.roles` only."""
+    assert "thorfleet" not in packages_distributions().get("roles", [])
 
 
 def test_host_config_keys_come_from_the_registry():

@@ -16,7 +16,7 @@ def verify(inventory: str, limit: str | None) -> None:
     """Check converged hosts against their configuration (each role's checks, testinfra over SSH)."""
     fleet = load(inventory)
     hosts = [h for h in fleet.hosts if not limit or h in limit.split(",")]
-    status, per_host, failures = run_suite(inventory, limit, hosts)
+    status, per_host, failures = run_suite(fleet, limit, hosts)
     table = Table(title=f"thorfleet verify {inventory}")
     for column in ("host", "passed", "failed", "skipped", "verdict"):
         table.add_column(column)

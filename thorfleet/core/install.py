@@ -1,7 +1,7 @@
 """Install a role's rendered files on the unit: all of them checked with one command, and only those
 that differ (content, mode or owner) uploaded, with pyinfra's diff of each change."""
 
-from collections.abc import Generator
+from collections.abc import Collection, Generator
 from hashlib import sha256
 from io import StringIO
 from typing import Any
@@ -59,14 +59,15 @@ def files_installed(files: list[RenderedFile]) -> Commands:
     if not stale:
         host.noop(f"{len(files)} files are current: {', '.join(f.dest for f in files)}")
         return
-    yield from install_commands(stale, found)
+    yield from install_commands(stale, [path for path, file in found.items() if file])
 
 
-def install_commands(stale: list[RenderedFile], found: dict[str, FileState]) -> Commands:
-    """Stage each file privately and move it into place whole, showing pyinfra's diff of the change."""
+def install_commands(stale: list[RenderedFile], existing: Collection[str]) -> Commands:
+    """Stage each file privately and move it into place whole, showing pyinfra's diff of the change
+    against the unit's file (`existing`: the destinations already there)."""
     for rendered in stale:
         if state.config.DIFF:
-            current = host.get_fact(FileContents, path=rendered.dest) if found.get(rendered.dest) else None
+            current = host.get_fact(FileContents, path=rendered.dest) if rendered.dest in existing else None
             host.log(f"Will {'modify' if current is not None else 'create'} {rendered.dest}", logger.info)
             for line in generate_color_diff([line + "\n" for line in current or []], rendered.content.splitlines(True)):
                 logger.info("  %s", line)

@@ -1,7 +1,12 @@
 """Render every file the deploy writes on a host, the same way for `thorfleet render` and the deploy."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -20,10 +25,21 @@ class RenderedFile:
     merged: bool = False
 
 
-def _environment() -> jinja2.Environment:
+SHIPPED = jinja2.PackageLoader("thorfleet", ".")  # names relative to the package: roles/power/x.j2
+# The fleet project whose templates come first while its files are rendered (host_files, the deploy).
+_project: ContextVar[Path | None] = ContextVar("thorfleet_project_templates", default=None)
+
+
+@cache
+def _environment(project: Path | None) -> jinja2.Environment:
+    """A project's templates first, by the same names: `templates/roles/<role>/x.j2` replaces the shipped
+    template of that name, and a project role's own `roles/<name>/x.j2` is found in the project."""
+    loader: jinja2.BaseLoader = SHIPPED
+    if project is not None:
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([project / "templates", project]), SHIPPED])
     # As pyinfra's files.template: StrictUndefined, trailing newline kept; block tags leave no blank lines.
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("thorfleet", "."),  # names relative to the package: roles/power/x.j2
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -37,12 +53,20 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-ENVIRONMENT = _environment()
+@contextmanager
+def project_templates(project: Path) -> Iterator[None]:
+    """Render with this fleet project's templates first, inside the block."""
+    token = _project.set(project.resolve())
+    try:
+        yield
+    finally:
+        _project.reset(token)
 
 
 def render_template(template: str, **context: Any) -> str:
-    """Render a template by its path inside the thorfleet package, e.g. `roles/power/jetson-clocks.service.j2`."""
-    return ENVIRONMENT.get_template(template).render(template_name=template, **context)
+    """Render a template by its path inside the thorfleet package (or the project, see project_templates),
+    e.g. `roles/power/jetson-clocks.service.j2`."""
+    return _environment(_project.get()).get_template(template).render(template_name=template, **context)
 
 
 def shown_secret(source: SecretSource) -> str:

@@ -18,6 +18,8 @@ from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.role import Role
 from thorfleet.fleet.errors import ConfigError, ConfigIssue, merge_hosts
 from thorfleet.fleet.loader import Origin, load_host
+from thorfleet.fleet.project_roles import project_roles
+from thorfleet.fleet.schema import host_config_model
 from thorfleet.fleet.stray_files import stray_files
 from thorfleet.roles import ROLES
 
@@ -29,9 +31,10 @@ _plan_memory = True  # a unit whose engines do not fit is refused; `hosts --memo
 
 
 class Fleet(FleetView):
-    """The fleet view, with what loading it found: warnings (files that apply to nothing, settings
-    known to be slow) each naming its file."""
+    """The fleet view, with what loading it found: the roles (thorfleet's, then the project's own) and
+    warnings (files that apply to nothing, settings known to be slow), each naming its file."""
 
+    roles: tuple[Role, ...]
     warnings: list[ConfigIssue]
 
 
@@ -60,7 +63,7 @@ def _host_name(entry: str | tuple[str, dict[str, Any]]) -> str:
     return entry[0] if isinstance(entry, tuple) else entry
 
 
-def _applied_roles(config: Any, groups: list[str], declared: set[str]) -> tuple[str, ...]:
+def _applied_roles(roles: tuple[Role, ...], config: Any, groups: list[str], declared: set[str]) -> tuple[str, ...]:
     """The roles the host applies: those its config names, and for a group role only on that
     group's hosts (or, when the inventory declares no such group, its `group_default`'s)."""
     def in_group(role: Role) -> bool:
@@ -69,7 +72,7 @@ def _applied_roles(config: Any, groups: list[str], declared: set[str]) -> tuple[
         group = role.group if role.group in declared or role.group_default is None else role.group_default
         return group in groups
 
-    return tuple(role.name for role in ROLES if role.name in config.roles and in_group(role))
+    return tuple(role.name for role in roles if role.name in config.roles and in_group(role))
 
 
 def build_fleet(namespace: dict[str, Any], secrets: bool, memory_plan: bool = True) -> Fleet:
@@ -85,29 +88,32 @@ def build_fleet(namespace: dict[str, Any], secrets: bool, memory_plan: bool = Tr
             membership.setdefault(name, []).append(group)
             if isinstance(entry, tuple):
                 connection.setdefault(name, {}).update(entry[1])
+    roles = ROLES + project_roles(config_dir)
+    model = host_config_model(roles)
     issues, warnings = stray_files(config_dir, inventory.resolve().parent, set(groups) | {file_group}, set(membership))
     hosts: dict[str, FleetHost] = {}
     origins: dict[str, Origin] = {}
     for name, host_groups in membership.items():
         ordered = host_groups + ([file_group] if file_group not in host_groups else [])
         try:
-            config, origins[name] = load_host(config_dir, ordered, name, secrets)
+            config, origins[name] = load_host(config_dir, ordered, name, secrets, model)
         except ConfigError as err:
             issues += err.issues
             continue
         hosts[name] = FleetHost(name, tuple(ordered), config, connection.get(name, {}),
-                                _applied_roles(config, ordered, set(groups)))
+                                _applied_roles(roles, config, ordered, set(groups)))
     if issues:
         raise ConfigError(issues)
-    fleet = Fleet(inventory, config_dir, hosts, {key.name: provide for role in ROLES for key, provide in role.fleet.items()},
+    fleet = Fleet(inventory, config_dir, hosts, {key.name: provide for role in roles for key, provide in role.fleet.items()},
                   memory_plan=memory_plan)
-    for role in ROLES:
+    fleet.roles = roles
+    for role in roles:
         for problem in role.fleet_problems(fleet):
             issues += origins[problem.host].issues([(problem.key, problem.reason)], problem.host)
     if issues:
         raise ConfigError(issues)
     for host in hosts.values():
-        for role in ROLES:
+        for role in roles:
             if host.applies(role.name):
                 warnings += origins[host.name].issues(role.advice(host, fleet), host.name)
     fleet.warnings = merge_hosts(warnings)

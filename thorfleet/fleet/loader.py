@@ -191,7 +191,8 @@ def load_host_config(config_dir: Path, groups: list[str], host: str, secrets: bo
     return load_host(config_dir, groups, host, secrets)[0]
 
 
-def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False) -> tuple[HostChecks, Origin]:
+def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = False,
+              model: type[HostChecks] = HostConfig) -> tuple[HostChecks, Origin]:
     """One host's validated configuration, and which file set each key (so that a problem the fleet
     finds later still names its file); raise ConfigError listing every problem.
 
@@ -201,7 +202,7 @@ def load_host(config_dir: Path, groups: list[str], host: str, secrets: bool = Fa
     layers = find_layers(config_dir, groups, host)
     data, origin = merge_layers(layers)
     try:
-        config = HostConfig.model_validate(data)
+        config = model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(redacted(issues_from_validation(err, data, origin, host), secret_values(data)))
     problems = config.problems() + (unreadable_secrets(config) if secrets else [])

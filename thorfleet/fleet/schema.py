@@ -1,18 +1,21 @@
-"""The whole configuration of one host: the keys of every role in the registry, plus the checks across roles."""
+"""The whole configuration of one host: the keys of every role in the registry (thorfleet's, then a
+project's own), plus the checks across roles."""
 
+from collections.abc import Sequence
 from functools import cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from thorfleet.core.role import Role
 from thorfleet.core.types import SecretSource, StrictModel
-from thorfleet.roles import ROLE_NAMES, ROLES
-
-RoleName = Literal[tuple(ROLE_NAMES)]  # type: ignore[valid-type]  # the registry's names, known at import
+from thorfleet.roles import ROLES
 
 
 class HostChecks(StrictModel):
     """What every host's configuration answers, whatever its roles' keys."""
+
+    registry: ClassVar[tuple[Role, ...]] = ROLES  # the roles whose keys the model holds, in the deploy's order
 
     def secrets(self) -> list[tuple[tuple[str, ...], SecretSource]]:
         """Every secret this host needs, with its key path (engines.<name>.api_key, base.wifi.password...)."""
@@ -36,19 +39,32 @@ class HostChecks(StrictModel):
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Checks that span several keys, from every role; each problem is (key path, reason)."""
-        return [problem for role in ROLES for problem in role.problems(self)]
+        return [problem for role in self.registry for problem in role.problems(self)]
 
 
-# Assembled from the registry (a role owns its keys and their typed models); code that reads a host's
-# configuration across roles types it as HostChecks or Any.
-HostConfig: type[HostChecks] = create_model(  # type: ignore[call-overload]
-    "HostConfig",
-    __base__=HostChecks,
-    __doc__="Everything thorfleet applies to one unit.",
-    roles=(list[RoleName], Field(default_factory=lambda: list(ROLE_NAMES),  # type: ignore[valid-type]
-                                 description=f"Roles applied to the host, always in the order {', '.join(ROLE_NAMES)}.")),
-    **{key: spec for role in ROLES for key, spec in role.config.items()},
-)
+_models: dict[tuple[int, ...], type[HostChecks]] = {}
+
+
+def host_config_model(roles: Sequence[Role]) -> type[HostChecks]:
+    """The model of a host's configuration for these roles: each role owns its keys and their typed
+    models (code that reads a host's configuration across roles types it as HostChecks or Any)."""
+    key = tuple(id(role) for role in roles)
+    if key not in _models:
+        names = [role.name for role in roles]
+        role_name = Literal[tuple(names)]  # type: ignore[valid-type]
+        _models[key] = create_model(  # type: ignore[call-overload]
+            "HostConfig",
+            __base__=HostChecks,
+            __doc__="Everything thorfleet applies to one unit.",
+            roles=(list[role_name], Field(default_factory=lambda: list(names),  # type: ignore[valid-type]
+                                          description=f"Roles applied to the host, always in the order {', '.join(names)}.")),
+            **{key: spec for role in roles for key, spec in role.config.items()},
+        )
+        _models[key].registry = tuple(roles)
+    return _models[key]
+
+
+HostConfig = host_config_model(ROLES)
 
 
 @cache

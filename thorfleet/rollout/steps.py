@@ -101,7 +101,7 @@ class LiveSteps:
     def gate(self, host: str) -> tuple[bool, str]:
         """The unit's verify checks: among them, each of its engines up at every gateway and answering
         a request pinned to it through the gateway (roles/gateway/verify.py), drained as it still is."""
-        status, counts, failures = run_suite(str(self.fleet.inventory), host, [host], quiet=True)
+        status, counts, failures = run_suite(self.fleet, host, [host], quiet=True)
         if status != 0:
             return False, f"verify: {', '.join(f.split('::', 1)[-1] for f in failures[:3]) or 'exit status ' + str(status)}"
         return True, f"verify: {counts.get(host, {}).get('passed', 0)} passed"

@@ -11,23 +11,30 @@ from collections import Counter
 from importlib.util import find_spec
 from pathlib import Path
 
-from thorfleet.roles import ROLES
+from thorfleet.core.role import Role
+from thorfleet.fleet import Fleet
 
 
-def check_modules() -> list[str]:
-    """The files of every role's checks, from the installed package."""
-    return [find_spec(role.checks).origin for role in ROLES if role.checks]
+def check_modules(roles: tuple[Role, ...]) -> list[str]:
+    """The files of every role's checks: thorfleet's from the installed package, a project's own from
+    its roles/ folder."""
+    found = []
+    for role in roles:
+        spec = find_spec(role.checks) if role.checks else None
+        if spec is not None and spec.origin:
+            found.append(spec.origin)
+    return found
 
 
-def run_suite(inventory: str, limit: str | None, hosts: list[str], quiet: bool = False) -> tuple[int, dict[str, Counter], list[str]]:
+def run_suite(fleet: Fleet, limit: str | None, hosts: list[str], quiet: bool = False) -> tuple[int, dict[str, Counter], list[str]]:
     """(pytest's exit status, per host: passed/failed/skipped counts, the failures' ids); `quiet`
     keeps pytest's own output off the terminal."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.xml"
         # No configuration file of the working directory applies: the checks run as installed.
-        command = [sys.executable, "-m", "pytest", *check_modules(), "-q", "-p", "no:cacheprovider",
+        command = [sys.executable, "-m", "pytest", *check_modules(fleet.roles), "-q", "-p", "no:cacheprovider",
                    "-p", "thorfleet.verify.plugin", "-c", os.devnull, "--rootdir", scratch,
-                   "--inventory", inventory, f"--junitxml={report}"]
+                   "--inventory", str(fleet.inventory), f"--junitxml={report}"]
         if limit:
             command += ["--limit", limit]
         status = subprocess.call(command, stdout=subprocess.DEVNULL if quiet else None)

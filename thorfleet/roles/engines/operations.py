@@ -97,7 +97,7 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
     if secret is not None and key_stale:
         yield from secret.commands()
     if stale:
-        yield from install_commands(stale, status["files"])
+        yield from install_commands(stale, [path for path, file in status["files"].items() if file])
         yield "systemctl daemon-reload"
     if not restart:
         return
