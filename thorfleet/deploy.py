@@ -15,6 +15,8 @@ def apply_roles(host) -> None:
             "`attach_config(globals())` (see inventory/lab.py)"
         )
     with project_templates(fleet.config_dir):
-        for role in fleet.roles:
+        # pyinfra tells operations apart by the line numbers of their calls alone: the role's place in
+        # the fleet's roles (the same on every host) keeps two roles' operations from being taken for one.
+        for role in host.loop(fleet.roles):
             if fleet_host.applies(role.name):
                 role.apply(fleet_host, fleet)

@@ -130,6 +130,7 @@ class EngineEndpoint:
     build: str | None = None  # builds.<key> a native engine runs
     image: str | None = None  # the image a container engine runs
     model: str | None = None  # models.<key> it serves
+    deployed: bool = True  # whether its host applies the engines role (and so runs it)
 
 
 ENGINE_ENDPOINTS: FactKey[tuple[EngineEndpoint, ...]] = FactKey("engines.endpoints")

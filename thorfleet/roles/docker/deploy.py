@@ -21,7 +21,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     if users:
         docker_group(name="docker group", users=users, _sudo=True)
     # The images the unit's container engines run come with the rest (an archive of one is loaded instead).
-    engine_images = [e.image for e in endpoints_of(fleet, unit.name) if e.image and e.image not in docker.image_archives]
+    engine_images = [e.image for e in endpoints_of(fleet, unit.name) if e.deployed and e.image and e.image not in docker.image_archives]
     pull = sorted(set(docker.pull_images) | set(engine_images))
     if pull or docker.image_archives:
         images(name="Docker images", pull=pull, archives=docker.image_archives, _sudo=True)

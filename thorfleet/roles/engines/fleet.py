@@ -15,15 +15,18 @@ ROLE = "engines"
 
 
 def endpoints(fleet: FleetView) -> tuple[EngineEndpoint, ...]:
+    """Every engine the hosts' configurations declare (a host that does not apply the engines role still
+    has its engines' builds and models made: `deployed` says whether it runs them)."""
     found = []
-    for host in fleet.with_role(ROLE):
+    for host in fleet.hosts.values():
         for name, engine in host.config.engines.items():
             found.append(EngineEndpoint(
                 unit=host.name, engine=name, kind=engine.kind, served_name=served_name(name, engine),
                 serves=engine.serves or "", bind=engine.bind, port=engine.port, health_path=engine.health_path,
                 api_key=engine.api_key, metrics=engine.metrics,
                 build=engine.build if isinstance(engine, NativeEngine) else None,
-                image=engine.image if isinstance(engine, ContainerEngine) else None, model=engine.model))
+                image=engine.image if isinstance(engine, ContainerEngine) else None, model=engine.model,
+                deployed=host.applies(ROLE)))
     return tuple(found)
 
 
@@ -36,7 +39,7 @@ def memory_problems(fleet: FleetView) -> Iterator[FleetProblem]:
     """A unit whose engines cannot fit in its memory, unless the command shows the plan instead."""
     if not fleet.memory_plan:
         return
-    for host in fleet.with_role(ROLE):
+    for host in fleet.hosts.values():
         for path, reason in plan_problems(host.config, _facts_of(host, fleet)):
             yield FleetProblem(host.name, tuple(path), reason)
 

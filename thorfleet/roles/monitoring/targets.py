@@ -68,7 +68,7 @@ def jobs_for(fleet: FleetView, monitor: str) -> tuple[list[Job], list[Unscraped]
             add(_job(jobs, "node", "unit", basic=metrics.password), host.name, "node exporter", metrics.bind, metrics.port,
                 {"clocks_wanted": config.power.clocks if host.applies("power") else "any"})
         for engine in (e for e in engines if e.unit == host.name):
-            if engine.metrics is None:
+            if engine.metrics is None or not engine.deployed:
                 continue
             job = _job(jobs, engine.kind, "engine", engine.metrics.path, bearer=engine.api_key)
             add(job, host.name, f"engine {engine.engine}", engine.bind, engine.port,
