@@ -15,45 +15,24 @@ another checkout, run this file from that checkout (`cd OTHER && .venv/bin/pytho
 """
 
 import argparse
-import json
-import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 from rich.console import Console
 from rich.table import Table
 
-# pyinfra's CLI, with its SSH connector counting what it runs on the units.
-COUNTING_PYINFRA = """
-import atexit, json, os, sys
-from pyinfra.connectors.ssh import SSHConnector
-counts = {"commands": 0, "transfers": 0}
-for method, key in (("run_shell_command", "commands"), ("put_file", "transfers"), ("get_file", "transfers")):
-    def counted(self, *args, _real=getattr(SSHConnector, method), _key=key, **kwargs):
-        counts[_key] += 1
-        return _real(self, *args, **kwargs)
-    setattr(SSHConnector, method, counted)
-atexit.register(lambda: open(os.environ["THORFLEET_BENCH_COUNTS"], "w").write(json.dumps(counts)))
-sys.argv = ["pyinfra", *sys.argv[1:]]
-from pyinfra_cli.main import main
-main()
-"""
+from thorfleet.lab.counting import counted_pyinfra
 
 
 def converge(*args: str) -> dict:
     """One `pyinfra -y inventory/sim.py deploy.py ARGS`: seconds, remote commands, and its summary."""
-    with tempfile.NamedTemporaryFile("r", suffix=".json") as counts:
-        started = time.monotonic()
-        run = subprocess.run([sys.executable, "-c", COUNTING_PYINFRA, "-y", "inventory/sim.py", "deploy.py", *args],
-                             capture_output=True, text=True, env={**os.environ, "THORFLEET_BENCH_COUNTS": counts.name})
-        seconds = time.monotonic() - started
-        if run.returncode != 0:
-            sys.exit(f"the deploy failed:\n{run.stdout[-3000:]}{run.stderr[-2000:]}")
-        counted = json.loads(counts.read() or "{}")
+    started = time.monotonic()
+    run, counted = counted_pyinfra(["-y", "inventory/sim.py", "deploy.py", *args])
+    seconds = time.monotonic() - started
+    if run.returncode != 0:
+        sys.exit(f"the deploy failed:\n{run.stdout[-3000:]}{run.stderr[-2000:]}")
     total = re.search(r"Grand total\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)", run.stdout + run.stderr)
     changed = total.group(2) if total else "?"
     return {"seconds": seconds, "changed": changed, **counted}

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from thorfleet.commands.lab import ssh_command
+from thorfleet.lab.counting import counted_pyinfra
 from thorfleet.lab.layout import UnitLayout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,10 +27,12 @@ def ssh(unit: UnitLayout, command: str, **kwargs) -> subprocess.CompletedProcess
 
 @dataclass
 class Converge:
-    """One `pyinfra INVENTORY deploy.py` run: exit status, output, and its results table."""
+    """One `pyinfra INVENTORY deploy.py` run: exit status, output, its results table, and what it sent
+    to the units (remote shell commands, file transfers)."""
 
     returncode: int
     output: str
+    counts: dict[str, int]
 
     def rows(self) -> dict[str, tuple[str, str, str, str]]:
         """Operation -> (hosts, success, error, no change), from pyinfra's results table."""
@@ -46,9 +49,8 @@ _RESULT_ROW = re.compile(r"^\s{4}(.+?)\s{2,}(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", 
 
 def converge(inventory: str | Path = "inventory/sim.py", *args: str, timeout: int = 1800) -> Converge:
     """The deploy as a user runs it, from the project root (`-y`: no confirmation prompt)."""
-    result = subprocess.run([sys.executable, "-m", "pyinfra", "-y", str(inventory), "deploy.py", *args],
-                            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    return Converge(result.returncode, result.stdout + result.stderr)
+    result, counts = counted_pyinfra(["-y", str(inventory), "deploy.py", *args], cwd=ROOT, timeout=timeout)
+    return Converge(result.returncode, result.stdout + result.stderr, counts)
 
 
 def project_with(tmp_path: Path, host_vars: dict[str, dict]) -> Path:

@@ -2,7 +2,7 @@
 the same contract as thorfleet's (`ROLE = Role(...)` in its `__init__.py`: config, deploy, files, fleet
 facts, verify checks), its templates beside it. `roles/order.yml` lists them in the order the deploy
 applies them, after thorfleet's roles; a folder it does not list, or a name it lists without a folder,
-is an error (docs/roles.md, "Your own roles")."""
+is an error (docs/own-roles.md)."""
 
 import hashlib
 import importlib
