@@ -56,8 +56,8 @@ def converge(inventory: str | Path = "inventory/sim.py", *args: str, timeout: in
 def project_with(tmp_path: Path, host_vars: dict[str, dict]) -> Path:
     """A copy of the inventory and its YAML where some hosts' host_vars have extra keys (merged into
     what is there, mapping by mapping); returns the copied inventory/sim.py."""
-    for folder in ("inventory", "group_vars", "host_vars"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, dirs_exist_ok=True)
+    for folder in ("inventory", "group_vars", "host_vars", "roles"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     for host, extra in host_vars.items():
         path = tmp_path / "host_vars" / f"{host}.yml"
         data = yaml.safe_load(path.read_text()) if path.exists() else {}

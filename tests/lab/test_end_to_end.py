@@ -155,6 +155,24 @@ def test_a_changed_model_restarts_only_the_engine_that_serves_it(fresh_lab, tmp_
     assert "engines | Engine gpt-oss-120b (llama-server)" in changed and "engines | Engine qwen3-coder (llama-server)" not in changed
 
 
+def test_a_project_template_replaces_the_shipped_one_in_render_and_on_the_unit(fresh_lab, tmp_path):
+    """A fleet project's templates/ overrides a shipped template by name: `render` shows it, the deploy
+    writes it (and restarts what reads it); the example's own role stays applied from the copy."""
+    sim01 = fresh_lab[0]
+    project = project_with(tmp_path, {})
+    override = tmp_path / "templates" / "roles" / "unit_metrics" / "node-exporter.default.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text('# this project\'s own node exporter defaults\nARGS="{{ args }}"\n')
+    shown = thorfleet("render", str(project), sim01.name, "--file", "/etc/default/prometheus-node-exporter", cwd=ROOT)
+    assert shown.returncode == 0 and "this project's own node exporter defaults" in shown.stdout, shown.stdout + shown.stderr
+    result = converge(project, "--limit", sim01.name)
+    assert result.returncode == 0, result.output[-5000:]
+    assert "this project's own" in ssh(sim01, "cat /etc/default/prometheus-node-exporter").stdout
+    assert ssh(sim01, "systemctl is-active prometheus-node-exporter").stdout.strip() == "active"
+    back = converge("inventory/sim.py", "--limit", sim01.name)
+    assert back.returncode == 0 and "this project's own" not in ssh(sim01, "cat /etc/default/prometheus-node-exporter").stdout
+
+
 def test_a_removed_engine_is_stopped_and_its_unit_removed(fresh_lab, tmp_path):
     sim01 = fresh_lab[0]
     llama = main_pid(sim01, "thorfleet-qwen3-8b")

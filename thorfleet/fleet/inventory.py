@@ -34,8 +34,12 @@ class Fleet(FleetView):
     """The fleet view, with what loading it found: the roles (thorfleet's, then the project's own) and
     warnings (files that apply to nothing, settings known to be slow), each naming its file."""
 
-    roles: tuple[Role, ...]
-    warnings: list[ConfigIssue]
+    def __init__(self, inventory: Path, config_dir: Path, hosts: dict[str, FleetHost], roles: tuple[Role, ...],
+                 memory_plan: bool = True):
+        super().__init__(inventory, config_dir, hosts, {key.name: provide for role in roles for key, provide in role.fleet.items()},
+                         memory_plan)
+        self.roles = roles
+        self.warnings: list[ConfigIssue] = []
 
 
 def config_dir_for(inventory_file: Path) -> Path:
@@ -104,9 +108,7 @@ def build_fleet(namespace: dict[str, Any], secrets: bool, memory_plan: bool = Tr
                                 _applied_roles(roles, config, ordered, set(groups)))
     if issues:
         raise ConfigError(issues)
-    fleet = Fleet(inventory, config_dir, hosts, {key.name: provide for role in roles for key, provide in role.fleet.items()},
-                  memory_plan=memory_plan)
-    fleet.roles = roles
+    fleet = Fleet(inventory, config_dir, hosts, roles, memory_plan)
     for role in roles:
         for problem in role.fleet_problems(fleet):
             issues += origins[problem.host].issues([(problem.key, problem.reason)], problem.host)
