@@ -6,7 +6,7 @@ order they are declared, `lab.yml` (the group pyinfra names after this file), th
 host_vars/<host>.yml. Change the addresses and the login user to match your units.
 """
 
-from thorfleet.fleet import attach_config
+from thorfleet.inventory import attach_config
 
 _login = {"ssh_user": "nvidia"}  # Thor's default account (passwordless sudo is needed)
 

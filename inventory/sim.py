@@ -7,7 +7,7 @@ differences (CPU builds, the lab's mirrors, endpoints and images). Units are sim
 fixed lab addresses; SSH uses the lab's own key and checks each unit's host key.
 """
 
-from thorfleet.fleet import attach_config
+from thorfleet.inventory import attach_config
 from thorfleet.lab.inventory import unit_data
 
 llama = [("sim-01", unit_data("sim-01")), ("sim-02", unit_data("sim-02"))]

@@ -25,7 +25,7 @@ def fleet_of(root: Path, files: dict, groups: dict[str, list[str]] | None = None
     its host on a loopback port where nothing listens."""
     from thorfleet.fleet import load_fleet
 
-    lines = ["from thorfleet.fleet import attach_config", ""]
+    lines = ["from thorfleet.inventory import attach_config", ""]
     for group, hosts in (groups or {"llm": ["thor-01"]}).items():
         entries = ", ".join(f'("{h}", {{"ssh_hostname": "127.0.0.1", "ssh_port": 9}})' for h in hosts)
         lines.append(f"{group} = [{entries}]")

@@ -191,7 +191,7 @@ def test_hosts_memory_learns_from_the_hub_then_validate_refuses_the_unit_that_ca
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/coder.gguf"
     write_tree(tmp_path, {
-        "inventory/fleet.py": "from thorfleet.fleet import attach_config\n\nllm = ['thor-02']\n\nattach_config(globals())\n",
+        "inventory/fleet.py": "from thorfleet.inventory import attach_config\n\nllm = ['thor-02']\n\nattach_config(globals())\n",
         "group_vars/all.yml": {"model_store": {"controller_cache": str(tmp_path / "cache")},
                                "models": {"coder": {"source": "url", "url": url, "size_bytes": 21_700_000_000}}},
         "group_vars/llm.yml": {"engines": {"coder": {"kind": "llama-server", "model": "coder", "port": 8000,

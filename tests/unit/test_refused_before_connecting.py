@@ -40,7 +40,7 @@ THROUGH_PYINFRA = [
 
 def project(root: Path, files: dict) -> Path:
     inventory = (
-        "from thorfleet.fleet import attach_config\n"
+        "from thorfleet.inventory import attach_config\n"
         f"llm = [('thor-01', {{'ssh_hostname': '127.0.0.1', 'ssh_port': {closed_port()}}})]\n"
         "attach_config(globals())\n"
     )

@@ -164,5 +164,5 @@ def load_fleet(inventory_file: Path, secrets: bool = True, memory_plan: bool = T
         exec(code, namespace)
     fleet = namespace.get("_thorfleet_fleet")
     if not isinstance(fleet, Fleet):
-        raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.fleet.attach_config(globals())")])
+        raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.inventory.attach_config(globals())")])
     return fleet

@@ -1,6 +1,6 @@
 """This GPU machine itself, converged with the builds role only (docs/hardware-validation.md)."""
 
-from thorfleet.fleet import attach_config
+from thorfleet.inventory import attach_config
 
 whisper = ["@local"]
 

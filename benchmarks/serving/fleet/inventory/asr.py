@@ -1,7 +1,7 @@
 """The GPU machine itself (`@local`): whisper.cpp built by the builds role, and the whisper-server
 command line the engines role renders (docs/hardware-validation.md)."""
 
-from thorfleet.fleet import attach_config
+from thorfleet.inventory import attach_config
 
 asr = ["@local"]
 
