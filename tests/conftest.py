@@ -24,13 +24,14 @@ def closed_port() -> int:
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the example inventory and its YAML, to break or change without touching the tree.
 
-    Its hosts point at a loopback port where nothing listens, so that a test that goes wrong can
-    never send traffic to the example's 192.168.55.x addresses."""
+    Its hosts point at loopback (127.0.0.101 …, one address per unit, as the inventory requires) on a
+    port where nothing listens, so that a test that goes wrong can never send traffic to the example's
+    192.168.55.x addresses."""
     for folder in ("inventory", "group_vars", "host_vars"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     lab = tmp_path / "inventory" / "lab.py"
     port = closed_port()
-    text = re.sub(r'"ssh_hostname": "192\.168\.55\.\d+"', f'"ssh_hostname": "127.0.0.1", "ssh_port": {port}', lab.read_text())
+    text = re.sub(r'"ssh_hostname": "192\.168\.55\.(\d+)"', rf'"ssh_hostname": "127.0.0.\1", "ssh_port": {port}', lab.read_text())
     assert "192.168." not in text, "the example inventory changed: point its copy at loopback here"
     lab.write_text(text)
     return tmp_path

@@ -27,7 +27,7 @@ def fleet_of(root: Path, files: dict, groups: dict[str, list[str]] | None = None
 
     lines = ["from thorfleet.inventory import attach_config", ""]
     for group, hosts in (groups or {"llm": ["thor-01"]}).items():
-        entries = ", ".join(f'("{h}", {{"ssh_hostname": "127.0.0.1", "ssh_port": 9}})' for h in hosts)
+        entries = ", ".join(f'("{h}", {{"ssh_hostname": "127.0.0.{index}", "ssh_port": 9}})' for index, h in enumerate(hosts, 1))
         lines.append(f"{group} = [{entries}]")
     write_tree(root, {**files, "inventory/fleet.py": "\n".join(lines + ["", "attach_config(globals())", ""])})
     return load_fleet(root / "inventory" / "fleet.py", secrets, memory_plan)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from thorfleet.commands import main
@@ -82,3 +83,16 @@ def test_pyinfra_dry_run_stops_before_connecting_on_a_broken_config(project_copy
     assert "group_vars/llama.yml: engines.qwen3-8b.bind_port: unknown key" in result.stderr
     assert "Connecting" not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args, option", [
+    (["rollout", "inventory/lab.py", "--max-fail", "nan"], "--max-fail"),
+    (["rollout", "inventory/lab.py", "--max-fail", "-1"], "--max-fail"),
+    (["status", "inventory/lab.py", "--interval", "-3"], "--interval"),
+    (["status", "inventory/lab.py", "--interval", "nan"], "--interval"),
+    (["bench", "compare", "a", "b", "--tolerance", "inf"], "--tolerance"),
+    (["tune", "inventory/lab.py", "--host", "thor-01", "--engine", "qwen3-8b", "--ttft-ms", "nan"], "--ttft-ms"),
+])
+def test_numeric_options_refuse_what_is_not_a_number_in_range(args, option):
+    result = run(*args)
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from thorfleet.bench import report
 from thorfleet.bench.run import bench_fleet, shapes
-from thorfleet.commands.common import console, load, numbers
+from thorfleet.commands.common import Finite, console, load, numbers
 
 
 class BenchGroup(click.Group):
@@ -34,7 +34,7 @@ def bench_group() -> None:
 @click.option("--input-len", default=2048, show_default=True, type=click.IntRange(1), help="Prompt length in tokens.")
 @click.option("--output-len", default=128, show_default=True, type=click.IntRange(2), help="Output length in tokens.")
 @click.option("--prompts", type=click.IntRange(1), help="Requests per level (default: 10 at concurrency 1, 100 at 8, as seed 002).")
-@click.option("--audio-seconds", default=10.0, show_default=True, type=click.FloatRange(1), help="Length of whisper-server's WAV.")
+@click.option("--audio-seconds", default=10.0, show_default=True, type=Finite(1), help="Length of whisper-server's WAV.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the results (default: bench/<time>).")
 def run_command(inventory, limit, engines, concurrency, input_len, output_len, prompts, audio_seconds, out) -> None:
     """Benchmark each selected engine of each host, one engine at a time per unit."""
@@ -76,7 +76,7 @@ def _summary(results: dict) -> None:
 @bench_group.command("compare")
 @click.argument("old", type=click.Path(exists=True, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, path_type=Path))
-@click.option("--tolerance", default=10.0, show_default=True, type=click.FloatRange(0), help="Allowed change for the worse, in percent.")
+@click.option("--tolerance", default=10.0, show_default=True, type=Finite(0), help="Allowed change for the worse, in percent.")
 def compare_command(old: Path, new: Path, tolerance: float) -> None:
     """The change of every figure from OLD to NEW (folders or results.json); exit 1 when one got worse by more than the tolerance."""
     rows, unmatched = report.compare(report.load(old), report.load(new), tolerance / 100)

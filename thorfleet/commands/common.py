@@ -1,8 +1,10 @@
 """What every command shares: where it prints (standard output, 160 columns wide when it is a log or a
 pipe, so that tables are whole; standard error), loading an inventory, and option parsing helpers."""
 
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -30,6 +32,19 @@ def load(inventory: str, secrets: bool = True, memory_plan: bool = True) -> Flee
         errors.print("warning:", style="bold yellow", end=" ")
         errors.print(str(warning), highlight=False, markup=False, soft_wrap=True)
     return fleet
+
+
+class Finite(click.FloatRange):
+    """A number in a range, and a finite one: click's FloatRange lets `nan` through (every comparison
+    with it is false) and `inf` where the range is open."""
+
+    name = "finite number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def numbers(text: str) -> list[int]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from thorfleet.commands.common import console, errors, load
+from thorfleet.commands.common import Finite, console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
 from thorfleet.rollout.run import Rollout
 from thorfleet.rollout.steps import DEPLOY_FILE, LiveSteps
@@ -26,7 +26,7 @@ def _sizes(ctx, param, values) -> list:
 @click.option("--batch", "sizes", multiple=True, callback=_sizes, metavar="N|PCT",
               help="Batch size, repeatable: a number of units or a percentage (rounded down, at least 1); the last repeats "
                    "(Ansible's `serial`). Default: all the remaining units in one batch.")
-@click.option("--max-fail", default=0.0, show_default=True, type=click.FloatRange(0, 100),
+@click.option("--max-fail", default=0.0, show_default=True, type=Finite(0, 100),
               help="Stop when more than this percentage of a batch fails (a batch that fails whole always stops).")
 @click.option("--resume", is_flag=True, help="Carry on the stopped rollout of this inventory (its state file) with the units not done.")
 @click.option("--skip-unreachable", is_flag=True, help="Report an unreachable unit as skipped instead of failed.")

@@ -5,13 +5,13 @@ import time
 
 import click
 
-from thorfleet.commands.common import console, errors, load
+from thorfleet.commands.common import Finite, console, errors, load
 
 
 @click.command("status")
 @click.argument("inventory", type=click.Path(dir_okay=False))
 @click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between two refreshes with --watch.")
+@click.option("--interval", default=5.0, show_default=True, type=Finite(min=0.5), help="Seconds between two refreshes with --watch.")
 def status_command(inventory: str, watch: bool, interval: float) -> None:
     """The fleet now, from Prometheus on its monitoring host: each unit's power mode, clocks, memory and
     temperature, each engine's state, queue and tokens per second."""

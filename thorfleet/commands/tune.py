@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from thorfleet.commands.common import console, load, numbers
+from thorfleet.commands.common import Finite, console, load, numbers
 from thorfleet.tune import report
 from thorfleet.tune.run import tune
 from thorfleet.tune.search import Workload
@@ -22,7 +22,7 @@ DEFAULT = Workload()
 @click.option("--output-len", default=DEFAULT.output_len, show_default=True, type=click.IntRange(2), help="Output length in tokens.")
 @click.option("--concurrency", default="8", show_default=True, help="Concurrency levels, comma-separated; the pick is judged at the highest.")
 @click.option("--requests", default=DEFAULT.requests, show_default=True, type=click.IntRange(1), help="Requests per level and candidate.")
-@click.option("--ttft-ms", type=click.FloatRange(1), help="Mean TTFT target at the highest concurrency.")
+@click.option("--ttft-ms", type=Finite(1), help="Mean TTFT target at the highest concurrency.")
 @click.option("--slot-context", type=click.IntRange(256), help="Least context per slot (default: the engine's slot_context).")
 @click.option("--slots", default="4,8,16", show_default=True, help="Slot counts to try.")
 @click.option("--ubatch", default="512,1024,2048", show_default=True, help="ubatch sizes for the first stage.")

@@ -186,9 +186,12 @@ class SecretSource(StrictModel):
             value = os.environ.get(self.env, "")
         else:
             try:
-                value = Path(self.file or "").expanduser().read_text().split("\n", 1)[0]
+                value = Path(self.file or "").expanduser().read_text(encoding="utf-8-sig").split("\n", 1)[0]
             except OSError as err:
                 raise SecretUnavailable(f"cannot read {self.describe()}: {err.strerror}") from None
+            except UnicodeDecodeError:
+                raise SecretUnavailable(f"{self.describe()} is not UTF-8 text (an editor may have saved it as UTF-16): "
+                                        "save it as UTF-8") from None
         if not value.strip():
             raise SecretUnavailable(f"{self.describe()} is empty or not set")
         return value.strip()

@@ -8,6 +8,7 @@ carries its `FleetHost` and the `FleetView` in its pyinfra host data. A configur
 pyinfra before it connects to any host.
 """
 
+import codecs
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.role import Role
 from thorfleet.fleet.errors import ConfigError, ConfigIssue, merge_hosts
+from thorfleet.fleet.identity import identity_problems
 from thorfleet.fleet.loader import Origin, load_host
 from thorfleet.fleet.project_roles import project_roles
 from thorfleet.fleet.schema import host_config_model
@@ -95,6 +97,7 @@ def build_fleet(namespace: dict[str, Any], secrets: bool, memory_plan: bool = Tr
     roles = ROLES + project_roles(config_dir)
     model = host_config_model(roles)
     issues, warnings = stray_files(config_dir, inventory.resolve().parent, set(groups) | {file_group}, set(membership))
+    issues += identity_problems(inventory, groups)
     hosts: dict[str, FleetHost] = {}
     origins: dict[str, Origin] = {}
     for name, host_groups in membership.items():
@@ -159,9 +162,21 @@ def load_fleet(inventory_file: Path, secrets: bool = True, memory_plan: bool = T
     if not inventory_file.is_file():
         raise ConfigError([ConfigIssue(str(inventory_file), "", "no such inventory file")])
     namespace: dict[str, Any] = {"__file__": str(inventory_file)}
-    code = compile(inventory_file.read_text(encoding="utf-8"), str(inventory_file), "exec")
+    source = inventory_file.read_bytes()
+    if source.startswith(codecs.BOM_UTF8):
+        raise ConfigError([ConfigIssue(str(inventory_file), "", "starts with a byte-order mark, which pyinfra cannot read (it stops "
+                                                               "at 'invalid non-printable character U+FEFF'): save it as UTF-8 without one")])
+    try:
+        code = compile(source, str(inventory_file), "exec")
+    except SyntaxError as err:
+        raise ConfigError([ConfigIssue(str(inventory_file), "", f"is not valid Python: line {err.lineno}: {err.msg}")]) from None
     with _loading_for_the_cli(secrets, memory_plan):
-        exec(code, namespace)
+        try:
+            exec(code, namespace)
+        except (ConfigError, SystemExit):
+            raise
+        except Exception as err:  # the user's inventory code: any failure is one line naming the file
+            raise ConfigError([ConfigIssue(str(inventory_file), "", f"failed to run: {type(err).__name__}: {err}")]) from None
     fleet = namespace.get("_thorfleet_fleet")
     if not isinstance(fleet, Fleet):
         raise ConfigError([ConfigIssue(str(inventory_file), "", "does not call thorfleet.inventory.attach_config(globals())")])

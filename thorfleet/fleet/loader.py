@@ -37,9 +37,16 @@ class Layer:
     data: dict[str, Any]
 
 
+MAX_FILE_BYTES = 1 << 20  # a configuration file is a few KB; a larger one is refused before it is parsed
+
+
 def read_yaml(path: Path, label: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError([ConfigIssue(label, "", f"is {size / (1 << 20):.1f} MiB: a configuration file may hold at most "
+                                                       f"{MAX_FILE_BYTES >> 20} MiB (split it, or remove what is not configuration)")])
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, as some editors save, is not content
     except OSError as err:
         raise ConfigError([ConfigIssue(label, "", f"cannot be read: {err.strerror}")])
     except UnicodeDecodeError as err:
@@ -47,6 +54,9 @@ def read_yaml(path: Path, label: str) -> dict[str, Any]:
                                                    "save it as UTF-8")])
     try:
         data = strict_yaml.load(text)
+    except RecursionError:
+        raise ConfigError([ConfigIssue(label, "", "is nested too deeply to be a configuration (lists or mappings inside "
+                                                  "each other thousands of levels down)")]) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -175,7 +185,7 @@ def issues_from_validation(err: ValidationError, data: dict[str, Any], origin: d
         path = _key_path(error["loc"], data)
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, KeyProblem):
-            path += (cause.key,)
+            path += tuple(cause.key.split("."))
         by_path.setdefault(path, []).append(error)
     issues = []
     for path, errors in by_path.items():

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 BOOL = "tag:yaml.org,2002:bool"
 MERGE = "tag:yaml.org,2002:merge"
@@ -78,5 +78,31 @@ for first in "-+0123456789":
 StrictLoader.add_constructor(AMBIGUOUS_NUMBER, StrictLoader.construct_ambiguous_number)
 
 
+# What one file may hold once its aliases are expanded: far above any real configuration, far below what
+# a "billion laughs" file (aliases of aliases) would cost the merge and validation that copy it out.
+MAX_VALUES = 100_000
+
+
+def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
+    """How many values the node holds with every alias expanded (each shared node counted once)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a node that contains itself is refused by compose_node before this
+        if isinstance(node, MappingNode):
+            sizes[id(node)] += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+        elif isinstance(node, SequenceNode):
+            sizes[id(node)] += sum(_expanded_size(item, sizes) for item in node.value)
+    return sizes[id(node)]
+
+
 def load(text: str) -> Any:
-    return yaml.load(text, Loader=StrictLoader)
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if (size := _expanded_size(node, {})) > MAX_VALUES:
+            raise ComposerError(None, None, f"its aliases expand it to {size:,} values, more than the {MAX_VALUES:,} a "
+                                "configuration file may hold: write the values out, or use fewer aliases of aliases", node.start_mark)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()

@@ -80,6 +80,9 @@ class EngineBase(StrictModel):
 
     # Flags thorfleet renders from the keys above; per kind. Setting them in `args` is an error.
     owned_flags: ClassVar[frozenset[str]] = frozenset()
+    # Flags in `args` whose value thorfleet itself computes with (the memory plan, rendered defaults):
+    # each must be a whole number (`32k` or `four` is refused here, not met as a traceback or a bad restart).
+    count_flags: ClassVar[frozenset[str]] = frozenset()
     # What the deploy asks to know the engine is up (answers 200 once the model is loaded).
     health_path: ClassVar[str] = "/health"
     # How the engine receives its API key: "file" (a path on its command line), "env" (the variable
@@ -134,6 +137,10 @@ class EngineBase(StrictModel):
         owned = sorted(set(self.args) & self.owned_flags)
         if owned:
             raise KeyProblem("args", f"{owned} are set by thorfleet from this engine's own keys (model, port, bind, served_name, ...)")
+        for flag in sorted(set(self.args) & self.count_flags):
+            value = self.args[flag]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise KeyProblem(f"args.{flag}", f"{value!r} is not a whole number, which --{flag} takes (write 32768, not 32k)")
         if self.api_key and not self.supports_api_key:
             raise KeyProblem("api_key", f"{self.kind} has no authentication of its own, so api_key cannot be used")
         return self

@@ -57,6 +57,8 @@ class LlamaServer(NativeEngine):
     owned_flags: ClassVar[frozenset[str]] = frozenset({
         "model", "host", "port", "alias", "api-key", "api-key-file", "chat-template-file", "reasoning-budget", "metrics",
     })
+    # Read by the memory plan (memory.py) and the rendered defaults; `-1`/`0` keep llama.cpp's meanings.
+    count_flags: ClassVar[frozenset[str]] = frozenset({"ctx-size", "parallel", "ubatch-size", "batch-size", "cache-ram"})
     # llama.cpp `common/arg.cpp`: --no-mmap and --mlock became --load-mode.
     renamed_flags: ClassVar[dict[str, tuple[str, str]]] = {
         "no-mmap": ("load-mode", "load-mode: none (or load-mode: mlock together with mlock)"),

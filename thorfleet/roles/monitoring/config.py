@@ -1,12 +1,25 @@
 """Config of the monitoring role: Prometheus on the hosts of the `monitoring` group."""
 
-from typing import Self
+import re
+from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
 
 DURATION = r"^[0-9]+(ms|s|m|h|d|w|y)$"  # Prometheus's durations
+
+
+def replaced_when_zero(default: str, what: str) -> AfterValidator:
+    """A duration Prometheus silently replaces with its own default when it is zero: refused, saying so."""
+
+    def check(value: str) -> str:
+        if re.match(r"^0+[a-z]+$", value):
+            raise ValueError(f"{value}: Prometheus replaces a zero {what} with its own default ({default}) without a "
+                             "word: give a positive duration")
+        return value
+
+    return AfterValidator(check)
 
 
 class MonitoringConfig(StrictModel):
@@ -17,8 +30,8 @@ class MonitoringConfig(StrictModel):
     port: Port = Field(9090, description="Prometheus's port (web UI and query API).")
     password: SecretSource | None = Field(None, description="Basic-auth password of Prometheus's own web UI and API (user `prometheus`).")
     allow_unauthenticated: bool = Field(False, description="Explicitly allow a non-loopback `bind` without a password.")
-    retention: str = Field("15d", pattern=DURATION, description="How long samples are kept (`--storage.tsdb.retention.time`).")
-    scrape_interval: str = Field("15s", pattern=DURATION, description="How often every target is scraped and the rules evaluated.")
+    retention: Annotated[str, replaced_when_zero("15d", "retention")] = Field("15d", pattern=DURATION, description="How long samples are kept (`--storage.tsdb.retention.time`).")
+    scrape_interval: Annotated[str, replaced_when_zero("1m", "scrape interval")] = Field("15s", pattern=DURATION, description="How often every target is scraped and the rules evaluated.")
     alert_after: str = Field("2m", pattern=DURATION, description="How long a condition must hold before its alert fires (`for:`).")
     memory_alert_ratio: float = Field(0.95, gt=0, lt=1, description="Share of a unit's memory in use above which `UnitMemoryNearlyFull` fires.")
 
