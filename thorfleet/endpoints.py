@@ -6,13 +6,15 @@ import json
 from rich.table import Table
 
 from thorfleet.core.fleet import TRANSCRIPTION
+from thorfleet.core.ssh import Unreachable
 from thorfleet.roles.gateway.routes import routes_at
 from thorfleet.roles.gateway.runtime import Gateway
 
 
-def endpoints(fleet, live: bool = True) -> list[dict]:
-    """One row per model and gateway; `live` asks each gateway for its servers' state over SSH."""
-    rows = []
+def endpoints(fleet, live: bool = True) -> tuple[list[dict], list[str]]:
+    """One row per model and gateway, and why each gateway that could not be asked was not; `live`
+    asks each gateway for its servers' state over SSH."""
+    rows, unasked = [], []
     for host in fleet.with_role("gateway"):
         gateway = host.config.gateway
         address = host.address if gateway.bind == "0.0.0.0" else gateway.bind
@@ -21,8 +23,9 @@ def endpoints(fleet, live: bool = True) -> list[dict]:
             try:
                 with Gateway(host) as connected:
                     states = {r["server"]: r for r in connected.servers()}
-            except Exception as err:  # paramiko raises many kinds for a host it cannot reach
-                error = f"gateway not reachable: {err}"
+            except Exception as err:  # paramiko raises many kinds for a connection that drops
+                error = "unknown: gateway not reachable"
+                unasked.append(str(err) if isinstance(err, Unreachable) else f"{host.name}: {type(err).__name__}: {err}")
         for route in routes_at(fleet, host.name):
             units = []
             for backend in route.backends:
@@ -33,7 +36,7 @@ def endpoints(fleet, live: bool = True) -> list[dict]:
             path = "/inference" if route.serves == TRANSCRIPTION else "/v1"
             rows.append({"model": route.model, "serves": route.serves, "gateway": host.name,
                          "url": f"http://{address}:{gateway.port}{path}", "key": gateway.api_key is not None, "units": units})
-    return rows
+    return rows, unasked
 
 
 def endpoints_table(rows: list[dict]) -> Table:

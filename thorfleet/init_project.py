@@ -30,10 +30,32 @@ def scaffold_files(lab: bool) -> dict[str, str]:
     return found
 
 
+class InTheWay(Exception):
+    """Paths of the destination where a file stands in the way of a folder, or the other way round."""
+
+
+def _in_the_way(dest: Path, relatives: list[str]) -> list[str]:
+    blocked = set()
+    for relative in relatives:
+        target = dest / relative
+        for folder in target.parents:
+            if folder.exists() and not folder.is_dir():
+                blocked.add(f"{folder} is a file where a folder must go")
+        if target.is_dir():
+            blocked.add(f"{target} is a folder where a file must go")
+    return sorted(blocked)
+
+
 def init_project(dest: Path, lab: bool) -> list[tuple[str, str]]:
-    """Write the files that are missing; leave the others as they are. Returns (path, what happened)."""
+    """Write the files that are missing; leave the others as they are. Returns (path, what happened).
+    InTheWay, before anything is written, when a file stands where a folder must go (or a folder where
+    a file must)."""
+    files = scaffold_files(lab)
+    blocked = _in_the_way(dest, list(files))
+    if blocked:
+        raise InTheWay(blocked)
     done = []
-    for relative, content in scaffold_files(lab).items():
+    for relative, content in files.items():
         target = dest / relative
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -154,5 +154,5 @@ def test_an_unreachable_unit_is_reported_per_engine_not_a_traceback(project_copy
     assert done.exit_code == 1 and isinstance(done.exception, SystemExit), (done.output, done.exception)
     records = json.loads((out / "results.json").read_text())["records"]
     assert {(r["engine"], r["figures"]) for r in records} == {("qwen3-8b", None), ("whisper", None)}
-    assert all(r["status"][0].startswith("unit unreachable over SSH") for r in records)
+    assert all(" cannot be reached over SSH: nothing accepts connections there (refused)" in r["status"][0] for r in records)
     assert "## not measured" in (out / "report.md").read_text()

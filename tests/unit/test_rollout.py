@@ -114,7 +114,7 @@ class FakeSteps:
         return nullcontext()
 
     def engines(self, host):
-        from thorfleet.rollout.steps import Unreachable
+        from thorfleet.core.ssh import Unreachable
 
         if host in self.unreachable:
             raise Unreachable("unreachable: NoValidConnectionsError: refused")

@@ -3,6 +3,11 @@
 
 import json
 from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from thorfleet.core.json_file import read_json
 
 LLM_COLUMNS = (("output tok/s", "output_throughput", "{:.1f}"), ("total tok/s", "total_token_throughput", "{:.1f}"),
                ("mean TTFT ms", "mean_ttft_ms", "{:.1f}"), ("median TTFT ms", "median_ttft_ms", "{:.1f}"),
@@ -146,8 +151,33 @@ def write(results: dict, folder: Path) -> list[Path]:
     return [folder / "results.json", folder / "report.md", *plots(results, folder)]
 
 
+class _Record(BaseModel):
+    """What `compare` and the report read of one record of results.json."""
+
+    model_config = ConfigDict(extra="allow")
+    host: str
+    engine: str
+    shape: dict[str, int | float] = {}
+    figures: dict[str, int | float] | None = None
+    status: list[str] = []
+
+    @model_validator(mode="after")
+    def _measured_has_its_shape(self) -> Self:
+        needed = {"audio_s", "concurrency", "prompts"} if "audio_s" in self.shape else {"concurrency", "prompts", "input_len", "output_len"}
+        if self.figures is not None and not needed <= set(self.shape):
+            raise ValueError(f"a measured record's shape needs {', '.join(sorted(needed - set(self.shape)))}")
+        return self
+
+
+class _Results(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    records: list[_Record]
+
+
 def load(path: Path) -> dict:
-    return json.loads((path / "results.json" if path.is_dir() else path).read_text())
+    """A run's results (its folder, or its results.json); UnreadableFile when it is not one."""
+    results: _Results = read_json(path / "results.json" if path.is_dir() else path, _Results, "the results of a thorfleet bench run")
+    return results.model_dump()
 
 
 def _key(record: dict) -> tuple:

@@ -16,7 +16,7 @@ from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
 from thorfleet.core.fleet import CHAT, TRANSCRIPTION, FleetHost
 from thorfleet.core.paths import unit_name
-from thorfleet.core.ssh import forward, run, ssh_client
+from thorfleet.core.ssh import Unreachable, forward, run, ssh_client
 from thorfleet.fleet import Fleet
 from thorfleet.roles.engines.commands import model_of, served_name, state_record
 from thorfleet.roles.engines.deploy import health_url
@@ -139,13 +139,19 @@ def bench_fleet(fleet: Fleet, hosts: list[str], engines: list[str], selected_sha
             host = fleet.hosts[host_name]
             chosen = {n: e for n, e in host.config.engines.items()
                       if e.serves in (CHAT, TRANSCRIPTION) and (not engines or n in engines)}
+            dead = ""  # why the unit cannot be reached: its other engines are not tried again
             for name, engine in chosen.items():
-                try:
-                    records += bench_one(host, name, engine, selected_shapes, whisper_seconds, progress)
-                except (paramiko.SSHException, OSError) as err:  # unreachable, or the connection dropped
-                    records.append({"host": host_name, "engine": name, "unit": {}, "figures": None,
-                                    "context": {"kind": engine.kind, "served_model": served_name(name, engine)},
-                                    "status": [f"unit unreachable over SSH: {err}"]})
+                why = dead
+                if not dead:
+                    try:
+                        records += bench_one(host, name, engine, selected_shapes, whisper_seconds, progress)
+                        continue
+                    except Unreachable as err:
+                        why = dead = str(err)
+                    except (paramiko.SSHException, OSError) as err:
+                        why = f"the SSH connection dropped: {type(err).__name__}: {err}"
+                records.append({"host": host_name, "engine": name, "unit": {}, "figures": None,
+                                "context": {"kind": engine.kind, "served_model": served_name(name, engine)}, "status": [why]})
     return {"thorfleet": version("thorfleet"), "started": started,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "inventory": str(fleet.inventory), "records": records}

@@ -8,6 +8,8 @@ import click
 
 from thorfleet.commands import bench, endpoints, hosts, init, render, rollout, status, tune, validate, verify
 from thorfleet.commands.common import errors
+from thorfleet.core.json_file import UnreadableFile
+from thorfleet.core.ssh import Unreachable
 from thorfleet.core.types import SecretUnavailable
 
 
@@ -18,13 +20,17 @@ def main() -> None:
 
 
 def cli() -> None:
-    """The console script: a secret that cannot be read on this controller is a one-line error (exit 2),
-    wherever a command meets it."""
+    """The console script: a secret that cannot be read on this controller (exit 2), a host that
+    cannot be reached (exit 1) and a state or results file that is not what it should be (exit 2)
+    are one-line errors, wherever a command meets them."""
     try:
         main()
-    except SecretUnavailable as err:
-        errors.print(f"error: {err}", style="bold red", highlight=False, markup=False)
+    except (SecretUnavailable, UnreadableFile) as err:
+        errors.print(f"error: {err}", style="bold red", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
+    except Unreachable as err:
+        errors.print(f"error: {err}", style="bold red", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)
 
 
 for command in (validate.validate, hosts.hosts, render.render, verify.verify, endpoints.endpoints_command,

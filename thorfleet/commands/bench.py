@@ -9,7 +9,7 @@ from rich.table import Table
 
 from thorfleet.bench import report
 from thorfleet.bench.run import bench_fleet, shapes
-from thorfleet.commands.common import Finite, console, load, numbers
+from thorfleet.commands.common import Finite, console, errors, load, numbers
 
 
 class BenchGroup(click.Group):
@@ -52,6 +52,10 @@ def run_command(inventory, limit, engines, concurrency, input_len, output_len, p
     written = report.write(results, out)
     _summary(results)
     console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    for record in results["records"]:
+        if record.get("figures") is None:
+            errors.print(f"error: {record['host']} {record['engine']}: nothing measured: {'; '.join(record['status'])}",
+                         highlight=False, markup=False)
     unclean = [r for r in results["records"] if r.get("status")]
     if not results["records"]:
         console.print("[red]nothing was benchmarked: no selected host has an LLM engine or whisper-server[/]")

@@ -15,7 +15,7 @@ from thorfleet.roles.engines.memory import NOT_PLANNED
 console = Console()
 if not console.is_terminal:
     console = Console(width=160)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
 def load(inventory: str, secrets: bool = True, memory_plan: bool = True) -> Fleet:

@@ -18,8 +18,12 @@ def endpoints_command(inventory: str, as_json_output: bool, offline: bool) -> No
     if not fleet.with_role("gateway"):
         errors.print(f"error: {inventory} has no host in a `gateway` group (docs/gateway.md)", style="bold red", highlight=False)
         sys.exit(1)
-    rows = endpoints(fleet, live=not offline)
+    rows, unasked = endpoints(fleet, live=not offline)
     if as_json_output:
         click.echo(as_json(rows))
     else:
         console.print(endpoints_table(rows))
+    for why in unasked:
+        errors.print(f"error: the units' state is unknown: {why} (--offline lists the endpoints without asking)",
+                     highlight=False, markup=False)
+    sys.exit(1 if unasked else 0)

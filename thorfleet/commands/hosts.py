@@ -1,4 +1,4 @@
-"""`thorfleet hosts INVENTORY [--memory]`."""
+"""`thorfleet hosts INVENTORY [--memory | --listeners]`."""
 
 import sys
 
@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from thorfleet.commands.common import console, errors, load
+from thorfleet.fleet.listeners import unit_listeners
 from thorfleet.memory_plan import learn_models, plan_table
 from thorfleet.roles.models.fleet import needed_models
 
@@ -14,9 +15,20 @@ from thorfleet.roles.models.fleet import needed_models
 @click.argument("inventory", type=click.Path(dir_okay=False))
 @click.option("--memory", is_flag=True, help="Show each unit's memory plan instead (asks the hub once for each model's "
               "size and GGUF header, remembered in model_store.controller_cache); exit status 1 when a unit cannot fit.")
-def hosts(inventory: str, memory: bool) -> None:
+@click.option("--listeners", is_flag=True, help="Show every address and port each unit listens on, and the key that sets it.")
+def hosts(inventory: str, memory: bool, listeners: bool) -> None:
     """Show each host with its groups, engines, ports and models."""
     fleet = load(inventory, secrets=False, memory_plan=not memory)
+    if listeners:
+        table = Table(title=f"{inventory}: what listens on each unit")
+        for column in ("host", "address:port", "what", "set by"):
+            table.add_column(column)
+        for host in fleet.hosts.values():
+            for listener in unit_listeners(host, fleet.roles):
+                table.add_row(host.name, f"{listener.bind}:{listener.port}", listener.what, ".".join(listener.key) or "-")
+            table.add_section()
+        console.print(table)
+        return
     if memory:
         facts, failures = learn_models(fleet)
         for failure in failures:

@@ -41,6 +41,10 @@ def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable
         if not path.is_file():
             raise click.UsageError(f"no stopped rollout to resume ({path} does not exist)")
         state = RolloutState.load(path)
+        gone = sorted({host for batch in state.batches for host in batch} - set(fleet.hosts))
+        if gone:
+            raise click.UsageError(f"the stopped rollout ({path}) names {', '.join(gone)}, no longer in {inventory}: "
+                                   "remove the file to start a new rollout")
         console.print(f"resuming the rollout in {path}: {sum(u.state == DONE for u in state.units.values())} unit(s) done")
     else:
         if canary and canary not in fleet.hosts:

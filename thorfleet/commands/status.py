@@ -6,6 +6,7 @@ import time
 import click
 
 from thorfleet.commands.common import Finite, console, errors, load
+from thorfleet.core.ssh import Unreachable
 
 
 @click.command("status")
@@ -38,6 +39,9 @@ def status_command(inventory: str, watch: bool, interval: float) -> None:
                 while True:
                     time.sleep(interval)
                     live.update(view(), refresh=True)
+    except Unreachable as err:
+        errors.print(f"error: {err}", highlight=False, markup=False)
+        sys.exit(1)
     except (PrometheusError, OSError, paramiko.SSHException) as err:
         errors.print(f"error: {monitor.name}: {err}", highlight=False, markup=False)
         sys.exit(1)

@@ -33,6 +33,22 @@ def _no_advice(host: FleetHost, fleet: FleetView) -> Iterable[Problem]:
 
 
 @dataclass(frozen=True)
+class Listener:
+    """One address and port a role's service listens on, by the key that sets the port."""
+
+    key: KeyPath
+    bind: str
+    port: int
+    what: str  # e.g. "engine qwen3-8b", "node exporter"
+    # Whether it binds as root (or with CAP_NET_BIND_SERVICE), so that a port below 1024 is open to it.
+    privileged: bool = False
+
+
+def _no_listeners(host: FleetHost) -> Iterable[Listener]:
+    return ()
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     # HostConfig keys this role owns: key -> (annotation, pydantic Field with default and description).
@@ -55,5 +71,7 @@ class Role:
     fleet: Mapping[FactKey[Any], Callable[[FleetView], Any]] = field(default_factory=dict)
     # What only the whole fleet shows (a route no gateway can serve): refused before anything connects.
     fleet_problems: Callable[[FleetView], Iterable[FleetProblem]] = _no_fleet_problems
+    # What it listens on, on a host that applies it (fleet/listeners.py keeps one table per unit).
+    listeners: Callable[[FleetHost], Iterable[Listener]] = _no_listeners
     # Debian packages it always installs (the lab's image carries them, so that units converge offline).
     packages: tuple[str, ...] = ()

@@ -2,9 +2,11 @@
 connection data (the same ssh_* keys pyinfra uses), commands on it, and its loopback ports forwarded to
 the controller as `ssh -L` would (bench, status, endpoints, rollout, the gateway's drain, verify)."""
 
+import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,19 +16,74 @@ import paramiko
 from thorfleet.core.fleet import FleetHost
 
 
+# paramiko's transport thread logs a failed handshake with its traceback; the one line below says it.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
+
+# A unit on the LAN answers within milliseconds: one that has not connected, sent its SSH banner or
+# finished the login after this long is given up on, so that a dead or silent host costs seconds.
+# pyinfra's own default (config.CONNECT_TIMEOUT); a host's `ssh_paramiko_connect_kwargs: {timeout: N}`
+# in the inventory, which pyinfra passes to paramiko too, sets it per host.
+CONNECT_TIMEOUT_S = 10
+
+
+class Unreachable(ConnectionError):
+    """A host that cannot be reached over SSH, in one line: which host, where, and how it failed
+    (nothing listening, silent, not SSH, login or host key refused). An OSError, so that every
+    `except OSError` that handles a dropped connection handles it too."""
+
+
+def _why(err: Exception, timeout: float) -> str:
+    if isinstance(err, paramiko.ssh_exception.NoValidConnectionsError):
+        return "nothing accepts connections there (refused)"
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(err, paramiko.BadHostKeyException):
+        return "its host key is not the one known for it (ssh_known_hosts_file): a different machine, or a reinstalled one"
+    if isinstance(err, paramiko.AuthenticationException):
+        return f"the login was refused ({err}): check ssh_user and ssh_key"
+    if isinstance(err, paramiko.SSHException) and any(s in str(err) for s in ("banner", "No existing session", "Negotiation")):
+        return f"it accepts connections but did not speak SSH within {timeout:g} s"
+    if isinstance(err, paramiko.SSHException) and "not found in known_hosts" in str(err):
+        return "its host key is not in ssh_known_hosts_file, and ssh_strict_host_key_checking is yes"
+    return f"{type(err).__name__}: {err}"
+
+
 def ssh_client(fleet_host: FleetHost) -> paramiko.SSHClient:
+    """An SSH connection to the host; Unreachable, in one line, when there is none within the timeouts."""
     data = fleet_host.connection
     client = paramiko.SSHClient()
     known = data.get("ssh_known_hosts_file")
     client.load_host_keys(str(Path(known).expanduser())) if known else client.load_system_host_keys()
     strict = str(data.get("ssh_strict_host_key_checking", "accept-new")).lower()
     client.set_missing_host_key_policy(paramiko.RejectPolicy() if strict == "yes" else paramiko.AutoAddPolicy())
-    client.connect(
-        fleet_host.address, port=int(data.get("ssh_port", 22)), username=data.get("ssh_user"),
-        key_filename=str(Path(data["ssh_key"]).expanduser()) if data.get("ssh_key") else None,
-        password=data.get("ssh_password"), timeout=30,
-    )
+    port = int(data.get("ssh_port", 22))
+    timeout = float((data.get("ssh_paramiko_connect_kwargs") or {}).get("timeout", CONNECT_TIMEOUT_S))
+    try:
+        client.connect(
+            fleet_host.address, port=port, username=data.get("ssh_user"),
+            key_filename=str(Path(data["ssh_key"]).expanduser()) if data.get("ssh_key") else None,
+            password=data.get("ssh_password"), timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
+        )
+    except (OSError, paramiko.SSHException) as err:
+        client.close()
+        raise Unreachable(f"{fleet_host.name} ({fleet_host.address}:{port}) cannot be reached over SSH: {_why(err, timeout)}") from None
     return client
+
+
+def unreachable(hosts: Iterable[FleetHost]) -> dict[str, str]:
+    """The hosts that cannot be reached over SSH, each with why; tried together, so that any number of
+    dead hosts costs one timeout."""
+    def why_not(host: FleetHost) -> str | None:
+        try:
+            ssh_client(host).close()
+        except Unreachable as err:
+            return str(err)
+        return None
+
+    hosts = list(hosts)
+    with ThreadPoolExecutor(max_workers=min(32, len(hosts) or 1)) as pool:
+        return {host.name: why for host, why in zip(hosts, pool.map(why_not, hosts)) if why}
 
 
 def run(client: paramiko.SSHClient, command: str, timeout: float = 60) -> str:
@@ -41,12 +98,12 @@ def _copy(source: socket.socket | paramiko.Channel, target: socket.socket | para
     try:
         while data := source.recv(65536):
             target.sendall(data)
-    except (OSError, paramiko.SSHException):
+    except (OSError, EOFError, paramiko.SSHException):  # the tunnel closed under it: paramiko raises EOFError too
         pass
     finally:
         try:
             target.shutdown(socket.SHUT_WR) if isinstance(target, socket.socket) else target.shutdown_write()
-        except (OSError, paramiko.SSHException):  # the other side has gone already
+        except (OSError, EOFError, paramiko.SSHException):  # the other side has gone already
             pass
 
 
@@ -79,7 +136,7 @@ def forward(client: paramiko.SSHClient, remote_host: str, remote_port: int) -> I
                 return
             try:
                 channel = transport.open_channel("direct-tcpip", (remote_host, remote_port), peer)
-            except (paramiko.SSHException, OSError):
+            except (paramiko.SSHException, EOFError, OSError):
                 local.close()
                 continue
             threading.Thread(target=_pump, args=(local, channel), daemon=True).start()

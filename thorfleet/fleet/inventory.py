@@ -19,6 +19,7 @@ from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.role import Role
 from thorfleet.fleet.errors import ConfigError, ConfigIssue, merge_hosts
 from thorfleet.fleet.identity import identity_problems
+from thorfleet.fleet.listeners import listener_issues
 from thorfleet.fleet.loader import Origin, load_host
 from thorfleet.fleet.project_roles import project_roles
 from thorfleet.fleet.schema import host_config_model
@@ -115,6 +116,8 @@ def build_fleet(namespace: dict[str, Any], secrets: bool, memory_plan: bool = Tr
     for role in roles:
         for problem in role.fleet_problems(fleet):
             issues += origins[problem.host].issues([(problem.key, problem.reason)], problem.host)
+    for host in hosts.values():
+        issues += listener_issues(host, roles, origins[host.name])
     if issues:
         raise ConfigError(issues)
     for host in hosts.values():

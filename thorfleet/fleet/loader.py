@@ -71,10 +71,24 @@ def read_yaml(path: Path, label: str) -> dict[str, Any]:
 
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    try:  # the parent resolved, the name kept: a link is named as it stands, even one that loops
+        return str((path.absolute().parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+SUFFIXES = (".yml", ".yaml")
+
+
+def vars_files(folder: Path, name: str) -> list[Path]:
+    """The files of one group or host in group_vars/ or host_vars/, in the order they are merged: its
+    `<name>.yml` (or `.yaml`), then, Ansible's way, the YAML files under a `<name>/` folder in
+    lexical order of their paths."""
+    files = [folder / f"{name}{suffix}" for suffix in SUFFIXES if (folder / f"{name}{suffix}").is_file()]
+    below = folder / name
+    if below.is_dir():
+        files += sorted(p for p in below.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    return files
 
 
 def find_layers(config_dir: Path, groups: list[str], host: str) -> list[Layer]:
@@ -82,11 +96,9 @@ def find_layers(config_dir: Path, groups: list[str], host: str) -> list[Layer]:
     candidates = [("group_vars", "all")] + [("group_vars", g) for g in groups if g != "all"] + [("host_vars", host)]
     layers = []
     for folder, name in candidates:
-        for suffix in (".yml", ".yaml"):
-            path = config_dir / folder / f"{name}{suffix}"
-            if path.is_file():
-                label = display_path(path)
-                layers.append(Layer(label, read_yaml(path, label)))
+        for path in vars_files(config_dir / folder, name):
+            label = display_path(path)
+            layers.append(Layer(label, read_yaml(path, label)))
     return layers
 
 

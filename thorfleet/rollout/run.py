@@ -11,7 +11,8 @@ from typing import Callable
 from thorfleet.roles.gateway.runtime import GatewayError
 from thorfleet.rollout.batches import stops
 from thorfleet.rollout.state import DONE, FAILED, SKIPPED, RolloutState, UnitOutcome
-from thorfleet.rollout.steps import Steps, Unreachable
+from thorfleet.core.ssh import Unreachable
+from thorfleet.rollout.steps import Steps
 
 
 class Rollout:

@@ -6,15 +6,21 @@ import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Final, Literal
 
-PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
+from thorfleet.core.json_file import read_json
+
+PENDING: Final = "pending"
+DONE: Final = "done"
+FAILED: Final = "failed"
+SKIPPED: Final = "skipped"
 _saving = threading.Lock()  # the units of a batch finish in parallel threads
 
 
 @dataclass
 class UnitOutcome:
     host: str
-    state: str = PENDING
+    state: Literal["pending", "done", "failed", "skipped"] = PENDING
     reason: str = ""
     gate: str = ""
     before: dict = field(default_factory=dict)  # engine -> its command line and model, before the deploy
@@ -42,9 +48,9 @@ class RolloutState:
 
     @classmethod
     def load(cls, path: Path) -> "RolloutState":
-        data = json.loads(path.read_text())
-        units = {name: UnitOutcome(**unit) for name, unit in data.pop("units").items()}
-        return cls(**data, units=units)
+        """The state a rollout saved; UnreadableFile when the file is truncated or of another shape."""
+        state: RolloutState = read_json(path, cls, "the state of a thorfleet rollout (remove it to start a new rollout)")
+        return state
 
 
 def state_path(config_dir: Path, inventory: Path) -> Path:

@@ -11,17 +11,13 @@ from typing import Any, Protocol
 import paramiko
 
 from thorfleet.bench.run import engine_context
-from thorfleet.core.ssh import ssh_client
+from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.fleet import Fleet
 from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.verify import run_suite
 
 DEPLOY_TIMEOUT = 3600
 DEPLOY_FILE = "deploy.py"  # the project's deploy, in the directory thorfleet runs from (as pyinfra's own CLI)
-
-
-class Unreachable(Exception):
-    """The unit cannot be reached (the message says how it failed)."""
 
 
 class Steps(Protocol):
@@ -56,6 +52,9 @@ class LiveSteps:
         for host in self.fleet.with_role("gateway"):
             try:
                 self.gateways.append(stack.enter_context(Gateway(host)))
+            except Unreachable as err:
+                stack.close()
+                raise GatewayError(f"the gateway {err}") from None
             except (OSError, paramiko.SSHException) as err:
                 stack.close()
                 raise GatewayError(f"the gateway {host.name} cannot be reached: {type(err).__name__}: {err}") from None
@@ -63,16 +62,15 @@ class LiveSteps:
 
     def engines(self, host: str) -> dict[str, Any]:
         fleet_host = self.fleet.hosts[host]
-        try:
-            client = ssh_client(fleet_host)
-        except Exception as err:  # paramiko raises many kinds (timeouts, refused, auth): each is "unreachable"
-            raise Unreachable(f"unreachable: {type(err).__name__}: {err}") from None
+        client = ssh_client(fleet_host)
         try:
             found = {}
             for name, engine in fleet_host.config.engines.items():
                 context = engine_context(client, fleet_host, name, engine)
                 found[name] = {"command_line": context["command_line"], "model_file": context.get("model_file", "")}
             return found
+        except (OSError, paramiko.SSHException) as err:
+            raise Unreachable(f"{host}: the SSH connection dropped: {type(err).__name__}: {err}") from None
         finally:
             client.close()
 

@@ -10,7 +10,7 @@ from thorfleet.roles.engines.files import rendered_files
 from thorfleet.roles.engines.fleet import advice, endpoints, memory_problems
 from thorfleet.roles.engines.kinds import Engine
 from thorfleet.roles.engines.memory import UnitMemory
-from thorfleet.roles.engines.problems import problems
+from thorfleet.roles.engines.problems import listeners, problems
 
 ROLE = Role(
     name="engines",
@@ -26,4 +26,5 @@ ROLE = Role(
     advice=advice,
     fleet={ENGINE_ENDPOINTS: endpoints},
     fleet_problems=memory_problems,
+    listeners=listeners,
 )

@@ -33,6 +33,9 @@ def llama_server_advice(engine: Any, config: Any) -> Iterator[Problem]:
         yield ("args", "no-kv-offload"), NO_KV_OFFLOAD
     if args.get("ctx-size") == 0 and args.get("parallel") not in (None, -1):
         yield ("args", "ctx-size"), WHOLE_CONTEXT_PER_SLOT
+    if "slot_context" in engine.model_fields_set and "ctx-size" in args:
+        yield ("slot_context",), (f"has no effect: args.ctx-size ({args['ctx-size']}) sets the whole context, which the "
+                                  "slots share; remove one of the two (slot_context gives each slot its own)")
     if build.cuda and _maps_the_model(engine.rendered_args(config)):
         yield ("args", "load-mode"), MAPPED_MODEL
 

@@ -128,9 +128,12 @@ class EngineBase(StrictModel):
     def exposed(self) -> bool:
         return not ipaddress.ip_address(self.bind).is_loopback
 
+    # The keys of the ports it listens on, all on `bind`.
+    port_keys: ClassVar[tuple[str, ...]] = ("port",)
+
     @property
     def ports(self) -> list[int]:
-        return [self.port]
+        return [getattr(self, key) for key in self.port_keys]
 
     @model_validator(mode="after")
     def _checks(self) -> Self:

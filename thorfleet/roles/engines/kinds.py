@@ -200,9 +200,7 @@ class Triton(ContainerEngine):
         "model-repository", "http-port", "grpc-port", "metrics-port", "http-address", "grpc-address", "metrics-address",
     })
 
-    @property
-    def ports(self) -> list[int]:
-        return [self.port, self.grpc_port, self.metrics_port]
+    port_keys: ClassVar[tuple[str, ...]] = ("port", "grpc_port", "metrics_port")
 
     def command_args(self, launch: Launch) -> list[str]:
         return [f"--model-repository={launch.model}",

@@ -1,20 +1,16 @@
-"""Checks of the engines' keys against each other and against the other roles' keys."""
+"""Checks of the engines' keys against each other and against the other roles' keys, and what they listen on."""
 
-import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from thorfleet.core.role import Problem
+from thorfleet.core.fleet import FleetHost
+from thorfleet.core.role import Listener, Problem
 from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine
-
-# Ports a Thor unit already uses for itself.
-RESERVED_PORTS = {22: "sshd"}
 
 
 def problems(config: Any) -> Iterator[Problem]:
     for name, engine in config.engines.items():
         yield from ((("engines", name) + sub, reason) for sub, reason in _engine_problems(config, engine))
-    yield from _port_clashes(config)
 
 
 def _engine_problems(config: Any, engine: EngineBase) -> Iterator[Problem]:
@@ -56,19 +52,9 @@ def _renamed_flags(config: Any, engine: NativeEngine) -> Iterator[Problem]:
                                    f"--{flag}: it became --{replacement}; write {how}")
 
 
-def _port_clashes(config: Any) -> Iterator[Problem]:
-    taken: list[tuple[int, str, str]] = []  # port, address, owner
-    for name, engine in config.engines.items():
-        for port in engine.ports:
-            if port in RESERVED_PORTS:
-                yield ("engines", name, "port"), f"port {port} is used by {RESERVED_PORTS[port]} on every unit"
-            for other_port, other_addr, owner in taken:
-                if port == other_port and _overlap(engine.bind, other_addr):
-                    yield ("engines", name, "port"), f"port {port} on {engine.bind} is already used by engine {owner!r}"
-            taken.append((port, engine.bind, name))
-
-
-def _overlap(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    return ipaddress.ip_address(a).is_unspecified or ipaddress.ip_address(b).is_unspecified
+def listeners(host: FleetHost) -> Iterator[Listener]:
+    """Each port of each engine, on its `bind`; a container's server binds as the container's root."""
+    for name, engine in host.config.engines.items():
+        for key in engine.port_keys:
+            yield Listener(("engines", name, key), engine.bind, getattr(engine, key), f"engine {name!r}",
+                           privileged=isinstance(engine, ContainerEngine))

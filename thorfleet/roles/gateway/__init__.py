@@ -5,7 +5,7 @@ from pydantic import Field
 
 from thorfleet.core.fleet import ENGINE_FRONTS
 from thorfleet.core.role import Role
-from thorfleet.roles.gateway.config import GatewayConfig
+from thorfleet.roles.gateway.config import GatewayConfig, listeners
 from thorfleet.roles.gateway.deploy import PACKAGES, apply
 from thorfleet.roles.gateway.files import rendered_files
 from thorfleet.roles.gateway.routes import GROUP, ROUTES, fleet_routes, route_problems
@@ -22,4 +22,5 @@ ROLE = Role(
     packages=PACKAGES,
     fleet={ROUTES: fleet_routes, ENGINE_FRONTS: Fronts},
     fleet_problems=route_problems,
+    listeners=listeners,
 )

@@ -5,6 +5,8 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from thorfleet.core.fleet import FleetHost
+from thorfleet.core.role import Listener
 from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
 
 
@@ -30,3 +32,10 @@ class GatewayConfig(StrictModel):
     @property
     def exposed(self) -> bool:
         return not ipaddress.ip_address(self.bind).is_loopback
+
+
+def listeners(host: FleetHost) -> list[Listener]:
+    """HAProxy binds as root, then drops to its user: any port is open to it."""
+    gateway = host.config.gateway
+    return [Listener(("gateway", "port"), gateway.bind, gateway.port, "the gateway", privileged=True),
+            Listener(("gateway", "metrics_port"), gateway.bind, gateway.metrics_port, "the gateway's metrics", privileged=True)]

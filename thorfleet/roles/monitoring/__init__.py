@@ -4,7 +4,7 @@ alert rules, for the hosts of the inventory's `monitoring` group (docs/observabi
 from pydantic import Field
 
 from thorfleet.core.role import Role
-from thorfleet.roles.monitoring.config import MonitoringConfig
+from thorfleet.roles.monitoring.config import MonitoringConfig, listeners
 from thorfleet.roles.monitoring.deploy import apply
 from thorfleet.roles.monitoring.files import PACKAGE, rendered_files
 from thorfleet.roles.monitoring.targets import DEFAULT_GROUP, GROUP, SCRAPES, fleet_scrapes
@@ -20,4 +20,5 @@ ROLE = Role(
     group_default=DEFAULT_GROUP,
     packages=(PACKAGE,),
     fleet={SCRAPES: fleet_scrapes},
+    listeners=listeners,
 )

@@ -5,6 +5,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
+from thorfleet.core.fleet import FleetHost
+from thorfleet.core.role import Listener
 from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
 
 DURATION = r"^[0-9]+(ms|s|m|h|d|w|y)$"  # Prometheus's durations
@@ -39,3 +41,9 @@ class MonitoringConfig(StrictModel):
     def _exposed_needs_a_password(self) -> Self:
         refuse_exposed_without_secret(self.bind, self.password, self.allow_unauthenticated, "password")
         return self
+
+
+def listeners(host: FleetHost) -> list[Listener]:
+    """Debian's prometheus.service runs as user prometheus, without the capability to bind a port below 1024."""
+    config = host.config.monitoring
+    return [Listener(("monitoring", "port"), config.bind, config.port, "Prometheus")]

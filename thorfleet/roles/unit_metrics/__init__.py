@@ -4,7 +4,7 @@
 from pydantic import Field
 
 from thorfleet.core.role import Role
-from thorfleet.roles.unit_metrics.config import UnitMetricsConfig
+from thorfleet.roles.unit_metrics.config import UnitMetricsConfig, listeners
 from thorfleet.roles.unit_metrics.deploy import apply
 from thorfleet.roles.unit_metrics.files import PACKAGE, rendered_files
 
@@ -16,4 +16,5 @@ ROLE = Role(
     files=rendered_files,
     checks="thorfleet.roles.unit_metrics.verify",
     packages=(PACKAGE,),
+    listeners=listeners,
 )

@@ -4,6 +4,8 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from thorfleet.core.fleet import FleetHost
+from thorfleet.core.role import Listener
 from thorfleet.core.types import BindAddress, Port, SecretSource, StrictModel, refuse_exposed_without_secret
 
 
@@ -23,3 +25,9 @@ class UnitMetricsConfig(StrictModel):
     def _exposed_needs_a_password(self) -> Self:
         refuse_exposed_without_secret(self.bind, self.password, self.allow_unauthenticated, "password")
         return self
+
+
+def listeners(host: FleetHost) -> list[Listener]:
+    """Debian's prometheus-node-exporter.service runs as user prometheus, without the capability to bind a port below 1024."""
+    config = host.config.unit_metrics
+    return [Listener(("unit_metrics", "port"), config.bind, config.port, "node exporter")]
