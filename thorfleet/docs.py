@@ -18,14 +18,20 @@ kind in `thorfleet/roles/engines/kinds.py`.
 
 Files are merged per host, lowest precedence first: `group_vars/all.yml`, `group_vars/<group>.yml`
 for each of the host's groups in the order the inventory file declares them (then the group named
-after the inventory file, e.g. `lab`), then `host_vars/<host>.yml`. Mappings are deep-merged, lists
-and scalars replaced, and `null` removes a key an earlier file set. Unknown keys are errors.
+after the inventory file, e.g. `lab`), then `host_vars/<host>.yml`. Each of these may be written
+`.yaml` instead (never both: that is an error) and may also be a folder, Ansible's way:
+`group_vars/<group>/` and `host_vars/<host>/`, whose `.yml`/`.yaml` files (subfolders included) are
+merged after the file of the same name, in lexical order of their paths (`10-engines.yml` before
+`20-models.yml`). Mappings are deep-merged, lists and scalars replaced, and `null` removes a key an
+earlier file set. Unknown keys are errors.
 `<name>` stands for a name you choose (1-63 characters of `a-z 0-9 . _ -`).
 
 YAML is read so that nothing is lost or changed without a word (`thorfleet/fleet/strict_yaml.py`):
 a key written twice in one mapping, a number with a leading zero (YAML 1.1 reads `0755` as octal)
 or with colons (`1:30` is base 60 there), and an alias inside the value its own anchor names are
-errors naming the line; a file that is not UTF-8 is an error. Only `true` and `false` are booleans:
+errors naming the line; a file that is not UTF-8 is an error (a byte-order mark is fine); a file
+over 1 MiB, one whose aliases expand it beyond 100,000 values, and one nested thousands of levels
+deep are refused before they cost anything (docs/security.md). Only `true` and `false` are booleans:
 `on`, `off`, `yes` and `no` stay the words they are (so `flash-attn: on` reaches llama-server as
 `--flash-attn on`), and a boolean key still accepts them. Quote a value to keep it text.
 
@@ -33,7 +39,18 @@ Files that apply to nothing (`thorfleet/fleet/stray_files.py`): a `group_vars/` 
 no inventory in the inventory's folder declares as a group is an error (a typo would otherwise
 leave its engines undeployed without a word); a `host_vars/` file for a host no inventory lists,
 and a file that is empty or only comments, are warnings, printed by `thorfleet validate` and by
-the deploy before it connects. A file whose top level is not a mapping is an error.
+the deploy before it connects. A file whose top level is not a mapping is an error. Nothing there is
+skipped without a word: a link that leads nowhere (missing target, or a loop) is an error; a file that
+is not `.yml`/`.yaml` (`engines.json`, `llm.yml.bak`) and a link to a folder (not followed) are
+warnings; hidden files (`.gitkeep`) are passed over.
+
+Checked across keys and hosts before anything connects: every listener of a unit in one table (two
+on one address and port, or an unprivileged service below port 1024, are refused naming both keys and
+files; `thorfleet hosts INVENTORY --listeners`), one name per machine in the inventory, flags the memory
+plan computes with must be whole numbers (`ctx-size: 32k` is refused), and values a server would
+silently replace with its own are refused with the reason: Prometheus's `retention` and
+`scrape_interval` of zero. A setting that has no effect beside another is a warning saying which one
+wins (`slot_context` beside an explicit `args.ctx-size`).
 
 Secrets (`api_key`, `base.wifi.password`) are never written inline: give `{env: VARIABLE}` or
 `{file: PATH}` (its first line; a relative path is relative to where you run the command).

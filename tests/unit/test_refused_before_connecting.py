@@ -35,6 +35,9 @@ THROUGH_PYINFRA = [
     "a Wi-Fi password from a file that does not exist",
     "a secret pasted into another key is not shown in the error",
     "inline secret instead of env or file",
+    "a context size written as 32k",
+    "an engine on node exporter's default port names the default it meets",
+    "a zero Prometheus retention",
 ]
 
 
@@ -113,3 +116,18 @@ def test_an_empty_file_is_a_warning_shown_by_the_deploy_before_connecting(case_e
                             capture_output=True, text=True, cwd=root, timeout=120)
     before_connecting = (result.stdout + result.stderr).split("Connecting")[0]
     assert "thorfleet: warning: group_vars/llm.yml: is empty: it sets nothing" in before_connecting
+
+
+def test_the_deploy_refuses_two_names_for_one_machine_before_connecting(tmp_path):
+    inventory = ("from thorfleet.inventory import attach_config\n"
+                 f"llm = [('thor-01', {{'ssh_hostname': '127.0.0.1', 'ssh_port': {closed_port()}}}),\n"
+                 "       ('thor-01b', {'ssh_hostname': '127.0.0.1', 'ssh_port': PORT})]\n"
+                 "attach_config(globals())\n")
+    port = inventory.split("'ssh_port': ")[1].split("}")[0]
+    root = project(tmp_path, {})
+    (root / "inventory" / "lab.py").write_text(inventory.replace("PORT", port))
+    result = subprocess.run([str(PYINFRA), "-y", "inventory/lab.py", str(ROOT / "deploy.py"), "--dry"],
+                            capture_output=True, text=True, cwd=root, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"'thor-01' and 'thor-01b' are one machine, 127.0.0.1:{port} (lines 2, 3)" in output, output
+    assert "Connecting" not in output and "Traceback" not in output, output
