@@ -71,6 +71,21 @@ def test_fresh_units_to_serving_then_no_change_then_verified_then_after_a_reboot
     assert again.returncode == 0, again.stdout[-5000:]
 
 
+def test_plan_finds_nothing_on_the_converged_fleet_and_names_a_change_without_making_it(fresh_lab, tmp_path):
+    """`thorfleet plan` reads the facts a deploy reads: nothing to do on the converged lab (exit 0); a
+    changed engine flag is the engine's operation on that unit alone (exit 2), and the unit is untouched."""
+    same = thorfleet("plan", "inventory/sim.py", cwd=ROOT)
+    assert same.returncode == 0 and "0 of 3 unit(s) would change" in same.stdout, same.stdout + same.stderr
+    sim01 = fresh_lab[0]
+    llama = main_pid(sim01, "thorfleet-qwen3-8b")
+    changed = project_with(tmp_path, {"sim-01": {"engines": {"qwen3-8b": {"args": {"threads": 1}}}}})
+    planned = thorfleet("plan", str(changed), cwd=ROOT)
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    assert "1 of 3 unit(s) would change: sim-01" in planned.stdout and "Engine qwen3-8b" in planned.stdout, planned.stdout
+    assert main_pid(sim01, "thorfleet-qwen3-8b") == llama
+    assert thorfleet("plan", "inventory/sim.py", "--limit", "sim-01", cwd=ROOT).returncode == 0
+
+
 def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regression(fresh_lab, tmp_path):
     """`thorfleet bench` on the converged lab: every LLM engine (llama-server on the CPU model, the
     container stand-ins) and whisper-server, with small shapes (the seed's 2048/128 take minutes on CPU)."""

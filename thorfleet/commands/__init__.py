@@ -6,7 +6,7 @@ from importlib.util import find_spec
 
 import click
 
-from thorfleet.commands import bench, endpoints, hosts, init, render, rollout, status, tune, validate, verify
+from thorfleet.commands import bench, endpoints, hosts, init, plan, render, rollout, status, tune, validate, verify
 from thorfleet.commands.common import errors
 from thorfleet.core.json_file import UnreadableFile
 from thorfleet.core.ssh import Unreachable
@@ -34,7 +34,7 @@ def cli() -> None:
 
 
 for command in (validate.validate, hosts.hosts, render.render, verify.verify, endpoints.endpoints_command,
-                status.status_command, bench.bench_group, tune.tune_command, rollout.rollout_command, init.init):
+                status.status_command, bench.bench_group, tune.tune_command, plan.plan_command, rollout.rollout_command, init.init):
     main.add_command(command)
 
 if find_spec("gguf"):  # the lab extra is installed

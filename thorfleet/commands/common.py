@@ -18,14 +18,14 @@ if not console.is_terminal:
 errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
-def load(inventory: str, secrets: bool = True, memory_plan: bool = True) -> Fleet:
-    """Load an inventory; configuration problems end the command with exit status 2, no traceback."""
+def load(inventory: str, secrets: bool = True, memory_plan: bool = True, error_status: int = 2) -> Fleet:
+    """Load an inventory; configuration problems end the command with `error_status`, no traceback."""
     try:
         fleet = load_fleet(Path(inventory), secrets, memory_plan)
     except ConfigError as err:
         errors.print("error:", style="bold red", end=" ")
         errors.print(f"{inventory}: {err.format()}", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(error_status)
     for warning in fleet.warnings:
         if not memory_plan and NOT_PLANNED in warning.reason:
             continue  # `hosts --memory` is about to ask

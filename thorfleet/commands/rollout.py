@@ -9,7 +9,8 @@ from rich.table import Table
 from thorfleet.commands.common import Finite, console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
 from thorfleet.rollout.run import Rollout
-from thorfleet.rollout.steps import DEPLOY_FILE, LiveSteps
+from thorfleet.deploy import DEPLOY_FILE
+from thorfleet.rollout.steps import LiveSteps
 from thorfleet.rollout.state import DONE, RolloutState, state_path
 
 

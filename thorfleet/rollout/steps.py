@@ -3,7 +3,6 @@
 `thorfleet verify`), and the unit tests drive the same logic with fakes in seconds."""
 
 import subprocess
-import sys
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any, Protocol
@@ -12,12 +11,12 @@ import paramiko
 
 from thorfleet.bench.run import engine_context
 from thorfleet.core.ssh import Unreachable, ssh_client
+from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
 from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.verify import run_suite
 
 DEPLOY_TIMEOUT = 3600
-DEPLOY_FILE = "deploy.py"  # the project's deploy, in the directory thorfleet runs from (as pyinfra's own CLI)
 
 
 class Steps(Protocol):
@@ -87,7 +86,7 @@ class LiveSteps:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{host}.log"
         with log.open("w") as out:
-            status = subprocess.call([sys.executable, "-m", "pyinfra", "-y", str(self.fleet.inventory), DEPLOY_FILE, "--limit", host],
+            status = subprocess.call(pyinfra_command(self.fleet.inventory, "-y", "--limit", host),
                                      stdout=out, stderr=subprocess.STDOUT, timeout=DEPLOY_TIMEOUT)
         if status == 0:
             return True, ""

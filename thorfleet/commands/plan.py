@@ -1,0 +1,50 @@
+"""`thorfleet plan INVENTORY [--limit HOSTS]`."""
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from thorfleet.commands.common import console, errors, load
+from thorfleet.deploy import DEPLOY_FILE
+from thorfleet.plan import PlanFailed, plan
+
+NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, with 3 for an error
+
+
+@click.command("plan")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--limit", help="Comma-separated host names of the inventory to plan for (default: all).")
+def plan_command(inventory: str, limit: str | None) -> None:
+    """What a deploy would change on each unit, changing nothing (pyinfra's change detection, the facts a
+    deploy reads). Exit status 0: nothing would change; 2: something would; 3: it could not tell."""
+    if not Path(DEPLOY_FILE).is_file():
+        errors.print(f"error: no {DEPLOY_FILE} here: run thorfleet plan from the project's folder, as pyinfra", highlight=False)
+        sys.exit(FAILED)
+    fleet = load(inventory, error_status=FAILED)
+    hosts = [h for h in fleet.hosts if not limit or h in limit.split(",")]
+    unknown = sorted(set(limit.split(",")) - set(fleet.hosts)) if limit else []
+    if unknown or not hosts:
+        errors.print(f"error: {inventory} has no host {', '.join(unknown) or limit}", highlight=False, markup=False)
+        sys.exit(FAILED)
+    try:
+        plans = plan(fleet, hosts)
+    except PlanFailed as err:
+        errors.print(f"error: the plan could not be made: {err}", highlight=False, markup=False)
+        sys.exit(FAILED)
+    table = Table(title=f"thorfleet plan {inventory}")
+    for column in ("unit", "would change", "would run after a change"):
+        table.add_column(column)
+    for host, unit in plans.items():
+        said = f"[red]unknown: {escape(unit.error)}[/]" if unit.error else "\n".join(unit.changes) or "[green]nothing[/]"
+        table.add_row(host, said, "\n".join(unit.if_changed) or "-")
+    console.print(table)
+    changing = [host for host, unit in plans.items() if unit.changed]
+    console.print(f"{len(changing)} of {len(plans)} unit(s) would change" + (f": {', '.join(changing)}" if changing else ""),
+                  highlight=False)
+    for host, unit in plans.items():
+        if unit.error:
+            errors.print(f"error: {host}: {unit.error}", highlight=False, markup=False)
+    sys.exit(FAILED if any(unit.error for unit in plans.values()) else CHANGES if changing else NOTHING)
