@@ -1,16 +1,24 @@
 """`thorfleet plan INVENTORY`: what a deploy would do on each unit, changing nothing. It is pyinfra's own
 change detection (`pyinfra INVENTORY deploy.py --dry --json`: the facts a deploy reads, every
 operation prepared and none run), read back per unit: the operations that would change something,
-and those that would run only because another did (a restart on change)."""
+and those that would run only because another did (a restart on change). With it, the diff of each
+file the deploy writes (as `thorfleet render` shows it) against the unit's copy; a file that holds a
+secret is not shown, only its operation."""
 
+import difflib
 import json
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
+from thorfleet.core.ssh import ssh_client
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
+from thorfleet.host_files import host_files
+
+MISSING = 3  # exit status of the read below when the unit has no such file
 
 PLAN_TIMEOUT_S = 1800
 
@@ -24,6 +32,7 @@ class UnitPlan:
     changes: list[str] = field(default_factory=list)  # operations that would change something
     if_changed: list[str] = field(default_factory=list)  # operations that would run only after a change
     error: str = ""  # why nothing could be told about this unit
+    diffs: dict[str, str] = field(default_factory=dict)  # file -> its unified diff, unit's copy → what the deploy writes
 
     @property
     def changed(self) -> bool:
@@ -72,3 +81,32 @@ def plan(fleet: Fleet, hosts: list[str]) -> dict[str, UnitPlan]:
     for host, why in not_connected.items():
         plans[host].error = why
     return plans
+
+
+def _held_secret(content: str) -> bool:
+    return "<secret from " in content  # core.render.shown_secret's placeholder
+
+
+def file_diffs(fleet: Fleet, host: str) -> dict[str, str]:
+    """Each file the deploy writes whole on the unit that differs from the unit's copy, as a unified
+    diff; files that hold a secret, and those merged into the unit's own (daemon.json), are left to
+    their operation in the plan."""
+    rendered = [f for f in host_files(fleet.hosts[host], fleet) if not f.merged and not _held_secret(f.content)]
+    client = ssh_client(fleet.hosts[host])
+    diffs = {}
+    try:
+        for file in rendered:
+            path = shlex.quote(file.dest)
+            _, out, _ = client.exec_command(f"if sudo -n test -e {path}; then sudo -n cat -- {path}; else exit {MISSING}; fi",
+                                            timeout=60)
+            current = out.read().decode(errors="replace")
+            status = out.channel.recv_exit_status()
+            if status not in (0, MISSING):
+                diffs[file.dest] = f"(could not be read on the unit: exit status {status})"
+            elif status == MISSING or current != file.content:
+                diffs[file.dest] = "".join(difflib.unified_diff(
+                    current.splitlines(keepends=True) if status == 0 else [], file.content.splitlines(keepends=True),
+                    f"{host}:{file.dest}" if status == 0 else "/dev/null", f"deploy:{file.dest}"))
+    finally:
+        client.close()
+    return diffs

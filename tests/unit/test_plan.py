@@ -48,3 +48,53 @@ def test_a_broken_config_or_no_deploy_is_an_error_not_a_change(project_copy):
     (project_copy / "host_vars" / "thor-01.yml").write_text("power: {clock: locked}\n")
     result = run_plan(project_copy, "inventory/lab.py")
     assert result.returncode == 3 and "host_vars/thor-01.yml: power.clock: unknown key" in result.stderr, result.stderr
+
+
+class FakeUnit:
+    """An SSH client whose unit holds `files` (path -> content); records what was read."""
+
+    def __init__(self, files: dict[str, str]):
+        self.files, self.commands = files, []
+
+    def exec_command(self, command: str, timeout: float):
+        import shlex
+
+        self.commands.append(command)
+        path = shlex.split(command)[5].rstrip(";")  # if sudo -n test -e PATH; then ...
+        content, status = (self.files[path], 0) if path in self.files else ("", 3)
+
+        class Out:
+            channel = type("Channel", (), {"recv_exit_status": staticmethod(lambda: status)})
+
+            @staticmethod
+            def read() -> bytes:
+                return content.encode()
+
+        return None, Out, None
+
+    def close(self) -> None:
+        pass
+
+
+def test_file_diffs_show_what_differs_and_never_read_a_file_that_holds_a_secret(project_copy, monkeypatch):
+    from thorfleet.fleet import load_fleet
+    from thorfleet.host_files import host_files
+    from thorfleet.plan import file_diffs
+
+    monkeypatch.setenv("THORFLEET_API_KEY", "sk-plan-secret")
+    monkeypatch.setenv("THORFLEET_METRICS_PASSWORD", "pw-plan-secret")
+    fleet = load_fleet(project_copy / "inventory" / "lab.py")
+    rendered = {f.dest: f.content for f in host_files(fleet.hosts["thor-03"], fleet) if not f.merged}
+    secret_files = [dest for dest, content in rendered.items() if "<secret from " in content]
+    assert "/etc/haproxy/haproxy.cfg" in secret_files
+    plain = sorted(dest for dest in rendered if dest not in secret_files)
+    changed, missing = plain[0], plain[1]
+    unit = FakeUnit({dest: content for dest, content in rendered.items() if dest != missing})
+    unit.files[changed] = rendered[changed].replace("\n", "\n# edited by hand\n", 1)
+    monkeypatch.setattr("thorfleet.plan.ssh_client", lambda host: unit)
+    diffs = file_diffs(fleet, "thor-03")
+    assert sorted(diffs) == sorted([changed, missing])
+    assert "-# edited by hand" in diffs[changed] and f"+++ deploy:{changed}" in diffs[changed]
+    assert diffs[missing].startswith("--- /dev/null")
+    assert not [c for c in unit.commands for dest in secret_files if dest in c]
+    assert not [d for d in diffs.values() if "plan-secret" in d]

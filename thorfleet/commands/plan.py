@@ -5,11 +5,12 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
+from rich.syntax import Syntax
 from rich.table import Table
 
 from thorfleet.commands.common import console, errors, load
 from thorfleet.deploy import DEPLOY_FILE
-from thorfleet.plan import PlanFailed, plan
+from thorfleet.plan import PlanFailed, file_diffs, plan
 
 NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, with 3 for an error
 
@@ -34,14 +35,22 @@ def plan_command(inventory: str, limit: str | None) -> None:
     except PlanFailed as err:
         errors.print(f"error: the plan could not be made: {err}", highlight=False, markup=False)
         sys.exit(FAILED)
+    for host, unit in plans.items():
+        if not unit.error:
+            unit.diffs = file_diffs(fleet, host)
+            for dest, diff in unit.diffs.items():
+                console.rule(f"{host}: {dest}", style="dim")
+                console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default") if sys.stdout.isatty()
+                              else escape(diff), highlight=False, end="")
     table = Table(title=f"thorfleet plan {inventory}")
     for column in ("unit", "would change", "would run after a change"):
         table.add_column(column)
     for host, unit in plans.items():
         said = f"[red]unknown: {escape(unit.error)}[/]" if unit.error else "\n".join(unit.changes) or "[green]nothing[/]"
+        said += "".join(f"\n  file {dest}" for dest in unit.diffs)
         table.add_row(host, said, "\n".join(unit.if_changed) or "-")
     console.print(table)
-    changing = [host for host, unit in plans.items() if unit.changed]
+    changing = [host for host, unit in plans.items() if unit.changed or unit.diffs]
     console.print(f"{len(changing)} of {len(plans)} unit(s) would change" + (f": {', '.join(changing)}" if changing else ""),
                   highlight=False)
     for host, unit in plans.items():
