@@ -135,11 +135,15 @@ def test_a_file_that_is_not_what_it_should_be_is_one_line(ran, case):
     one_line_reason(result, line)
 
 
-def test_init_writes_nothing_before_refusing(ran, tmp_path):
-    subprocess.run([str(THORFLEET), "init", "new"], cwd=tmp_path, capture_output=True)  # nothing there yet: it writes
+def test_init_writes_nothing_before_refusing(tmp_path):
+    from click.testing import CliRunner
+
+    from thorfleet.commands import main
+
+    assert CliRunner().invoke(main, ["init", str(tmp_path / "new")]).exit_code == 0  # nothing there yet: it writes
+    assert (tmp_path / "new" / "deploy.py").is_file()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "roles").write_text("")
-    refused = subprocess.run([str(THORFLEET), "init", "other"], cwd=tmp_path, capture_output=True, text=True)
-    assert refused.returncode == 2 and "other/roles is a file where a folder must go" in refused.stderr
+    refused = CliRunner().invoke(main, ["init", str(tmp_path / "other")])
+    assert refused.exit_code == 2 and "other/roles is a file where a folder must go" in refused.output
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["roles"]
-    assert (tmp_path / "new" / "deploy.py").is_file()
