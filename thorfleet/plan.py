@@ -1,7 +1,7 @@
 """`thorfleet plan INVENTORY`: what a deploy would do on each unit, changing nothing. It is pyinfra's own
 change detection (`pyinfra INVENTORY deploy.py --dry --json`: the facts a deploy reads, every
-operation prepared and none run), read back per unit: the operations that would change something,
-and those that would run only because another did (a restart on change). With it, the diff of each
+operation prepared and none run), one unit at a time, read back: the operations that would change
+something. With it, the diff of each
 file the deploy writes (as `thorfleet render` shows it) against the unit's copy; a file that holds a
 secret is not shown, only its operation."""
 
@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,66 +22,56 @@ from thorfleet.host_files import host_files
 MISSING = 3  # exit status of the read below when the unit has no such file
 
 PLAN_TIMEOUT_S = 1800
-
-
-class PlanFailed(Exception):
-    """pyinfra could not prepare the deploy (a unit unreachable, a fact that failed): its reason."""
+PARALLEL_UNITS = 8  # pyinfra runs at once, one per unit
 
 
 @dataclass
 class UnitPlan:
     changes: list[str] = field(default_factory=list)  # operations that would change something
-    if_changed: list[str] = field(default_factory=list)  # operations that would run only after a change
     error: str = ""  # why nothing could be told about this unit
     diffs: dict[str, str] = field(default_factory=dict)  # file -> its unified diff, unit's copy → what the deploy writes
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes or self.diffs)
 
 
-def read_plan(payload: dict[str, Any], hosts: list[str]) -> dict[str, UnitPlan]:
-    """pyinfra's JSON plan (`build_plan_json`: per operation, the hosts with a change) per unit."""
-    plans = {host: UnitPlan() for host in hosts}
-    for operation in payload["plan"]:
-        for host in operation["hosts_with_change"]:
-            plans.setdefault(host, UnitPlan()).changes.append(operation["name"])
-        for host in operation["hosts_with_conditional_change"]:
-            plans.setdefault(host, UnitPlan()).if_changed.append(operation["name"])
-    return plans
+def read_plan(payload: dict[str, Any], host: str) -> UnitPlan:
+    """One unit's operations with a change, from pyinfra's JSON plan (pyinfra_cli/prints.py,
+    build_plan_json). Operations that would run only after another changed (a restart on change) are
+    left out: pyinfra lists every one of them on every unit, whether its trigger changes or not."""
+    return UnitPlan([op["name"] for op in payload["plan"] if host in op["hosts_with_change"]])
 
 
 def _reason(output: str) -> str:
-    """thorfleet's own line first (an unreadable secret, a refused config), else pyinfra's last error."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    """thorfleet's own line first (an unreadable secret, a refused config), else pyinfra's: a failed
+    connection, else its last error."""
+    lines = [line.strip() for line in _COLOUR.sub("", output).splitlines() if line.strip()]
     ours = [line for line in lines if line.startswith("thorfleet:") and "warning:" not in line]
-    theirs = [line for line in lines if "rror" in line or "cannot" in line or "Could not" in line]
-    return (ours or theirs or lines or ["no output"])[-1][:400]
+    connection = [f"could not connect ({m['why']})" for line in lines if (m := _NOT_CONNECTED.search(line))]
+    theirs = [line for line in lines if "rror" in line]
+    return (ours or connection or theirs or lines or ["no output"])[-1][:400]
 
 
-_NOT_CONNECTED = re.compile(r"\[(?P<host>[^\]]+)\] Could not connect \((?P<why>.*)\)")
-_CONNECTED = re.compile(r"\[(?P<host>[^\]]+)\] Connected")
+_NOT_CONNECTED = re.compile(r"\] Could not connect \((?P<why>.*)\)")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def plan(fleet: Fleet, hosts: list[str]) -> dict[str, UnitPlan]:
-    """Each unit's plan; a unit pyinfra could not connect to has its `error`. PlanFailed when there is no
-    plan at all."""
-    limit = [word for host in hosts for word in ("--limit", host)] if set(hosts) != set(fleet.hosts) else []
-    ran = subprocess.run(pyinfra_command(fleet.inventory, "--dry", "--json", *limit), capture_output=True, text=True,
-                         timeout=PLAN_TIMEOUT_S)
-    said = _COLOUR.sub("", ran.stderr)
-    not_connected = {m["host"]: f"could not connect ({m['why']})" for m in _NOT_CONNECTED.finditer(said)}
-    # A unit pyinfra never reached has no operations in the plan: that is not "nothing to do".
-    connected = {m["host"] for m in _CONNECTED.finditer(said)}
-    not_connected |= {host: "pyinfra did not connect to it" for host in hosts if host not in connected | set(not_connected)}
+def unit_plan(fleet: Fleet, host: str) -> UnitPlan:
+    """`pyinfra INVENTORY deploy.py --dry --json --limit HOST`: one unit alone, so that each operation
+    is named as it is on this unit (pyinfra names an operation after any one of the hosts it ran for)."""
+    ran = subprocess.run(pyinfra_command(fleet.inventory, "--dry", "--json", "--limit", host), capture_output=True,
+                         text=True, timeout=PLAN_TIMEOUT_S)
     start = ran.stdout.find("{")
-    if ran.returncode != 0 or start < 0:
-        raise PlanFailed("; ".join(f"{host}: {why}" for host, why in not_connected.items()) or _reason(ran.stderr + ran.stdout))
-    plans = read_plan(json.loads(ran.stdout[start:]), hosts)
-    for host, why in not_connected.items():
-        plans[host].error = why
-    return plans
+    if ran.returncode != 0 or start < 0 or f"[{host}] Connected" not in _COLOUR.sub("", ran.stderr):
+        return UnitPlan(error=_reason(ran.stderr + ran.stdout))  # never "nothing to do" for a unit not planned
+    return read_plan(json.loads(ran.stdout[start:]), host)
+
+
+def plan(fleet: Fleet, hosts: list[str]) -> dict[str, UnitPlan]:
+    """Each unit's plan, the units planned in parallel; a unit that could not be planned has its `error`."""
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_UNITS, len(hosts))) as pool:
+        return dict(zip(hosts, pool.map(lambda host: unit_plan(fleet, host), hosts)))
 
 
 def _held_secret(content: str) -> bool:

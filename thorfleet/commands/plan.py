@@ -9,8 +9,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from thorfleet.commands.common import console, errors, load
+from thorfleet.core.ssh import Unreachable
 from thorfleet.deploy import DEPLOY_FILE
-from thorfleet.plan import PlanFailed, file_diffs, plan
+from thorfleet.plan import file_diffs, plan
 
 NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, with 3 for an error
 
@@ -30,27 +31,27 @@ def plan_command(inventory: str, limit: str | None) -> None:
     if unknown or not hosts:
         errors.print(f"error: {inventory} has no host {', '.join(unknown) or limit}", highlight=False, markup=False)
         sys.exit(FAILED)
-    try:
-        plans = plan(fleet, hosts)
-    except PlanFailed as err:
-        errors.print(f"error: the plan could not be made: {err}", highlight=False, markup=False)
-        sys.exit(FAILED)
+    plans = plan(fleet, hosts)
     for host, unit in plans.items():
         if not unit.error:
-            unit.diffs = file_diffs(fleet, host)
+            try:
+                unit.diffs = file_diffs(fleet, host)
+            except Unreachable as err:
+                unit.error = str(err)
+                continue
             for dest, diff in unit.diffs.items():
                 console.rule(f"{host}: {dest}", style="dim")
                 console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default") if sys.stdout.isatty()
                               else escape(diff), highlight=False, end="")
     table = Table(title=f"thorfleet plan {inventory}")
-    for column in ("unit", "would change", "would run after a change"):
+    for column in ("unit", "would change"):
         table.add_column(column)
     for host, unit in plans.items():
         said = f"[red]unknown: {escape(unit.error)}[/]" if unit.error else "\n".join(unit.changes) or "[green]nothing[/]"
         said += "".join(f"\n  file {dest}" for dest in unit.diffs)
-        table.add_row(host, said, "\n".join(unit.if_changed) or "-")
+        table.add_row(host, said)
     console.print(table)
-    changing = [host for host, unit in plans.items() if unit.changed or unit.diffs]
+    changing = [host for host, unit in plans.items() if unit.changed]
     console.print(f"{len(changing)} of {len(plans)} unit(s) would change" + (f": {', '.join(changing)}" if changing else ""),
                   highlight=False)
     for host, unit in plans.items():
