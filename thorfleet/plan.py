@@ -1,7 +1,7 @@
 """`thorfleet plan INVENTORY`: what a deploy would do on each unit, changing nothing. It is pyinfra's own
 change detection (`pyinfra INVENTORY deploy.py --dry --json`: the facts a deploy reads, every
-operation prepared and none run), one unit at a time, read back: the operations that would change
-something. With it, the diff of each
+operation prepared and none run), read back per unit: the operations that would change something.
+With it, the diff of each
 file the deploy writes (as `thorfleet render` shows it) against the unit's copy; a file that holds a
 secret is not shown, only its operation."""
 
@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from thorfleet.core.ssh import ssh_client
+from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
 from thorfleet.host_files import host_files
@@ -22,7 +22,7 @@ from thorfleet.host_files import host_files
 MISSING = 3  # exit status of the read below when the unit has no such file
 
 PLAN_TIMEOUT_S = 1800
-PARALLEL_UNITS = 8  # pyinfra runs at once, one per unit
+PARALLEL_UNITS = 8  # units whose files are read (or that are planned again alone) at once
 
 
 @dataclass
@@ -53,25 +53,53 @@ def _reason(output: str) -> str:
     return (ours or connection or theirs or lines or ["no output"])[-1][:400]
 
 
-_NOT_CONNECTED = re.compile(r"\] Could not connect \((?P<why>.*)\)")
+_NOT_CONNECTED = re.compile(r"\[(?P<host>[^\]]+)\] Could not connect \((?P<why>.*)\)")
+_CONNECTED = re.compile(r"\[(?P<host>[^\]]+)\] Connected")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def unit_plan(fleet: Fleet, host: str) -> UnitPlan:
-    """`pyinfra INVENTORY deploy.py --dry --json --limit HOST`: one unit alone, so that each operation
-    is named as it is on this unit (pyinfra names an operation after any one of the hosts it ran for)."""
-    ran = subprocess.run(pyinfra_command(fleet.inventory, "--dry", "--json", "--limit", host), capture_output=True,
-                         text=True, timeout=PLAN_TIMEOUT_S)
+def _pyinfra_plan(fleet: Fleet, hosts: list[str]) -> tuple[dict[str, UnitPlan], list[str]]:
+    """`pyinfra INVENTORY deploy.py --dry --json [--limit HOST ...]`, read per unit, and the units with a
+    change that pyinfra named after another host. A unit pyinfra did not connect to has an `error`: it
+    is never "nothing to do"."""
+    limit = [word for host in hosts for word in ("--limit", host)] if set(hosts) != set(fleet.hosts) else []
+    ran = subprocess.run(pyinfra_command(fleet.inventory, "--dry", "--json", *limit), capture_output=True, text=True,
+                         timeout=PLAN_TIMEOUT_S)
+    said = _COLOUR.sub("", ran.stderr)
+    connected = {m["host"] for m in _CONNECTED.finditer(said)}
+    not_connected = {m["host"]: f"could not connect ({m['why']})" for m in _NOT_CONNECTED.finditer(said)}
     start = ran.stdout.find("{")
-    if ran.returncode != 0 or start < 0 or f"[{host}] Connected" not in _COLOUR.sub("", ran.stderr):
-        return UnitPlan(error=_reason(ran.stderr + ran.stdout))  # never "nothing to do" for a unit not planned
-    return read_plan(json.loads(ran.stdout[start:]), host)
+    if ran.returncode != 0 or start < 0:
+        return {host: UnitPlan(error=not_connected.get(host) or _reason(ran.stderr + ran.stdout)) for host in hosts}, []
+    payload = json.loads(ran.stdout[start:])
+    plans = {host: read_plan(payload, host) if host in connected else
+             UnitPlan(error=not_connected.get(host, "pyinfra did not connect to it")) for host in hosts}
+    shared = [host for host in hosts if any(host in op["hosts_with_change"] and len(op["names"]) > 1 for op in payload["plan"])]
+    return plans, shared
 
 
 def plan(fleet: Fleet, hosts: list[str]) -> dict[str, UnitPlan]:
-    """Each unit's plan, the units planned in parallel; a unit that could not be planned has its `error`."""
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_UNITS, len(hosts))) as pool:
-        return dict(zip(hosts, pool.map(lambda host: unit_plan(fleet, host), hosts)))
+    """Each unit's plan and file diffs. One pyinfra run plans every unit while the files are read; a
+    unit with a change that pyinfra named after another host (it names an operation after any one of
+    the hosts it ran for) is planned again alone, so that its operations carry its own names."""
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_UNITS, len(hosts)) + 1) as pool:
+        planning = pool.submit(_pyinfra_plan, fleet, hosts)
+        reading = {host: pool.submit(_diffs, fleet, host) for host in hosts}
+        plans, shared = planning.result()
+        if len(hosts) > 1:
+            plans.update(zip(shared, pool.map(lambda host: _pyinfra_plan(fleet, [host])[0][host], shared)))
+        for host, planned in plans.items():
+            diffs, unreachable = reading[host].result()
+            if not planned.error:
+                planned.diffs, planned.error = diffs, unreachable
+    return plans
+
+
+def _diffs(fleet: Fleet, host: str) -> tuple[dict[str, str], str]:
+    try:
+        return file_diffs(fleet, host), ""
+    except Unreachable as err:
+        return {}, str(err)
 
 
 def _held_secret(content: str) -> bool:

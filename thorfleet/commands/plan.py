@@ -9,9 +9,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from thorfleet.commands.common import console, errors, load
-from thorfleet.core.ssh import Unreachable
 from thorfleet.deploy import DEPLOY_FILE
-from thorfleet.plan import file_diffs, plan
+from thorfleet.plan import plan
 
 NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, with 3 for an error
 
@@ -33,16 +32,10 @@ def plan_command(inventory: str, limit: str | None) -> None:
         sys.exit(FAILED)
     plans = plan(fleet, hosts)
     for host, unit in plans.items():
-        if not unit.error:
-            try:
-                unit.diffs = file_diffs(fleet, host)
-            except Unreachable as err:
-                unit.error = str(err)
-                continue
-            for dest, diff in unit.diffs.items():
-                console.rule(f"{host}: {dest}", style="dim")
-                console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default") if sys.stdout.isatty()
-                              else escape(diff), highlight=False, end="")
+        for dest, diff in unit.diffs.items():
+            console.rule(f"{host}: {dest}", style="dim")
+            console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default") if sys.stdout.isatty()
+                          else escape(diff), highlight=False, end="")
     table = Table(title=f"thorfleet plan {inventory}")
     for column in ("unit", "would change"):
         table.add_column(column)
