@@ -60,10 +60,10 @@ def identity_problems(inventory: Path, groups: dict[str, list[Any]]) -> list[Con
                                                                 f"{first[0]!r}{at}: give it once, in one group"))
             elif data is not None and not first[1]:
                 connection[name] = (group, data)
-    machines: dict[tuple[str, int], list[str]] = {}
+    machines: dict[tuple[str, str], list[str]] = {}
     for name, (_, data) in connection.items():
         if not name.startswith("@"):  # @local, @docker/...: pyinfra's other connectors
-            machines.setdefault((str(data.get("ssh_hostname", name)), int(data.get("ssh_port", SSH_PORT))), []).append(name)
+            machines.setdefault((str(data.get("ssh_hostname", name)), str(data.get("ssh_port", SSH_PORT))), []).append(name)
     for (address, port), names in machines.items():
         if len(names) > 1:
             named = sorted(line for (_, host), found in lines.items() if host in names for line in found)
