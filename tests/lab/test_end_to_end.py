@@ -397,7 +397,8 @@ def test_an_unreachable_unit_fails_the_rollout_and_resume_finishes_it(fresh_lab,
     try:
         with Load() as load:
             stopped = rollout(inventory, "--batch", "1")
-        assert stopped.returncode == 1 and "unreachable" in stopped.stdout, stopped.stdout[-3000:]
+        assert stopped.returncode == 1 and "sim-02 (10.231.0.12:22) cannot be reached over SSH" in stopped.stdout, \
+            stopped.stdout[-3000:]
         assert "stopped: batch 2" in stopped.stderr
         assert load.failed == []
         skipped = rollout(inventory, "--resume", "--skip-unreachable")

@@ -112,7 +112,8 @@ def record(host="sim-01", throughput=100.0, ttft=200.0, failed=0, concurrency=1)
     figures = {"completed": 10, "failed": failed, "max_concurrency": concurrency, "duration_s": 1.0, "total_input_tokens": 100,
                "total_output_tokens": 100, "request_throughput": 10.0, "output_throughput": throughput,
                "total_token_throughput": 2 * throughput, **{f"{s}_{n}_ms": ttft for s in ("mean", "median", "p99")
-                                                            for n in ("ttft", "tpot", "itl", "e2el")}}
+                                                            for n in ("ttft", "tpot", "itl", "e2el")},
+               "server_timings": {"prompt_per_second": 900.0, "predicted_per_second": 40.0}}  # llama-server's own, averaged
     return {"host": host, "engine": "qwen3", "unit": {"nvpmodel": {"name": "MAXN"}, "clocks_locked": True},
             "context": {"kind": "llama-server", "served_model": "qwen3", "command_line": "llama-server -m x"},
             "shape": {"concurrency": concurrency, "prompts": 10, "input_len": 2048, "output_len": 128},

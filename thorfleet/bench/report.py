@@ -3,7 +3,7 @@
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -158,14 +158,19 @@ class _Record(BaseModel):
     host: str
     engine: str
     shape: dict[str, int | float] = {}
-    figures: dict[str, int | float] | None = None
+    figures: dict[str, Any] | None = None  # the compared ones numbers; others may be more (server_timings)
     status: list[str] = []
 
     @model_validator(mode="after")
-    def _measured_has_its_shape(self) -> Self:
+    def _measured_has_its_shape_and_numbers(self) -> Self:
+        if self.figures is None:
+            return self
         needed = {"audio_s", "concurrency", "prompts"} if "audio_s" in self.shape else {"concurrency", "prompts", "input_len", "output_len"}
-        if self.figures is not None and not needed <= set(self.shape):
+        if not needed <= set(self.shape):
             raise ValueError(f"a measured record's shape needs {', '.join(sorted(needed - set(self.shape)))}")
+        wrong = sorted(k for k in {*COMPARED, "failed"} & set(self.figures) if not isinstance(self.figures[k], (int, float)))
+        if wrong:
+            raise ValueError(f"figures {', '.join(wrong)} must be numbers")
         return self
 
 
