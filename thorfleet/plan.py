@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from thorfleet.core.render import holds_shown_secret
 from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
@@ -102,15 +103,11 @@ def _diffs(fleet: Fleet, host: str) -> tuple[dict[str, str], str]:
         return {}, str(err)
 
 
-def _held_secret(content: str) -> bool:
-    return "<secret from " in content  # core.render.shown_secret's placeholder
-
-
 def file_diffs(fleet: Fleet, host: str) -> dict[str, str]:
     """Each file the deploy writes whole on the unit that differs from the unit's copy, as a unified
     diff; files that hold a secret, and those merged into the unit's own (daemon.json), are left to
     their operation in the plan."""
-    rendered = [f for f in host_files(fleet.hosts[host], fleet) if not f.merged and not _held_secret(f.content)]
+    rendered = [f for f in host_files(fleet.hosts[host], fleet) if not f.merged and not holds_shown_secret(f.content)]
     client = ssh_client(fleet.hosts[host])
     diffs = {}
     try:

@@ -69,6 +69,14 @@ def render_template(template: str, **context: Any) -> str:
     return _environment(_project.get()).get_template(template).render(template_name=template, **context)
 
 
+SHOWN_SECRET = "<secret from {}>"
+
+
 def shown_secret(source: SecretSource) -> str:
     """What `thorfleet render` prints in place of a secret (a SecretSource)."""
-    return f"<secret from {source.describe()}>"
+    return SHOWN_SECRET.format(source.describe())
+
+
+def holds_shown_secret(content: str) -> bool:
+    """Whether a file rendered for `thorfleet render` holds a secret (shown as where it comes from)."""
+    return SHOWN_SECRET.split("{")[0] in content
