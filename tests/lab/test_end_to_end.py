@@ -322,6 +322,30 @@ def exec_start(unit, engine: str) -> str:
     return ssh(unit, f"systemctl show -p ExecStart --value thorfleet-{engine}.service").stdout
 
 
+def while_unit_is_out(unit: str, model: str) -> tuple[int, str, dict]:
+    """A request for a model whose only unit is out of the gateway (maintenance): status, Retry-After, JSON body."""
+    import urllib.error
+    import urllib.request
+
+    from thorfleet.fleet import load_fleet
+    from thorfleet.roles.gateway.runtime import Gateway
+
+    (host,) = load_fleet(ROOT / "inventory" / "sim.py").with_role("gateway")
+    request = urllib.request.Request(f"{GATEWAY}/v1/chat/completions", method="POST",
+                                     data=json.dumps({"model": model, "messages": [{"role": "user", "content": "Hi"}],
+                                                      "max_tokens": 4}).encode(),
+                                     headers={"Authorization": f"Bearer {lab_key()}", "Content-Type": "application/json"})
+    with Gateway(host) as gateway:
+        gateway.set_unit_state(unit, "maint")
+        try:
+            urllib.request.urlopen(request, timeout=30)
+            return 200, "", {}
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get("Retry-After", ""), json.loads(err.read())
+        finally:
+            gateway.set_unit_state(unit, "ready")
+
+
 def test_the_gateway_routes_each_model_to_every_unit_serving_it_and_endpoints_lists_them(fresh_lab):
     from thorfleet.bench.client import Endpoint, stream_one
     from thorfleet.roles.gateway.runtime import get
@@ -337,6 +361,8 @@ def test_the_gateway_routes_each_model_to_every_unit_serving_it_and_endpoints_li
     coder = stream_one(Endpoint(GATEWAY, "qwen3-coder", lab_key(), chat=True), "Hello.", 4, timeout=120)
     assert coder.ok, coder.error
     assert get(f"{GATEWAY}/v1/models", "wrong-key")[0] == 401
+    status, retry_after, body = while_unit_is_out("sim-02", "qwen3-coder")
+    assert (status, retry_after) == (503, "5") and body["error"]["code"] == "model_unavailable", body
     assert stream_one(Endpoint(GATEWAY, "no-such-model", lab_key(), chat=True), "Hello.", 4).error.startswith("HTTP 404")
     listed = thorfleet("endpoints", "inventory/sim.py", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -361,14 +387,21 @@ def test_a_plain_deploy_drains_an_engine_behind_the_gateway_before_restarting_it
 def test_a_canary_that_fails_its_health_check_stops_the_rollout_and_stays_out_of_the_gateway(fresh_lab, tmp_path):
     sim01, sim02, _ = fresh_lab
     inventory = project_with(tmp_path, {
-        "sim-01": {"engines": {"qwen3-8b": {"args": {"lora": "/nonexistent/adapter.gguf"}, "health_timeout": 20}}},
+        "sim-01": {"engines": {"qwen3-8b": {"args": {"lora": "/nonexistent/adapter.gguf"}, "health_timeout": 600}}},
         "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}}},
     })
     sim02_before = exec_start(sim02, "qwen3-coder")
+    refused = rollout(inventory, "--canary", "sim-01", "--batch", "1")
+    assert refused.returncode == 1 and "nothing was touched" in refused.stderr, refused.stdout[-3000:]
+    assert "error: qwen3-coder (at the gateway sim-03) has no other server while sim-02 is drained in batch 2" in refused.stdout
     with Load() as load:
-        stopped = rollout(inventory, "--canary", "sim-01", "--batch", "1")
+        stopped = rollout(inventory, "--canary", "sim-01", "--batch", "1", "--allow-outage")
     assert stopped.returncode == 1, stopped.stdout[-3000:]
     assert "stopped: batch 1" in stopped.stderr and "untouched" in stopped.stdout
+    # Failed as soon as the engine exited, not after its 600 s, and the reason is the engine's own line.
+    failed = next(line for line in stopped.stdout.splitlines() if line.startswith("sim-01: FAILED"))
+    assert "did not answer http://127.0.0.1:8000/health: exited after " in failed, failed
+    assert "failed to load lora adapter '/nonexistent/adapter.gguf'" in failed, failed
     assert load.failed == [] and len(load.results) > 4
     assert exec_start(sim02, "qwen3-coder") == sim02_before and "--top-k" not in sim02_before
     states = gateway_servers()
@@ -382,9 +415,10 @@ def test_a_rollout_under_load_changes_every_llama_server_with_no_failed_request(
         "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}, "gpt-oss-120b": {"args": {"top-k": 30}}}},
     })
     with Load() as load:
-        done = rollout(inventory, "--canary", "sim-01", "--batch", "1")
+        done = rollout(inventory, "--canary", "sim-01", "--batch", "1", "--allow-outage")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert load.failed == [] and len(load.results) > 10, load.failed[:3]
+    assert "sim-03: nothing to change (its plan): not drained, not deployed" in done.stdout
     for unit, engine in ((sim01, "qwen3-8b"), (sim02, "qwen3-coder"), (sim02, "gpt-oss-120b")):
         assert "--top-k 30" in exec_start(unit, engine), engine
     assert {s["status"] for s in gateway_servers().values()} == {"UP"}
@@ -396,16 +430,16 @@ def test_an_unreachable_unit_fails_the_rollout_and_resume_finishes_it(fresh_lab,
     faults.cut(sim02)
     try:
         with Load() as load:
-            stopped = rollout(inventory, "--batch", "1")
+            stopped = rollout(inventory, "--batch", "1", "--allow-outage")
         assert stopped.returncode == 1 and "sim-02 (10.231.0.12:22) cannot be reached over SSH" in stopped.stdout, \
             stopped.stdout[-3000:]
         assert "stopped: batch 2" in stopped.stderr
         assert load.failed == []
-        skipped = rollout(inventory, "--resume", "--skip-unreachable")
+        skipped = rollout(inventory, "--resume", "--skip-unreachable", "--allow-outage")
         assert skipped.returncode == 0 and "skipped" in skipped.stdout, skipped.stdout[-3000:]
     finally:
         faults.restore(sim02)
-    resumed = rollout(inventory, "--resume")
+    resumed = rollout(inventory, "--resume", "--allow-outage")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert "--top-k 20" in exec_start(sim02, "qwen3-coder")
 

@@ -40,7 +40,7 @@ CORRUPT = {
                                 ".thorfleet/rollout-lab.json: is not the state of a thorfleet rollout (remove it to start a new "
                                 "rollout): Invalid JSON: EOF while parsing"),
     "rollout state of another shape": ({".thorfleet/rollout-lab.json": STATE.replace('"done"', '"DONE"')}, ["rollout", "inventory/lab.py", "--resume"], 2,
-                                       "units.thor-01.state: Input should be 'pending', 'done', 'failed' or 'skipped'"),
+                                       "units.thor-01.state: Input should be 'pending', 'done', 'failed', 'skipped' or 'unchanged'"),
     "rollout state naming a host no longer there": (
         {".thorfleet/rollout-lab.json": STATE.replace("thor-01", "thor-09")}, ["rollout", "inventory/lab.py", "--resume"], 2,
         "names thor-09, no longer in inventory/lab.py: remove the file to start a new rollout"),

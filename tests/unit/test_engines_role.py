@@ -1,5 +1,6 @@
 """The engines role's operations with fake facts: flags, restart discipline, removal, health address."""
 
+import shlex
 import subprocess
 from hashlib import sha256
 from pathlib import Path
@@ -10,7 +11,7 @@ from thorfleet.roles.engines.facts import EngineState, EngineStatus, ImageHelp, 
 from thorfleet.core.accounts import Accounts
 from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
-from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
+from thorfleet.roles.engines.operations import RESTART_SCRIPT, engine_serving, engines_removed, service_user
 
 from .fake_host import failure_of, run_operation
 
@@ -55,11 +56,9 @@ def test_accepted_flags_then_restart_health_and_record():
     new = {**FINGERPRINT, "build": "b2"}
     commands, _ = serve(program(running=FINGERPRINT), argv=[BINARY, "--model", "/m.gguf", "--load-mode", "mlock"],
                         fingerprint=new)
-    assert commands[0] == ("echo 'thorfleet: (re)starting thorfleet-qwen3-8b: build changed' && "
-                           "systemctl restart thorfleet-qwen3-8b.service")
-    assert commands[1].startswith("for i in $(seq 60); do curl -fsS -o /dev/null http://127.0.0.1:8000/health && exit 0;")
-    assert "journalctl -u thorfleet-qwen3-8b.service -n 20" in commands[1]
-    assert commands[3][0] == "/var/lib/thorfleet/engines/qwen3-8b.json" and '"build": "b2"' in commands[3][1]
+    assert commands[0] == f"sh -c {shlex.quote(RESTART_SCRIPT)} restart thorfleet-qwen3-8b http://127.0.0.1:8000/health 60 " \
+                          "'thorfleet: (re)starting thorfleet-qwen3-8b: build changed'"
+    assert commands[2][0] == "/var/lib/thorfleet/engines/qwen3-8b.json" and '"build": "b2"' in commands[2][1]
 
 
 def test_rejected_flags_fail_naming_flag_version_and_replacement_before_anything_changes():
@@ -96,7 +95,7 @@ def test_files_changed_by_hand_are_put_back_without_a_restart_or_a_flag_check():
 def test_a_stopped_or_disabled_engine_is_enabled_and_started_without_a_check_when_told():
     commands, _ = serve(state(active=False, enabled=False), flags=False, name="w")
     assert commands[0] == "systemctl enable thorfleet-w.service"
-    assert commands[1].endswith("systemctl restart thorfleet-w.service") and "not running changed" in commands[1]
+    assert commands[1].startswith("sh -c ") and "restart thorfleet-w " in commands[1] and "not running changed" in commands[1]
 
 
 def test_removed_engines_are_stopped_and_their_files_deleted():
@@ -144,7 +143,7 @@ def serve_container(facts, argv):
 def test_container_flags_are_checked_against_the_images_entry_command():
     argv = ["vllm", "serve", "/models/q", "--port", "8000", "--enforce-eager", "--max-model-len", "32768"]
     commands, _ = serve_container(image_help(), argv)
-    assert "systemctl restart thorfleet-qwen3-vllm.service" in commands[0]
+    assert " restart thorfleet-qwen3-vllm http://127.0.0.1:8000/health 60 " in commands[0]
     commands, _ = serve_container(image_help(), argv + ["--max-num-batched"])
     assert failure_of(commands) == (f"engine qwen3-vllm: vllm ({IMAGE} (0123456789ab)) rejects its command line, so its "
                                     "unit was left as it was: --max-num-batched is not an option of this version")
@@ -233,8 +232,8 @@ def test_behind_a_gateway_the_engine_is_drained_before_the_restart_and_put_back_
     commands, _ = run_operation(engine_serving, program(running=FINGERPRINT), "qwen3-8b", [UNIT, ENV], new, HEALTH, 60,
                                 flags={"kind": "llama-server", "argv": [BINARY, "--model", "/m.gguf"]}, drain=drain)
     assert commands[0] == "FunctionCommand(drain, (), {})"
-    assert "systemctl restart thorfleet-qwen3-8b.service" in commands[1] and commands[2].startswith("for i in")
-    assert commands[3] == "FunctionCommand(ready, (), {})"
+    assert " restart thorfleet-qwen3-8b http://127.0.0.1:8000/health 60 " in commands[1]
+    assert commands[2] == "FunctionCommand(ready, (), {})"
 
 
 def test_the_drain_leaves_a_server_a_rollout_holds_and_puts_back_only_what_it_drained(monkeypatch):
@@ -271,3 +270,46 @@ def test_the_drain_leaves_a_server_a_rollout_holds_and_puts_back_only_what_it_dr
     drain = runtime.DrainForRestart([(gateway, "a.e"), (gateway, "b.e")])
     assert drain.drain(None, host) and drain.ready(None, host)
     assert calls == [(["a.e"], "drain"), (["a.e"], "idle"), ([], "drain"), (["a.e"], "ready")]
+
+
+def restart_with(tmp_path, engine: str, timeout: int = 30) -> subprocess.CompletedProcess:
+    """restart.sh as the unit runs it, with systemctl, curl and journalctl played by `engine`: a shell
+    snippet over $calls (how many times the engine's state was asked)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stubs = {
+        "systemctl": f'n=$(cat {tmp_path}/calls 2>/dev/null || echo 0); [ "$1" = show ] && echo $((n + 1)) > {tmp_path}/calls\n'
+                     f'calls=$n; case "$*" in *NRestarts*) {engine} ;; *ActiveState*) {engine} ;; esac; exit 0',
+        "curl": "exit 7",
+        "journalctl": 'printf "loading model\\nerror: unrecognized arguments: --bad\\n"',
+        "sleep": "exit 0",
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return subprocess.run(["sh", "-c", RESTART_SCRIPT, "restart", "thorfleet-e", "http://127.0.0.1:8000/health", str(timeout),
+                           "thorfleet: (re)starting thorfleet-e: build changed"],
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+
+
+def test_an_engine_that_exits_fails_the_restart_at_once_with_its_own_last_lines(tmp_path):
+    """systemd's auto-restart state (Restart=on-failure) is seen on the third look, long before the timeout."""
+    engine = ('case "$*" in *NRestarts*) echo 0 ;; *) if [ $calls -ge 3 ]; then printf "activating\\nauto-restart\\n"; '
+              'else printf "active\\nrunning\\n"; fi ;; esac')
+    result = restart_with(tmp_path, engine, timeout=600)
+    assert result.returncode == 1 and result.stdout == "thorfleet: (re)starting thorfleet-e: build changed\n"
+    first = result.stderr.splitlines()[0]
+    assert first == ("thorfleet: thorfleet-e did not answer http://127.0.0.1:8000/health: exited after 1 s (now: activating "
+                     "auto-restart); its last lines: loading model error: unrecognized arguments: --bad ")
+
+
+def test_an_engine_restarted_between_two_looks_is_caught_by_its_restart_count(tmp_path):
+    engine = 'case "$*" in *NRestarts*) [ $calls -ge 4 ] && echo 1 || echo 0 ;; *) printf "active\\nrunning\\n" ;; esac'
+    result = restart_with(tmp_path, engine, timeout=600)
+    assert result.returncode == 1 and ": exited after 1 s and was restarted; its last lines: " in result.stderr
+
+
+def test_an_engine_that_runs_but_never_answers_fails_after_its_timeout(tmp_path):
+    engine = 'case "$*" in *NRestarts*) echo 0 ;; *) printf "active\\nrunning\\n" ;; esac'
+    result = restart_with(tmp_path, engine, timeout=3)
+    assert result.returncode == 1 and "did not answer http://127.0.0.1:8000/health: not within 3 s; its last" in result.stderr

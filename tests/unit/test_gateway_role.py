@@ -109,3 +109,26 @@ def test_a_new_configuration_is_checked_then_installed_with_a_backup_and_restore
     assert "thorfleet-backup" in shown[install] and "show servers state" in shown[install]
     assert 'cp -a "$backup"' in shown[install]  # the restore when the reload fails
     assert ("/tmp/pyinfra-upload", "global\n") in commands  # staged privately, never on a command line
+
+
+def test_during_a_key_rotation_the_gateway_accepts_the_new_key_and_the_previous_one(project_copy):
+    """docs/gateway.md's rotation: the new key in `api_key`, the old one in `previous_api_keys`, valid HAProxy."""
+    require_tool("haproxy", "haproxy")
+    _copy_with(project_copy, "thor-03", {"gateway": {"bind": "0.0.0.0", "api_key": {"env": "NEW_KEY"},
+                                                     "previous_api_keys": [{"env": "THORFLEET_API_KEY"}]}})
+    fleet = lab_fleet(project_copy)
+    keys = {"NEW_KEY": "new-key-456", "THORFLEET_API_KEY": TEST_KEY}
+    text = haproxy_cfg(fleet.hosts["thor-03"], fleet, lambda source: keys[source.env])
+    accepted = [line for line in text.splitlines() if "return status 401" in line]
+    assert len(accepted) == 2 and all(line.endswith(f'-m str "Bearer new-key-456" "Bearer {TEST_KEY}" }}') for line in accepted)
+    path = project_copy / "haproxy.cfg"
+    path.write_text(text)
+    checked = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_previous_keys_without_a_new_one_are_refused(project_copy):
+    _copy_with(project_copy, "thor-03", {"gateway": {"bind": "127.0.0.1", "api_key": None,
+                                                     "previous_api_keys": [{"env": "THORFLEET_API_KEY"}]}})
+    with pytest.raises(ConfigError, match="previous_api_keys are accepted besides api_key: set api_key"):
+        lab_fleet(project_copy)

@@ -98,8 +98,9 @@ def test_the_summary_says_what_changed_in_each_engines_command_line():
 class FakeSteps:
     """The rollout's steps on pretend units: what each step did, in order, and failures on demand."""
 
-    def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False):
+    def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False, changes=None):
         self.done: list[tuple[str, str]] = []
+        self.changes = changes  # the units whose plan shows a change (None: every unit)
         self.gate_fails, self.drain_times_out, self.unreachable = set(gate_fails), set(drain_times_out), set(unreachable)
         self.gateway_down = gateway_down
         self.flags = {}
@@ -112,6 +113,10 @@ class FakeSteps:
         if self.gateway_down:
             raise GatewayError("the gateway gw cannot be reached: TimeoutError: timed out")
         return nullcontext()
+
+    def changing(self, hosts):
+        self.done += [(host, "plan") for host in hosts]
+        return set(hosts) if self.changes is None else set(hosts) & set(self.changes)
 
     def engines(self, host):
         from thorfleet.core.ssh import Unreachable
@@ -142,17 +147,20 @@ class FakeSteps:
         self.done.append((host, "ready" if ok else "maint"))
 
 
-def rollout_of(steps, tmp_path, batches=(["a"], ["b", "c"]), max_fail=0.0, skip_unreachable=False, state=None):
+def rollout_of(steps, tmp_path, batches=(["a"], ["b", "c"]), max_fail=0.0, skip_unreachable=False, state=None, outages=None,
+               allow_outage=False):
     from thorfleet.rollout.run import Rollout
     from thorfleet.rollout.state import RolloutState
 
     state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail)
     path = tmp_path / "rollout.json"
-    return Rollout(steps, state, path, skip_unreachable, lambda line: None), state, path
+    return (Rollout(steps, state, path, skip_unreachable, lambda line: None, outages=outages or (lambda changing: []),
+                    allow_outage=allow_outage), state, path)
 
 
 def steps_of(steps, host):
-    return [step for unit, step in steps.done if unit == host]
+    """What the rollout did to the unit after planning."""
+    return [step for unit, step in steps.done if unit == host and step != "plan"]
 
 
 def test_each_unit_is_drained_deployed_gated_and_put_back_in_that_order(tmp_path):
@@ -162,7 +170,7 @@ def test_each_unit_is_drained_deployed_gated_and_put_back_in_that_order(tmp_path
     for host in "abc":
         assert steps_of(steps, host) == ["engines", "drain", "deploy", "gate", "engines", "ready"]
         assert state.units[host].state == "done" and state.units[host].after["e"]["command_line"].endswith("--new")
-    assert [unit for unit, _ in steps.done][:6] == ["a"] * 6  # the canary alone, first
+    assert [unit for unit, step in steps.done if step != "plan"][:6] == ["a"] * 6  # the canary alone, first
 
 
 def test_a_canary_that_fails_its_gate_stops_the_rollout_and_stays_out_of_the_gateway(tmp_path):
@@ -210,3 +218,56 @@ def test_resume_carries_on_with_the_units_not_done_and_keeps_their_first_state(t
     assert rollout.run()
     assert steps_of(resumed, "a") == []  # done already: not drained again
     assert state.units["b"].state == "done" and state.units["b"].before == before_b
+
+
+def test_units_whose_plan_shows_no_change_are_not_drained_deployed_or_gated(tmp_path):
+    steps = FakeSteps(changes={"b"})
+    rollout, state, _ = rollout_of(steps, tmp_path)
+    assert rollout.run()
+    assert steps_of(steps, "a") == steps_of(steps, "c") == []
+    assert steps_of(steps, "b") == ["engines", "drain", "deploy", "gate", "engines", "ready"]
+    assert {h: u.state for h, u in state.units.items()} == {"a": "unchanged", "b": "done", "c": "unchanged"}
+
+
+def test_a_resumed_rollout_deploys_a_unit_that_was_unchanged_and_now_has_a_change(tmp_path):
+    steps = FakeSteps(gate_fails={"a"}, changes={"a"})
+    rollout, state, path = rollout_of(steps, tmp_path)
+    assert not rollout.run() and state.units["b"].state == "unchanged"
+    from thorfleet.rollout.state import RolloutState
+    resumed = FakeSteps(changes={"a", "b"})
+    rollout, state, _ = rollout_of(resumed, tmp_path, state=RolloutState.load(path))
+    assert rollout.run()
+    assert steps_of(resumed, "b")[-1] == "ready" and state.units["b"].state == "done" and state.units["c"].state == "unchanged"
+
+
+def test_a_model_whose_every_server_is_drained_in_one_batch_is_named_before_the_rollout(tmp_path):
+    """The example lab: qwen3-coder and gpt-oss are served by thor-02 alone, qwen3 by thor-01 and thor-03."""
+    from thorfleet.fleet import load_fleet
+    from thorfleet.rollout.outages import outages
+
+    from ..conftest import ROOT
+
+    fleet = load_fleet(ROOT / "inventory" / "lab.py", secrets=False)
+    one_a_batch = [["thor-01"], ["thor-02"], ["thor-03"]]
+    assert outages(fleet, one_a_batch, {"thor-01", "thor-03"}) == []
+    assert outages(fleet, one_a_batch, {"thor-02"}) == [
+        "gpt-oss (at the gateway thor-03) has no other server while thor-02 is drained in batch 2",
+        "qwen3-coder (at the gateway thor-03) has no other server while thor-02 is drained in batch 2"]
+    # Both of qwen3's units in one batch: it too has no server while they are drained.
+    assert [line for line in outages(fleet, [["thor-01", "thor-03"], ["thor-02"]], {"thor-01", "thor-03"})] == [
+        "qwen3 (at the gateway thor-03) has no other server while thor-01, thor-03 are drained in batch 1"]
+
+
+def test_a_model_left_without_a_server_refuses_the_rollout_before_any_unit_is_touched_unless_allowed(tmp_path):
+    from thorfleet.rollout.run import OutageRefused
+
+    lose_b = lambda changing: ["m has no other server while b is drained in batch 2"] if "b" in changing else []  # noqa: E731
+    steps = FakeSteps()
+    rollout, state, path = rollout_of(steps, tmp_path, outages=lose_b)
+    with pytest.raises(OutageRefused, match="--allow-outage"):
+        rollout.run()
+    assert all(step == "plan" for _, step in steps.done) and not path.exists()
+    steps = FakeSteps(changes={"a", "c"})  # b does not change: nothing is lost
+    assert rollout_of(steps, tmp_path, outages=lose_b)[0].run()
+    steps = FakeSteps()
+    assert rollout_of(steps, tmp_path, outages=lose_b, allow_outage=True)[0].run() and steps_of(steps, "b")[-1] == "ready"

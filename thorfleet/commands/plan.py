@@ -11,6 +11,7 @@ from rich.table import Table
 from thorfleet.commands.common import console, errors, load
 from thorfleet.deploy import DEPLOY_FILE
 from thorfleet.plan import plan
+from thorfleet.rollout.outages import outages
 
 NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, with 3 for an error
 
@@ -47,6 +48,8 @@ def plan_command(inventory: str, limit: str | None) -> None:
     changing = [host for host, unit in plans.items() if unit.changed]
     console.print(f"{len(changing)} of {len(plans)} unit(s) would change" + (f": {', '.join(changing)}" if changing else ""),
                   highlight=False)
+    for line in outages(fleet, [[host] for host in plans], {host for host, unit in plans.items() if unit.changed}):
+        errors.print(f"warning: a rollout of one unit a batch: {line}", style="yellow", highlight=False, markup=False)
     for host, unit in plans.items():
         if unit.error:
             errors.print(f"error: {host}: {unit.error}", highlight=False, markup=False)

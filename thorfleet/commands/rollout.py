@@ -8,7 +8,8 @@ from rich.table import Table
 
 from thorfleet.commands.common import Finite, console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
-from thorfleet.rollout.run import Rollout
+from thorfleet.rollout.outages import outages
+from thorfleet.rollout.run import OutageRefused, Rollout
 from thorfleet.deploy import DEPLOY_FILE
 from thorfleet.rollout.steps import LiveSteps
 from thorfleet.rollout.state import DONE, RolloutState, state_path
@@ -31,7 +32,10 @@ def _sizes(ctx, param, values) -> list:
               help="Stop when more than this percentage of a batch fails (a batch that fails whole always stops).")
 @click.option("--resume", is_flag=True, help="Carry on the stopped rollout of this inventory (its state file) with the units not done.")
 @click.option("--skip-unreachable", is_flag=True, help="Report an unreachable unit as skipped instead of failed.")
-def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable) -> None:
+@click.option("--every-unit", is_flag=True, help="Drain, deploy and gate every unit, even those whose plan shows nothing to change.")
+@click.option("--allow-outage", is_flag=True, help="Go ahead although a model would have no server while a batch is drained "
+                                                   "(its only unit, or all its units, in one batch).")
+def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage) -> None:
     """Deploy the fleet without taking it down: the canary first, then batches; each unit drained at
     the gateway, deployed, gated (its verify checks and a request through the gateway) and put back."""
     if not Path(DEPLOY_FILE).is_file():
@@ -55,7 +59,13 @@ def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
     steps = LiveSteps(fleet, path.parent / "rollout-logs")
-    ok = Rollout(steps, state, path, skip_unreachable, lambda line: console.print(line, highlight=False, markup=False)).run()
+    log = lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+    try:
+        ok = Rollout(steps, state, path, skip_unreachable, log, every_unit,
+                     lambda changing: outages(fleet, state.batches, changing), allow_outage).run()
+    except OutageRefused as err:
+        errors.print(str(err), highlight=False)
+        sys.exit(1)
     console.print(summary(state))
     if state.stopped:
         errors.print(f"stopped: {state.stopped}; units not reached are untouched. Fix, then `thorfleet rollout {inventory} --resume`.",
@@ -100,7 +110,7 @@ def summary(state: RolloutState) -> Table:
             if unit is None:
                 table.add_row(host, "untouched", "", "", "", "", "")
                 continue
-            style = {"done": "green", "failed": "red", "skipped": "yellow"}.get(unit.state, "")
+            style = {"done": "green", "failed": "red", "skipped": "yellow", "unchanged": "dim"}.get(unit.state, "")
             build, model, flags = _changes(unit.before, unit.after) if unit.after else ("", "", "")
             table.add_row(host, f"[{style}]{unit.state}[/]", build, model, flags, unit.gate or unit.reason, f"{unit.seconds:.0f}")
     return table

@@ -10,22 +10,33 @@ from typing import Callable
 
 from thorfleet.roles.gateway.runtime import GatewayError
 from thorfleet.rollout.batches import stops
-from thorfleet.rollout.state import DONE, FAILED, SKIPPED, RolloutState, UnitOutcome
+from thorfleet.rollout.state import DONE, FAILED, PENDING, SKIPPED, UNCHANGED, RolloutState, UnitOutcome
 from thorfleet.core.ssh import Unreachable
 from thorfleet.rollout.steps import Steps
 
 
+class OutageRefused(Exception):
+    """A model would have no server while a batch is drained, and the rollout was not allowed to go on."""
+
+
 class Rollout:
-    def __init__(self, steps: Steps, state: RolloutState, path: Path, skip_unreachable: bool, log: Callable[[str], None]):
+    def __init__(self, steps: Steps, state: RolloutState, path: Path, skip_unreachable: bool, log: Callable[[str], None],
+                 every_unit: bool = False, outages: Callable[[set[str]], list[str]] = lambda changing: [],
+                 allow_outage: bool = False):
+        """`every_unit`: drain, deploy and gate every unit, not only those whose plan shows a change;
+        `outages`: for the units that change, the models that would have no server (outages.py)."""
         self.steps, self.state, self.path, self.skip_unreachable, self.log = steps, state, path, skip_unreachable, log
+        self.every_unit, self.outages, self.allow_outage = every_unit, outages, allow_outage
 
     def run(self) -> bool:
-        """True when every unit is done (or skipped as unreachable, when asked)."""
+        """True when every unit is done, unchanged (or skipped as unreachable, when asked). OutageRefused
+        before any unit is touched when a model would lose every server and that is not allowed."""
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
         try:
             with self.steps.session():
+                self._plan()
                 for number, batch in enumerate(self.state.batches, 1):
-                    todo = [h for h in batch if self.state.outcome(h).state != DONE]
+                    todo = [h for h in batch if self.state.outcome(h).state not in (DONE, UNCHANGED)]
                     if not todo:
                         continue
                     self.log(f"batch {number}/{len(self.state.batches)}: {', '.join(todo)}")
@@ -39,7 +50,33 @@ class Rollout:
             return self._stop(str(err))
         self.state.stopped = ""
         self.state.save(self.path)
-        return all(o.state in (DONE, SKIPPED) for o in self.state.units.values())
+        return all(o.state in (DONE, SKIPPED, UNCHANGED) for o in self.state.units.values())
+
+    def pending(self) -> list[str]:
+        """The units not done yet, in rollout order (a resumed rollout plans them again)."""
+        return [h for batch in self.state.batches for h in batch
+                if (unit := self.state.units.get(h)) is None or unit.state != DONE]
+
+    def _plan(self) -> None:
+        """Which units change (those the plan cannot tell about count as changing), and what that
+        leaves without a server; the others are marked unchanged and left alone."""
+        pending = self.pending()
+        if not self.every_unit:
+            self.log(f"planning: what a deploy would change on {', '.join(pending)}")
+        changing = set(pending) if self.every_unit else self.steps.changing(pending)
+        lost = self.outages(changing)
+        for line in lost:
+            self.log(f"{'warning' if self.allow_outage else 'error'}: {line}")
+        if lost and not self.allow_outage:
+            raise OutageRefused("nothing was touched: give such a model a unit in another batch, or pass --allow-outage "
+                                "(its clients get 503 with Retry-After meanwhile)")
+        for host in pending:
+            unit = self.state.units.get(host)
+            if host not in changing:
+                self.state.outcome(host).state = UNCHANGED
+                self.log(f"{host}: nothing to change (its plan): not drained, not deployed")
+            elif unit is not None and unit.state == UNCHANGED:  # resumed, and changed since
+                unit.state = PENDING
 
     def _stop(self, why: str) -> bool:
         self.state.stopped = why

@@ -14,13 +14,14 @@ PENDING: Final = "pending"
 DONE: Final = "done"
 FAILED: Final = "failed"
 SKIPPED: Final = "skipped"
+UNCHANGED: Final = "unchanged"  # its plan showed nothing to change: not drained, not deployed
 _saving = threading.Lock()  # the units of a batch finish in parallel threads
 
 
 @dataclass
 class UnitOutcome:
     host: str
-    state: Literal["pending", "done", "failed", "skipped"] = PENDING
+    state: Literal["pending", "done", "failed", "skipped", "unchanged"] = PENDING
     reason: str = ""
     gate: str = ""
     before: dict = field(default_factory=dict)  # engine -> its command line and model, before the deploy

@@ -13,6 +13,7 @@ from thorfleet.bench.run import engine_context
 from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
+from thorfleet.plan import plan
 from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.verify import run_suite
 
@@ -22,6 +23,9 @@ DEPLOY_TIMEOUT = 3600
 class Steps(Protocol):
     def session(self) -> AbstractContextManager[None]:
         """Held for the whole rollout (the gateways' connections); GatewayError when one cannot be reached."""
+
+    def changing(self, hosts: list[str]) -> set[str]:
+        """The units a deploy would change (`thorfleet plan`), and those it could not tell about."""
 
     def engines(self, host: str) -> dict[str, Any]:
         """Each engine's command line and model file on the unit; Unreachable when it cannot be reached."""
@@ -59,6 +63,9 @@ class LiveSteps:
                 raise GatewayError(f"the gateway {host.name} cannot be reached: {type(err).__name__}: {err}") from None
         return stack
 
+    def changing(self, hosts: list[str]) -> set[str]:
+        return {host for host, planned in plan(self.fleet, hosts).items() if planned.changed or planned.error}
+
     def engines(self, host: str) -> dict[str, Any]:
         fleet_host = self.fleet.hosts[host]
         client = ssh_client(fleet_host)
@@ -93,7 +100,7 @@ class LiveSteps:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
         # thorfleet's own reason first (an engine that did not answer, a refused flag), else pyinfra's
         reasons = [line for line in lines if "thorfleet:" in line and "warning:" not in line] or [l for l in lines if "Error" in l]
-        return False, f"deploy failed: {(reasons or ['exit status ' + str(status)])[-1][:300]} (log: {log})"
+        return False, f"deploy failed: {(reasons or ['exit status ' + str(status)])[-1][:600]} (log: {log})"
 
     def gate(self, host: str) -> tuple[bool, str]:
         """The unit's verify checks: among them, each of its engines up at every gateway and answering

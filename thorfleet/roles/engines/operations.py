@@ -4,6 +4,7 @@ restarted only on change), removed engines."""
 import json
 import shlex
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api.command import FileUploadCommand, FunctionCommand, QuoteString, StringCommand
@@ -59,14 +60,14 @@ def flag_problems(name: str, flags: dict[str, Any]) -> str | None:
     return None
 
 
-def health_command(unit: str, url: str, timeout: int) -> str:
-    """Wait until the engine answers (200) or fail with the end of its journal."""
-    service, message = shlex.quote(f"{unit}.service"), f"thorfleet: {unit} did not answer {url} within {timeout} s; its last journal lines:"
-    return (
-        f"for i in $(seq {int(timeout)}); do curl -fsS -o /dev/null {shlex.quote(url)} && exit 0; "
-        f"systemctl is-failed --quiet {service} && break; sleep 1; done; "
-        f"echo {shlex.quote(message)} >&2; journalctl -u {service} -n 20 --no-pager -o cat >&2; exit 1"
-    )
+RESTART_SCRIPT = (Path(__file__).parent / "restart.sh").read_text()
+
+
+def restart_command(unit: str, why: str, health_url: str, timeout: int) -> StringCommand:
+    """Restart the unit and wait until it answers `health_url` (restart.sh): failed at once when it
+    exits, after `timeout` seconds otherwise, with the engine's own last lines in one message."""
+    return StringCommand("sh", "-c", QuoteString(RESTART_SCRIPT), "restart", QuoteString(unit), QuoteString(health_url),
+                         str(int(timeout)), QuoteString(why))
 
 
 @operation()
@@ -104,11 +105,10 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
     if not status["enabled"]:
         yield f"systemctl enable {shlex.quote(unit + '.service')}"
     changed = [k for k in fingerprint if (status["running"] or {}).get(k) != fingerprint[k]]
-    message = f"thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed"
+    why = f"thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed"
     if drain:
         yield FunctionCommand(drain.drain, (), {})
-    yield f"echo {shlex.quote(message)} && systemctl restart {shlex.quote(unit + '.service')}"
-    yield health_command(unit, health_url, timeout)
+    yield restart_command(unit, why, health_url, timeout)
     if drain:
         yield FunctionCommand(drain.ready, (), {})
     record = state_record(name)

@@ -34,7 +34,7 @@ def haproxy_cfg(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSo
         socket=SOCKET,
         state_file=STATE_FILE,
         routes=routes,
-        client_key=_key(config.gateway.api_key, read),
+        client_keys=[_key(source, read) for source in config.gateway.client_keys],
         keys={r.backend: _key(r.key, read) for r in routes},
         models_json=json.dumps({"object": "list", "data": models}, separators=(",", ":")),
     )
