@@ -1,5 +1,6 @@
 """Apply the roles a host applies, in the fleet's order (thorfleet's, then the project's own), each with
-the host and the fleet view."""
+the host and the fleet view; then record the unit's revision (thorfleet/revisions/), once all of them
+went through."""
 
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.core.render import project_templates
 from thorfleet.fleet.inventory import FLEET_KEY, HOST_KEY
+from thorfleet.revisions.record import record
 
 
 DEPLOY_FILE = "deploy.py"  # the project's deploy, in the directory thorfleet runs from (as pyinfra's own CLI)
@@ -31,3 +33,4 @@ def apply_roles(host) -> None:
         for role in host.loop(fleet.roles):
             if fleet_host.applies(role.name):
                 role.apply(fleet_host, fleet)
+        record(fleet_host, fleet)

@@ -34,7 +34,7 @@ def wait_healthy(unit, port: int, timeout: int = 120) -> None:
 
 # Remote shell commands of a no-op converge of the lab (measured 2026-12-04 with tests/lab/helpers.converge,
 # docs/lab.md): the deploy is held to them.
-NO_OP_COMMANDS = {"sim-01": 31, "all": 98}
+NO_OP_COMMANDS = {"sim-01": 32, "all": 101}
 
 
 @pytest.fixture(scope="module")
@@ -384,28 +384,31 @@ def test_a_plain_deploy_drains_an_engine_behind_the_gateway_before_restarting_it
     assert gateway_servers()["sim-01.qwen3-8b"]["status"] == "UP"
 
 
-def test_a_canary_that_fails_its_health_check_stops_the_rollout_and_stays_out_of_the_gateway(fresh_lab, tmp_path):
+def test_a_canary_that_fails_its_health_check_stops_the_rollout_and_goes_back_to_its_revision(fresh_lab, tmp_path):
     sim01, sim02, _ = fresh_lab
     inventory = project_with(tmp_path, {
         "sim-01": {"engines": {"qwen3-8b": {"args": {"lora": "/nonexistent/adapter.gguf"}, "health_timeout": 600}}},
         "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}}},
     })
-    sim02_before = exec_start(sim02, "qwen3-coder")
     refused = rollout(inventory, "--canary", "sim-01", "--batch", "1")
     assert refused.returncode == 1 and "nothing was touched" in refused.stderr, refused.stdout[-3000:]
     assert "error: qwen3-coder (at the gateway sim-03) has no other server while sim-02 is drained in batch 2" in refused.stdout
+    sim01_before, sim02_before = exec_start(sim01, "qwen3-8b"), exec_start(sim02, "qwen3-coder")
     with Load() as load:
         stopped = rollout(inventory, "--canary", "sim-01", "--batch", "1", "--allow-outage")
     assert stopped.returncode == 1, stopped.stdout[-3000:]
     assert "stopped: batch 1" in stopped.stderr and "untouched" in stopped.stdout
     # Failed as soon as the engine exited, not after its 600 s, and the reason is the engine's own line.
-    failed = next(line for line in stopped.stdout.splitlines() if line.startswith("sim-01: FAILED"))
+    failed = next(line for line in stopped.stdout.splitlines() if line.startswith("sim-01: failed ("))
     assert "did not answer http://127.0.0.1:8000/health: exited after " in failed, failed
     assert "failed to load lora adapter '/nonexistent/adapter.gguf'" in failed, failed
+    # Then deployed again with the revision it had, gated, and back in the gateway.
+    assert "sim-01: FAILED, rolled back and back in the gateway" in stopped.stdout, stopped.stdout[-3000:]
     assert load.failed == [] and len(load.results) > 4
-    assert exec_start(sim02, "qwen3-coder") == sim02_before and "--top-k" not in sim02_before
+    assert exec_start(sim01, "qwen3-8b") == sim01_before and exec_start(sim02, "qwen3-coder") == sim02_before
+    assert "--top-k" not in sim02_before
     states = gateway_servers()
-    assert states["sim-01.qwen3-8b"]["status"] == "MAINT" and states["sim-03.qwen3-vllm"]["status"] == "UP"
+    assert states["sim-01.qwen3-8b"]["status"] == "UP" and states["sim-03.qwen3-vllm"]["status"] == "UP"
 
 
 def test_a_rollout_under_load_changes_every_llama_server_with_no_failed_request(fresh_lab, tmp_path):
@@ -442,6 +445,30 @@ def test_an_unreachable_unit_fails_the_rollout_and_resume_finishes_it(fresh_lab,
     resumed = rollout(inventory, "--resume", "--allow-outage")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert "--top-k 20" in exec_start(sim02, "qwen3-coder")
+
+
+def revisions_on(unit) -> list[str]:
+    return sorted(name[:-5] for name in ssh(unit, "sudo ls /var/lib/thorfleet/revisions").stdout.split() if name.endswith(".json"))
+
+
+def test_undo_takes_a_unit_back_to_its_previous_revision_and_a_deploy_of_that_configuration_changes_nothing(fresh_lab, tmp_path):
+    sim01 = fresh_lab[0]
+    assert converge("inventory/sim.py", "--limit", "sim-01").returncode == 0  # as configured, whatever ran before
+    as_configured, before = exec_start(sim01, "qwen3-8b"), revisions_on(sim01)
+    inventory = project_with(tmp_path, {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 31}}}}})
+    done = rollout(inventory, "--limit", "sim-01")
+    assert done.returncode == 0, done.stdout[-3000:]
+    changed = revisions_on(sim01)
+    assert "--top-k 31" in exec_start(sim01, "qwen3-8b") and changed[:-1] == before[-4:] and changed[-1] not in before
+    with Load() as load:
+        undone = rollout(inventory, "--undo", "--limit", "sim-01")
+    assert undone.returncode == 0, undone.stdout[-3000:]
+    assert f"revision {before[-1]}: verify: " in undone.stdout and load.failed == []
+    assert exec_start(sim01, "qwen3-8b") == as_configured
+    after = revisions_on(sim01)
+    assert after[-1][5:] == before[-1][5:] and int(after[-1][:4]) == int(changed[-1][:4]) + 1  # recorded again, newest
+    again = converge("inventory/sim.py", "--limit", "sim-01")
+    assert again.returncode == 0 and again.changed() == [], again.changed()
 
 
 def wait_for(what: str, check, timeout: float = 90, every: float = 2):

@@ -98,8 +98,11 @@ def test_the_summary_says_what_changed_in_each_engines_command_line():
 class FakeSteps:
     """The rollout's steps on pretend units: what each step did, in order, and failures on demand."""
 
-    def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False, changes=None):
+    def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False, changes=None,
+                 revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb"), revert_fails=()):
         self.done: list[tuple[str, str]] = []
+        self.recorded = [{"number": int(name[:4]), "name": name} for name in revisions]  # on every unit
+        self.revert_fails = set(revert_fails)
         self.changes = changes  # the units whose plan shows a change (None: every unit)
         self.gate_fails, self.drain_times_out, self.unreachable = set(gate_fails), set(drain_times_out), set(unreachable)
         self.gateway_down = gateway_down
@@ -126,6 +129,14 @@ class FakeSteps:
         self.done.append((host, "engines"))
         return {"e": {"command_line": f"llama-server {self.flags.get(host, '--old')}", "model_file": "/m"}}
 
+    def revisions(self, host):
+        return self.recorded
+
+    def revert(self, host, revision):
+        self.done.append((host, f"revert {revision['name']}"))
+        self.flags[host] = "--old"
+        return host not in self.revert_fails, f"revision {revision['name']}: verify: 12 passed"
+
     def drain(self, host):
         from thorfleet.roles.gateway.runtime import GatewayError
 
@@ -148,14 +159,14 @@ class FakeSteps:
 
 
 def rollout_of(steps, tmp_path, batches=(["a"], ["b", "c"]), max_fail=0.0, skip_unreachable=False, state=None, outages=None,
-               allow_outage=False):
+               allow_outage=False, rollback=True, undo=None):
     from thorfleet.rollout.run import Rollout
     from thorfleet.rollout.state import RolloutState
 
-    state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail)
+    state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail, undo=undo)
     path = tmp_path / "rollout.json"
     return (Rollout(steps, state, path, skip_unreachable, lambda line: None, outages=outages or (lambda changing: []),
-                    allow_outage=allow_outage), state, path)
+                    allow_outage=allow_outage, rollback=rollback), state, path)
 
 
 def steps_of(steps, host):
@@ -173,9 +184,9 @@ def test_each_unit_is_drained_deployed_gated_and_put_back_in_that_order(tmp_path
     assert [unit for unit, step in steps.done if step != "plan"][:6] == ["a"] * 6  # the canary alone, first
 
 
-def test_a_canary_that_fails_its_gate_stops_the_rollout_and_stays_out_of_the_gateway(tmp_path):
+def test_a_canary_that_fails_its_gate_stops_the_rollout_and_with_no_rollback_stays_out_of_the_gateway(tmp_path):
     steps = FakeSteps(gate_fails={"a"})
-    rollout, state, path = rollout_of(steps, tmp_path)
+    rollout, state, path = rollout_of(steps, tmp_path, rollback=False)
     assert not rollout.run()
     assert steps_of(steps, "a")[-1] == "maint" and state.units["a"].state == "failed"
     assert steps_of(steps, "b") == steps_of(steps, "c") == []  # untouched, serving
@@ -271,3 +282,52 @@ def test_a_model_left_without_a_server_refuses_the_rollout_before_any_unit_is_to
     assert rollout_of(steps, tmp_path, outages=lose_b)[0].run()
     steps = FakeSteps()
     assert rollout_of(steps, tmp_path, outages=lose_b, allow_outage=True)[0].run() and steps_of(steps, "b")[-1] == "ready"
+
+
+def test_a_canary_that_fails_goes_back_to_its_revision_from_before_and_into_the_gateway(tmp_path):
+    steps = FakeSteps(gate_fails={"a"})
+    rollout, state, _ = rollout_of(steps, tmp_path)
+    assert not rollout.run() and "batch 1: 1 of 1 unit(s) failed" in state.stopped
+    assert steps_of(steps, "a") == ["engines", "drain", "deploy", "gate", "revert 0002-bbbbbbbbbbbb", "engines", "ready"]
+    a = state.units["a"]
+    assert a.state == "failed" and a.revision == "0002-bbbbbbbbbbbb" and a.gate == "verify: test_engine_is_healthy[x]"
+    assert a.rolled_back == "rolled back: revision 0002-bbbbbbbbbbbb: verify: 12 passed"
+    assert steps_of(steps, "b") == []  # the rollout still stops: the change is what failed
+
+
+def test_a_rollback_that_fails_too_leaves_the_unit_out_of_the_gateway(tmp_path):
+    steps = FakeSteps(gate_fails={"a"}, revert_fails={"a"})
+    rollout, state, _ = rollout_of(steps, tmp_path)
+    assert not rollout.run()
+    assert steps_of(steps, "a")[-1] == "maint" and state.units["a"].rolled_back.startswith("rollback FAILED: revision 0002")
+
+
+def test_a_unit_with_no_revision_before_the_rollout_is_not_rolled_back(tmp_path):
+    steps = FakeSteps(gate_fails={"a"}, revisions=())
+    rollout, state, _ = rollout_of(steps, tmp_path)
+    assert not rollout.run()
+    assert steps_of(steps, "a")[-1] == "maint" and "no revision before this rollout" in state.units["a"].rolled_back
+
+
+def test_undo_takes_every_unit_to_the_revision_before_its_newest_through_drain_and_gate(tmp_path):
+    steps = FakeSteps(changes=set())  # an undo plans nothing: every unit goes back
+    rollout, state, _ = rollout_of(steps, tmp_path, undo="")
+    assert rollout.run()
+    for host in "abc":
+        assert steps_of(steps, host) == ["engines", "drain", "revert 0001-aaaaaaaaaaaa", "engines", "ready"]
+        assert state.units[host].gate == "revision 0001-aaaaaaaaaaaa: verify: 12 passed"
+    assert not any(step == "plan" for _, step in steps.done)
+
+
+def test_undo_to_a_named_revision_and_to_one_that_is_not_there(tmp_path):
+    steps = FakeSteps(revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb", "0003-cccccccccccc"))
+    assert rollout_of(steps, tmp_path, undo="1")[0].run()
+    assert steps_of(steps, "a")[2] == "revert 0001-aaaaaaaaaaaa"
+    steps = FakeSteps(revisions=("0001-aaaaaaaaaaaa",))
+    rollout, state, _ = rollout_of(steps, tmp_path, undo="")
+    assert not rollout.run()
+    assert state.units["a"].reason == "no earlier revision on the unit (1 recorded)" and steps_of(steps, "a") == ["engines"]
+    steps = FakeSteps()
+    rollout, state, _ = rollout_of(steps, tmp_path, undo="7")
+    assert not rollout.run()
+    assert state.units["a"].reason == "no single revision '7' on the unit (it has: 0001-aaaaaaaaaaaa, 0002-bbbbbbbbbbbb)"

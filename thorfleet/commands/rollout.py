@@ -1,9 +1,10 @@
-"""`thorfleet rollout INVENTORY [--canary HOST] [--batch N|PCT]... [--max-fail PCT] [--resume] [--skip-unreachable]`."""
+"""`thorfleet rollout INVENTORY [--canary HOST] [--batch N|PCT]... [--max-fail PCT] [--resume] [--undo [--to REV]] ...`."""
 
 import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from thorfleet.commands.common import Finite, console, errors, load
@@ -24,6 +25,7 @@ def _sizes(ctx, param, values) -> list:
 
 @click.command("rollout")
 @click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("--limit", help="Comma-separated host names of the inventory to roll out (default: all).")
 @click.option("--canary", help="Roll this unit out first, alone; nothing else is touched unless it passes its gate.")
 @click.option("--batch", "sizes", multiple=True, callback=_sizes, metavar="N|PCT",
               help="Batch size, repeatable: a number of units or a percentage (rounded down, at least 1); the last repeats "
@@ -35,11 +37,20 @@ def _sizes(ctx, param, values) -> list:
 @click.option("--every-unit", is_flag=True, help="Drain, deploy and gate every unit, even those whose plan shows nothing to change.")
 @click.option("--allow-outage", is_flag=True, help="Go ahead although a model would have no server while a batch is drained "
                                                    "(its only unit, or all its units, in one batch).")
-def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage) -> None:
-    """Deploy the fleet without taking it down: the canary first, then batches; each unit drained at
-    the gateway, deployed, gated (its verify checks and a request through the gateway) and put back."""
+@click.option("--no-rollback", is_flag=True, help="Leave a unit that fails out of the gateway as it is, for inspection, instead "
+                                                  "of deploying its previous revision again.")
+@click.option("--undo", is_flag=True, help="Take each unit back to the revision before its newest (the same drain, deploy, "
+                                           "gate and enable steps), with the configuration recorded on the unit.")
+@click.option("--to", "to", metavar="REV", help="With --undo: this revision (its number, or the start of its name) instead.")
+def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage, no_rollback,
+                    undo, to) -> None:
+    """Deploy the fleet without taking it down: the canary first, then batches; each unit whose plan shows
+    a change drained at the gateway, deployed, gated (its verify checks and a request through the
+    gateway) and put back; one that fails goes back to its previous revision."""
     if not Path(DEPLOY_FILE).is_file():
         raise click.UsageError(f"no {DEPLOY_FILE} here: run thorfleet rollout from the project's folder, as pyinfra")
+    if to and not undo:
+        raise click.UsageError("--to goes with --undo")
     fleet = load(inventory)
     path = state_path(fleet.config_dir, fleet.inventory)
     if resume:
@@ -52,9 +63,14 @@ def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable
                                    "remove the file to start a new rollout")
         console.print(f"resuming the rollout in {path}: {sum(u.state == DONE for u in state.units.values())} unit(s) done")
     else:
-        if canary and canary not in fleet.hosts:
-            raise click.UsageError(f"--canary {canary!r} is not in {inventory} (hosts: {', '.join(fleet.hosts)})")
-        state = RolloutState(str(fleet.inventory), plan(list(fleet.hosts), canary, sizes), max_fail)
+        hosts = [h for h in fleet.hosts if not limit or h in limit.split(",")]
+        unknown = sorted(set(limit.split(",")) - set(fleet.hosts)) if limit else []
+        if unknown:
+            raise click.UsageError(f"--limit: {', '.join(unknown)} not in {inventory} (hosts: {', '.join(fleet.hosts)})")
+        if canary and canary not in hosts:
+            raise click.UsageError(f"--canary {canary!r} is not among the hosts rolled out ({', '.join(hosts)})")
+        state = RolloutState(str(fleet.inventory), plan(hosts, canary, sizes), max_fail,
+                             undo=(to or "") if undo else None)
     if not fleet.with_role("gateway"):
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
@@ -62,7 +78,7 @@ def rollout_command(inventory, canary, sizes, max_fail, resume, skip_unreachable
     log = lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
     try:
         ok = Rollout(steps, state, path, skip_unreachable, log, every_unit,
-                     lambda changing: outages(fleet, state.batches, changing), allow_outage).run()
+                     lambda changing: outages(fleet, state.batches, changing), allow_outage, not no_rollback).run()
     except OutageRefused as err:
         errors.print(str(err), highlight=False)
         sys.exit(1)
@@ -101,16 +117,17 @@ def _changes(before: dict, after: dict) -> tuple[str, str, str]:
 
 
 def summary(state: RolloutState) -> Table:
-    table = Table(title="rollout")
-    for column in ("unit", "result", "build", "model", "flags", "gate", "s"):
+    table = Table(title="undo" if state.undo is not None else "rollout")
+    for column in ("unit", "result", "revision", "build", "model", "flags", "gate", "s"):
         table.add_column(column)
     for batch in state.batches:
         for host in batch:
             unit = state.units.get(host)
             if unit is None:
-                table.add_row(host, "untouched", "", "", "", "", "")
+                table.add_row(host, "untouched", "", "", "", "", "", "")
                 continue
             style = {"done": "green", "failed": "red", "skipped": "yellow", "unchanged": "dim"}.get(unit.state, "")
             build, model, flags = _changes(unit.before, unit.after) if unit.after else ("", "", "")
-            table.add_row(host, f"[{style}]{unit.state}[/]", build, model, flags, unit.gate or unit.reason, f"{unit.seconds:.0f}")
+            result = f"[{style}]{unit.state}[/]" + (f"\n{escape(unit.rolled_back)}" if unit.rolled_back else "")
+            table.add_row(host, result, unit.revision or "-", build, model, flags, escape(unit.gate or unit.reason), f"{unit.seconds:.0f}")
     return table

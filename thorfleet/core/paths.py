@@ -45,3 +45,6 @@ TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 
 # monitoring role: everything thorfleet renders for Prometheus lives in one folder, swapped whole
 PROMETHEUS_DIR = "/etc/prometheus/thorfleet"
+
+# revisions (thorfleet/revisions): what each deploy that changed the unit applied, the newest few
+REVISIONS_DIR = f"{STATE}/revisions"

@@ -1,17 +1,20 @@
 """One rollout: for each batch, reach its units, drain them at every gateway and wait for their open
-requests, deploy them, gate them, and put them back; stop when a batch fails beyond `max_fail`, leaving
-the units not reached untouched and serving. The steps themselves are behind `Steps` (rollout/steps.py)."""
+requests, deploy them, gate them, and put them back; a unit that fails is deployed again with the
+revision it had before and, when that passes its gate, put back too. Stop when a batch fails beyond
+`max_fail`, leaving the units not reached untouched and serving. An undo does the same with each
+unit's earlier revision in place of the deploy. The steps themselves are behind `Steps` (rollout/steps.py)."""
 
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from thorfleet.roles.gateway.runtime import GatewayError
 from thorfleet.rollout.batches import stops
 from thorfleet.rollout.state import DONE, FAILED, PENDING, SKIPPED, UNCHANGED, RolloutState, UnitOutcome
 from thorfleet.core.ssh import Unreachable
+from thorfleet.revisions.unit import RevisionUnavailable, chosen
 from thorfleet.rollout.steps import Steps
 
 
@@ -22,11 +25,12 @@ class OutageRefused(Exception):
 class Rollout:
     def __init__(self, steps: Steps, state: RolloutState, path: Path, skip_unreachable: bool, log: Callable[[str], None],
                  every_unit: bool = False, outages: Callable[[set[str]], list[str]] = lambda changing: [],
-                 allow_outage: bool = False):
-        """`every_unit`: drain, deploy and gate every unit, not only those whose plan shows a change;
-        `outages`: for the units that change, the models that would have no server (outages.py)."""
+                 allow_outage: bool = False, rollback: bool = True):
+        """`every_unit`: drain, deploy and gate every unit, not only those whose plan shows a change (an
+        undo always does); `outages`: for the units that change, the models that would have no server
+        (outages.py); `rollback`: a unit that fails is deployed again with its revision from before."""
         self.steps, self.state, self.path, self.skip_unreachable, self.log = steps, state, path, skip_unreachable, log
-        self.every_unit, self.outages, self.allow_outage = every_unit, outages, allow_outage
+        self.every_unit, self.outages, self.allow_outage, self.rollback = every_unit, outages, allow_outage, rollback
 
     def run(self) -> bool:
         """True when every unit is done, unchanged (or skipped as unreachable, when asked). OutageRefused
@@ -61,9 +65,10 @@ class Rollout:
         """Which units change (those the plan cannot tell about count as changing), and what that
         leaves without a server; the others are marked unchanged and left alone."""
         pending = self.pending()
-        if not self.every_unit:
+        every_unit = self.every_unit or self.state.undo is not None
+        if not every_unit:
             self.log(f"planning: what a deploy would change on {', '.join(pending)}")
-        changing = set(pending) if self.every_unit else self.steps.changing(pending)
+        changing = set(pending) if every_unit else self.steps.changing(pending)
         lost = self.outages(changing)
         for line in lost:
             self.log(f"{'warning' if self.allow_outage else 'error'}: {line}")
@@ -85,31 +90,56 @@ class Rollout:
 
     def _unit(self, host: str) -> UnitOutcome:
         outcome = self.state.outcome(host)
-        outcome.reason = outcome.gate = ""
+        outcome.reason = outcome.gate = outcome.rolled_back = ""
         started = time.monotonic()
         try:
             outcome.before = outcome.before or self.steps.engines(host)  # a resumed unit keeps its first "before"
-        except Unreachable as err:
-            outcome.state, outcome.reason = (SKIPPED if self.skip_unreachable else FAILED), str(err)
+            revisions = self.steps.revisions(host)
+        except (Unreachable, RevisionUnavailable) as err:
+            skip = self.skip_unreachable and isinstance(err, Unreachable)
+            outcome.state, outcome.reason = (SKIPPED if skip else FAILED), str(err)
             self.log(f"{host}: {err}")
+            return self._saved(outcome, started)
+        outcome.revision = outcome.revision or (revisions[-1]["name"] if revisions else "")
+        target = None if self.state.undo is None else chosen(revisions, self.state.undo or None)
+        if isinstance(target, str):
+            outcome.state, outcome.reason = FAILED, target
+            self.log(f"{host}: FAILED: {target}")
             return self._saved(outcome, started)
         try:
             for line in self.steps.drain(host):
                 self.log(f"{host}: {line}")
-            ok, outcome.reason = self.steps.deploy(host)
-            if ok:
-                ok, outcome.gate = self.steps.gate(host)
+            if target is None:
+                ok, outcome.reason = self.steps.deploy(host)
+                if ok:
+                    ok, outcome.gate = self.steps.gate(host)
+            else:
+                ok, said = self.steps.revert(host, target)
+                outcome.gate, outcome.reason = (said, "") if ok else ("", said)
+            back = not ok and target is None and self.rollback and self._rolled_back(host, outcome, revisions)
             try:
                 outcome.after = self.steps.engines(host)
             except Unreachable as err:
                 ok, outcome.reason = False, outcome.reason or f"after the deploy: {err}"
-            self.steps.enable(host, ok)  # a failed unit stays out of the gateway
+            self.steps.enable(host, ok or back)  # a failed unit stays out of the gateway, unless it is back as it was
             outcome.state = DONE if ok else FAILED
-            self.log(f"{host}: {'done' if ok else 'FAILED, left out of the gateway'}: {outcome.gate or outcome.reason}")
+            fate = "done" if ok else "FAILED, rolled back and back in the gateway" if back else "FAILED, left out of the gateway"
+            self.log(f"{host}: {fate}: {outcome.gate or outcome.reason}")
         except GatewayError as err:
             outcome.state, outcome.reason = FAILED, str(err)
             self.log(f"{host}: {err}")
         return self._saved(outcome, started)
+
+    def _rolled_back(self, host: str, outcome: UnitOutcome, revisions: list[dict[str, Any]]) -> bool:
+        """The failed unit deployed again with the revision it had before the rollout; whether that passed its gate."""
+        previous = next((m for m in revisions if m["name"] == outcome.revision), None)
+        if previous is None:
+            outcome.rolled_back = "not rolled back: the unit had no revision before this rollout"
+            return False
+        self.log(f"{host}: failed ({outcome.gate or outcome.reason}); rolling back to revision {previous['name']}")
+        back, said = self.steps.revert(host, previous)
+        outcome.rolled_back = f"{'rolled back' if back else 'rollback FAILED'}: {said}"
+        return back
 
     def _saved(self, outcome: UnitOutcome, started: float) -> UnitOutcome:
         outcome.seconds = round(time.monotonic() - started, 1)

@@ -24,6 +24,8 @@ class UnitOutcome:
     state: Literal["pending", "done", "failed", "skipped", "unchanged"] = PENDING
     reason: str = ""
     gate: str = ""
+    revision: str = ""  # the unit's newest revision before the rollout touched it ('' before its first deploy)
+    rolled_back: str = ""  # to which revision, and what its gate said, when the unit failed and went back
     before: dict = field(default_factory=dict)  # engine -> its command line and model, before the deploy
     after: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -36,6 +38,7 @@ class RolloutState:
     max_fail: float
     units: dict[str, UnitOutcome] = field(default_factory=dict)
     stopped: str = ""  # why the rollout stopped early ('' when it ran to the end)
+    undo: str | None = None  # an undo: the revision asked for ('' for the one before the newest); None: a deploy
 
     def outcome(self, host: str) -> UnitOutcome:
         return self.units.setdefault(host, UnitOutcome(host))

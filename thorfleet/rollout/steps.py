@@ -3,6 +3,7 @@
 `thorfleet verify`), and the unit tests drive the same logic with fakes in seconds."""
 
 import subprocess
+import tempfile
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any, Protocol
@@ -12,8 +13,9 @@ import paramiko
 from thorfleet.bench.run import engine_context
 from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
-from thorfleet.fleet import Fleet
+from thorfleet.fleet import ConfigError, Fleet, load_fleet
 from thorfleet.plan import plan
+from thorfleet.revisions.unit import RevisionUnavailable, fetch_revision, unit_revisions
 from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.verify import run_suite
 
@@ -29,6 +31,12 @@ class Steps(Protocol):
 
     def engines(self, host: str) -> dict[str, Any]:
         """Each engine's command line and model file on the unit; Unreachable when it cannot be reached."""
+
+    def revisions(self, host: str) -> list[dict[str, Any]]:
+        """The revisions recorded on the unit, oldest first; Unreachable or RevisionUnavailable."""
+
+    def revert(self, host: str, revision: dict[str, Any]) -> tuple[bool, str]:
+        """The unit deployed again with that revision's configuration and gated by it: (passed, what happened)."""
 
     def drain(self, host: str) -> list[str]:
         """The unit out of every gateway, its open requests waited for; what happened, a line each. GatewayError."""
@@ -88,12 +96,39 @@ class LiveSteps:
                 said.append(f"drained at {gateway.fleet_host.name} in {waited:.1f} s")
         return said
 
+    def revisions(self, host: str) -> list[dict[str, Any]]:
+        return unit_revisions(self.fleet.hosts[host])
+
     def deploy(self, host: str) -> tuple[bool, str]:
         """The deploy as `pyinfra -y INVENTORY deploy.py --limit HOST`, its output in log_dir/HOST.log."""
+        return self._deploy(self.fleet.inventory, host, self.log_dir / f"{host}.log")
+
+    def gate(self, host: str) -> tuple[bool, str]:
+        """The unit's verify checks: among them, each of its engines up at every gateway and answering
+        a request pinned to it through the gateway (roles/gateway/verify.py), drained as it still is."""
+        return self._gate(self.fleet, host)
+
+    def revert(self, host: str, revision: dict[str, Any]) -> tuple[bool, str]:
+        """The revision's configuration fetched from the unit into a scratch folder, deployed from there
+        (this project's deploy.py, secrets read as now) and gated with that configuration's checks."""
+        name = revision["name"]
+        try:
+            with tempfile.TemporaryDirectory(prefix="thorfleet-revision-") as scratch:
+                inventory = fetch_revision(self.fleet.hosts[host], revision, Path(scratch))
+                ok, why = self._deploy(inventory, host, self.log_dir / f"{host}-{name}.log")
+                if not ok:
+                    return False, f"revision {name}: {why}"
+                ok, said = self._gate(load_fleet(inventory), host)
+                return ok, f"revision {name}: {said}"
+        except (Unreachable, RevisionUnavailable) as err:
+            return False, f"revision {name}: {err}"
+        except ConfigError as err:
+            return False, f"revision {name}'s configuration no longer loads: {str(err).splitlines()[0][:300]}"
+
+    def _deploy(self, inventory: Path, host: str, log: Path) -> tuple[bool, str]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{host}.log"
         with log.open("w") as out:
-            status = subprocess.call(pyinfra_command(self.fleet.inventory, "-y", "--limit", host),
+            status = subprocess.call(pyinfra_command(inventory, "-y", "--limit", host),
                                      stdout=out, stderr=subprocess.STDOUT, timeout=DEPLOY_TIMEOUT)
         if status == 0:
             return True, ""
@@ -102,10 +137,9 @@ class LiveSteps:
         reasons = [line for line in lines if "thorfleet:" in line and "warning:" not in line] or [l for l in lines if "Error" in l]
         return False, f"deploy failed: {(reasons or ['exit status ' + str(status)])[-1][:600]} (log: {log})"
 
-    def gate(self, host: str) -> tuple[bool, str]:
-        """The unit's verify checks: among them, each of its engines up at every gateway and answering
-        a request pinned to it through the gateway (roles/gateway/verify.py), drained as it still is."""
-        status, counts, failures = run_suite(self.fleet, host, [host], quiet=True)
+    @staticmethod
+    def _gate(fleet: Fleet, host: str) -> tuple[bool, str]:
+        status, counts, failures = run_suite(fleet, host, [host], quiet=True)
         if status != 0:
             return False, f"verify: {', '.join(f.split('::', 1)[-1] for f in failures[:3]) or 'exit status ' + str(status)}"
         return True, f"verify: {counts.get(host, {}).get('passed', 0)} passed"

@@ -20,7 +20,8 @@ while [ "$waited" -lt "$timeout" ]; do
     sleep 1
     waited=$((waited + 1))
 done
-lines=$(journalctl -u "$unit" --since "@$since" -n 3 --no-pager -o cat | tr '\n' ' ')
+# The engine's own output only (systemd's lines about the unit say just that it exited).
+lines=$(journalctl _SYSTEMD_UNIT="$unit" --since "@$since" -n 4 --no-pager -o cat | tr '\n' ' ')
 echo "thorfleet: $1 did not answer $url: ${why:-not within $timeout s}; its last lines: ${lines:-none}" >&2
 echo "$1: the journal since the restart:" >&2
 journalctl -u "$unit" --since "@$since" -n 20 --no-pager -o cat >&2
