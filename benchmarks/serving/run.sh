@@ -3,7 +3,8 @@
 # in 10 minutes: `build` (llama.cpp with CUDA for arch 90 by the builds role), `bench`
 # (benchmarks/serving/device_bench.py), `whisper` (whisper.cpp built the same way, then
 # benchmarks/serving/device_whisper.py), `sweep a|b|c` (benchmarks/serving/device_sweep.py: thorfleet's
-# defaults against llama.cpp's and an exhaustive sweep), `tune` (benchmarks/serving/device_tune.py). Results in $OUT.
+# defaults against llama.cpp's and an exhaustive sweep), `moe a|b|c` (benchmarks/serving/device_moe.py: issue 32's
+# MoE shape), `tune` (benchmarks/serving/device_tune.py). Results in $OUT.
 . .device/common.sh
 case "${1:-}" in
 build)
@@ -16,6 +17,9 @@ bench)
 sweep)
     cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_sweep.py" \
         "$REPO/.device/ggml-vocab-qwen2.gguf" "$OUT" "${2:?part a or b}" ;;
+moe)
+    cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_moe.py" \
+        "$REPO/.device/ggml-vocab-qwen2.gguf" "$OUT" "${2:?part a, b or c}" ;;
 tune)
     cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_tune.py" \
         "$REPO/.device/ggml-vocab-qwen2.gguf" "$OUT" ;;
@@ -25,5 +29,5 @@ whisper)
     cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_whisper.py" \
         "$REPO/.device/ggml-tiny-random.bin" "$OUT" ;;
 *)
-    echo "usage: bash .device/serving.sh build|bench|sweep a|b|c|tune|whisper" >&2; exit 2 ;;
+    echo "usage: bash .device/serving.sh build|bench|sweep a|b|c|moe a|b|c|tune|whisper" >&2; exit 2 ;;
 esac

@@ -300,16 +300,17 @@ def test_an_engine_that_exits_fails_the_restart_at_once_with_its_own_last_lines(
     assert result.returncode == 1 and result.stdout == "thorfleet: (re)starting thorfleet-e: build changed\n"
     first = result.stderr.splitlines()[0]
     assert first == ("thorfleet: thorfleet-e did not answer http://127.0.0.1:8000/health: exited after 1 s (now: activating "
-                     "auto-restart); its last lines: loading model error: unrecognized arguments: --bad ")
+                     "auto-restart); its first error: error: unrecognized arguments: --bad; its last lines: loading model "
+                     "error: unrecognized arguments: --bad ")
 
 
 def test_an_engine_restarted_between_two_looks_is_caught_by_its_restart_count(tmp_path):
     engine = 'case "$*" in *NRestarts*) [ $calls -ge 4 ] && echo 1 || echo 0 ;; *) printf "active\\nrunning\\n" ;; esac'
     result = restart_with(tmp_path, engine, timeout=600)
-    assert result.returncode == 1 and ": exited after 1 s and was restarted; its last lines: " in result.stderr
+    assert result.returncode == 1 and ": exited after 1 s and was restarted; its first error: " in result.stderr
 
 
 def test_an_engine_that_runs_but_never_answers_fails_after_its_timeout(tmp_path):
     engine = 'case "$*" in *NRestarts*) echo 0 ;; *) printf "active\\nrunning\\n" ;; esac'
     result = restart_with(tmp_path, engine, timeout=3)
-    assert result.returncode == 1 and "did not answer http://127.0.0.1:8000/health: not within 3 s; its last" in result.stderr
+    assert result.returncode == 1 and "did not answer http://127.0.0.1:8000/health: not within 3 s; its first" in result.stderr

@@ -30,6 +30,10 @@ def revision_name(number: int, fingerprint: str) -> str:
 class Revisions(FactBase[list[tuple[int, str]]]):
     """The revisions recorded on the unit, oldest first: (number, fingerprint's first 12 digits)."""
 
+    @staticmethod
+    def default() -> list[tuple[int, str]]:
+        return []  # no output: no revision yet
+
     def command(self) -> str:
         return f"ls -1 {REVISIONS_DIR} 2>/dev/null || true"
 

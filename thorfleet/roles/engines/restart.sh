@@ -20,9 +20,12 @@ while [ "$waited" -lt "$timeout" ]; do
     sleep 1
     waited=$((waited + 1))
 done
-# The engine's own output only (systemd's lines about the unit say just that it exited).
-lines=$(journalctl _SYSTEMD_UNIT="$unit" --since "@$since" -n 4 --no-pager -o cat | tr '\n' ' ')
-echo "thorfleet: $1 did not answer $url: ${why:-not within $timeout s}; its last lines: ${lines:-none}" >&2
+# The engine's own output only (systemd's lines about the unit say just that it exited): its first
+# error, which is usually the cause, and its last lines.
+own=$(journalctl _SYSTEMD_UNIT="$unit" --since "@$since" --no-pager -o cat)
+first=$(printf '%s\n' "$own" | grep -i -m 1 -E 'error|fail|fatal|invalid|unrecognized|unknown|no such|not found|denied' || true)
+last=$(printf '%s\n' "$own" | tail -n 2 | tr '\n' ' ')
+echo "thorfleet: $1 did not answer $url: ${why:-not within $timeout s}; its first error: ${first:-none}; its last lines: ${last:-none}" >&2
 echo "$1: the journal since the restart:" >&2
 journalctl -u "$unit" --since "@$since" -n 20 --no-pager -o cat >&2
 exit 1
