@@ -18,7 +18,11 @@ from thorfleet.core.render import holds_shown_secret
 from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
+from thorfleet.core.paths import unit_name
 from thorfleet.host_files import host_files
+from thorfleet.roles.engines.commands import state_record
+from thorfleet.roles.engines.deploy import engine_fingerprint
+from thorfleet.roles.engines.files import engine_files
 
 MISSING = 3  # exit status of the read below when the unit has no such file
 
@@ -31,6 +35,7 @@ class UnitPlan:
     changes: list[str] = field(default_factory=list)  # operations that would change something
     error: str = ""  # why nothing could be told about this unit
     diffs: dict[str, str] = field(default_factory=dict)  # file -> its unified diff, unit's copy → what the deploy writes
+    restarts: list[str] = field(default_factory=list)  # each engine the deploy would (re)start, and what forces it
 
     @property
     def changed(self) -> bool:
@@ -90,23 +95,24 @@ def plan(fleet: Fleet, hosts: list[str]) -> dict[str, UnitPlan]:
         if len(hosts) > 1:
             plans.update(zip(shared, pool.map(lambda host: _pyinfra_plan(fleet, [host])[0][host], shared)))
         for host, planned in plans.items():
-            diffs, unreachable = reading[host].result()
+            diffs, restarts, unreachable = reading[host].result()
             if not planned.error:
-                planned.diffs, planned.error = diffs, unreachable
+                planned.diffs, planned.restarts, planned.error = diffs, restarts, unreachable
     return plans
 
 
-def _diffs(fleet: Fleet, host: str) -> tuple[dict[str, str], str]:
+def _diffs(fleet: Fleet, host: str) -> tuple[dict[str, str], list[str], str]:
     try:
-        return file_diffs(fleet, host), ""
+        diffs, restarts = file_diffs(fleet, host)
+        return diffs, restarts, ""
     except Unreachable as err:
-        return {}, str(err)
+        return {}, [], str(err)
 
 
-def file_diffs(fleet: Fleet, host: str) -> dict[str, str]:
+def file_diffs(fleet: Fleet, host: str) -> tuple[dict[str, str], list[str]]:
     """Each file the deploy writes whole on the unit that differs from the unit's copy, as a unified
-    diff; files that hold a secret, and those merged into the unit's own (daemon.json), are left to
-    their operation in the plan."""
+    diff (files that hold a secret, and those merged into the unit's own (daemon.json), are left to
+    their operation in the plan); and each engine the deploy would (re)start, with what forces it."""
     rendered = [f for f in host_files(fleet.hosts[host], fleet) if not f.merged and not holds_shown_secret(f.content)]
     client = ssh_client(fleet.hosts[host])
     diffs = {}
@@ -123,6 +129,47 @@ def file_diffs(fleet: Fleet, host: str) -> dict[str, str]:
                 diffs[file.dest] = "".join(difflib.unified_diff(
                     current.splitlines(keepends=True) if status == 0 else [], file.content.splitlines(keepends=True),
                     f"{host}:{file.dest}" if status == 0 else "/dev/null", f"deploy:{file.dest}"))
+        restarts = engine_restarts(fleet, host, client)
     finally:
         client.close()
-    return diffs
+    return diffs, restarts
+
+
+def engine_restarts(fleet: Fleet, host: str, client: Any) -> list[str]:
+    """The engines whose fingerprint (what the engines role restarts on) differs from the one the unit
+    recorded at their last start, or that are not running: 'ENGINE: FIELD old → new, …'."""
+    unit = fleet.hosts[host]
+    found: list[str] = []
+    if not unit.applies("engines"):
+        return found
+    for name, engine in unit.config.engines.items():
+        key = engine.api_key.read() if engine.api_key else None
+        wanted = engine_fingerprint(unit, fleet, engine, engine_files(unit.config, name, engine), key)
+        service = shlex.quote(unit_name(name) + ".service")
+        _, out, _ = client.exec_command(f"systemctl is-active --quiet {service} || echo stopped; "
+                                        f"sudo -n cat {shlex.quote(state_record(name))} 2>/dev/null", timeout=60)
+        said = out.read().decode(errors="replace")
+        stopped = said.startswith("stopped")
+        try:
+            running = json.loads(said.removeprefix("stopped").strip() or "null") or {}
+        except ValueError:
+            running = {}
+        changed = [_field_change(k, running.get(k), wanted[k]) for k in wanted if running.get(k) != wanted[k]]
+        if changed or stopped:
+            found.append(f"{name}: " + (", ".join(changed) if changed and running else "not started yet" if not running
+                                        else "not running"))
+    return found
+
+
+def _field_change(field_name: str, old: Any, new: Any) -> str:
+    """A fingerprint field that changed; digests of files and keys only by name (their diff is shown)."""
+    if field_name in ("unit", "env"):
+        return f"its {field_name} file"
+    if field_name == "key":
+        return "its API key"
+    return f"{field_name} {_short(old)} → {_short(new)}"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -84,6 +84,8 @@ def test_plan_finds_nothing_on_the_converged_fleet_and_names_a_change_without_ma
     assert "1 of 3 unit(s) would change: sim-01" in planned.stdout and "Engine qwen3-8b" in planned.stdout, planned.stdout
     diff = planned.stdout.split("sim-01: /etc/systemd/system/thorfleet-qwen3-8b.service", 1)[1]
     assert re.search(r"^\+\s+--threads 1$", diff, re.M), planned.stdout
+    assert "restarts qwen3-8b: its unit file" in planned.stdout  # the field of its fingerprint that forces it
+    assert "Revision recorded" in planned.stdout  # the deploy would record the unit's new configuration
     assert main_pid(sim01, "thorfleet-qwen3-8b") == llama
     assert thorfleet("plan", "inventory/sim.py", "--limit", "sim-01", cwd=ROOT).returncode == 0
 
@@ -127,31 +129,42 @@ def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regressi
 
 
 def test_tune_writes_a_patch_that_a_deploy_applies_and_serves(fresh_lab, tmp_path):
-    """`thorfleet tune` on sim-01's llama-server (the CPU model, small shapes), its patch merged into
-    host_vars by a user, and the deploy that applies it; the tuned engine served throughout."""
+    """`thorfleet tune` on sim-01's llama-server (the CPU model, small shapes), its pick merged into a
+    copy of the project's host_vars by `--apply`, and the deploy that applies it; the engine served throughout."""
     sim01 = fresh_lab[0]
     llama = main_pid(sim01, "thorfleet-qwen3-8b")
+    project = project_with(tmp_path / "project", {})
+    host_vars = tmp_path / "project" / "host_vars" / "sim-01.yml"
+    host_vars.write_text("# kept by --apply\n" + host_vars.read_text() + "    args:\n      top-k: 40  # the card's\n")
     out = tmp_path / "tune"
-    done = thorfleet("tune", "inventory/sim.py", "--host", "sim-01", "--engine", "qwen3-8b", "--input-len", "64",
+    done = thorfleet("tune", str(project), "--host", "sim-01", "--engine", "qwen3-8b", "--input-len", "64",
                      "--output-len", "8", "--concurrency", "2", "--requests", "4", "--slots", "1,2", "--ubatch", "256,512",
-                     "--out", str(out), cwd=ROOT, timeout=600)
+                     "--out", str(out), "--apply", cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads((out / "results.json").read_text())
     assert {(r["ubatch-size"], r["flash-attn"]) for r in result["first_stage"]} == {(256, "on"), (256, "off"), (512, "on"), (512, "off")}
     served = [c for c in result["candidates"] if c["runs"]]
     assert len(served) == 4 and all(r["failed"] == 0 and r["output_throughput"] > 0 for c in served for r in c["runs"])
     assert not result["unit_changed"] and result["unit_before"]["nvpmodel"]["name"] == "MAXN"
-    assert main_pid(sim01, "thorfleet-qwen3-8b") == llama  # the engine kept serving; nothing was applied
+    assert main_pid(sim01, "thorfleet-qwen3-8b") == llama  # the engine kept serving; the unit was not changed
     assert ssh(sim01, "systemctl is-active thorfleet-qwen3-8b-tune").stdout.strip() != "active"
+    bound = result["ttft_bound_ms"]
+    pick = next(c for c in served if c["label"] == result["pick_label"])
+    assert pick["ttft_ms"] <= bound == 1.5 * min(c["ttft_ms"] for c in served)
+    assert f"objective: the most output tok/s at concurrency 2 with a mean TTFT of at most {bound:.0f} ms" in done.stdout
     patch = yaml.safe_load((out / "patch.yml").read_text())
     tuned = patch["engines"]["qwen3-8b"]["args"]
     assert tuned == result["pick"] and f"Pick: **{result['pick_label']}**" in (out / "report.md").read_text()
     assert (out / "tune.png").read_bytes()[:4] == b"\x89PNG"
-    applied = converge(project_with(tmp_path / "project", {"sim-01": patch}), "--limit", "sim-01")
+    merged = host_vars.read_text()
+    assert merged.startswith("# kept by --apply\n# sim-01 stands in") and f"merged into {host_vars}" in done.stdout.replace("\n", "")
+    engine = yaml.safe_load(merged)["engines"]["qwen3-8b"]
+    assert engine["args"] == {"top-k": 40, **tuned} and "top-k: 40  # the card's" in merged and engine["api_key"]["file"]
+    applied = converge(project, "--limit", "sim-01")
     assert applied.returncode == 0, applied.output[-5000:]
     exec_start = ssh(sim01, "systemctl show -p ExecStart --value thorfleet-qwen3-8b").stdout
     assert f"--parallel {tuned['parallel']} " in exec_start and f"--ubatch-size {tuned['ubatch-size']} " in exec_start
-    checked = verify(tmp_path / "project" / "inventory" / "sim.py", "--limit", "sim-01")
+    checked = verify(project, "--limit", "sim-01")
     assert checked.returncode == 0, checked.stdout[-5000:]
     assert converge("inventory/sim.py", "--limit", "sim-01").returncode == 0  # back as configured
 
@@ -418,13 +431,34 @@ def test_a_rollout_under_load_changes_every_llama_server_with_no_failed_request(
         "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}, "gpt-oss-120b": {"args": {"top-k": 30}}}},
     })
     with Load() as load:
-        done = rollout(inventory, "--canary", "sim-01", "--batch", "1", "--allow-outage")
+        done = rollout(inventory, "--canary", "sim-01", "--batch", "1", "--allow-outage", "--no-perf-gate")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert load.failed == [] and len(load.results) > 10, load.failed[:3]
     assert "sim-03: nothing to change (its plan): not drained, not deployed" in done.stdout
     for unit, engine in ((sim01, "qwen3-8b"), (sim02, "qwen3-coder"), (sim02, "gpt-oss-120b")):
         assert "--top-k 30" in exec_start(unit, engine), engine
     assert {s["status"] for s in gateway_servers().values()} == {"UP"}
+
+
+def test_the_canarys_performance_gate_passes_a_harmless_change_and_rolls_back_a_slow_one(fresh_lab, tmp_path):
+    """A short bench of the canary, drained, before and after its change: a sampling flag passes; prompts
+    processed four tokens at a time (`-ub 4 -b 4`, healthy and answering) fail it and are rolled back."""
+    sim01 = fresh_lab[0]
+    harmless = project_with(tmp_path / "harmless", {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 35}}}}})
+    passed = rollout(harmless, "--canary", "sim-01", "--limit", "sim-01")
+    assert passed.returncode == 0, passed.stdout[-3000:]
+    said = next(line for line in passed.stdout.splitlines() if line.startswith("sim-01: performance gate: "))
+    assert said.startswith("sim-01: performance gate: qwen3-8b: output tok/s ") and said.endswith("within tolerance"), said
+    before = exec_start(sim01, "qwen3-8b")
+    slow = project_with(tmp_path / "slow", {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 35, "ubatch-size": 4,
+                                                                                         "batch-size": 4}}}}})
+    stopped = rollout(slow, "--canary", "sim-01", "--limit", "sim-01")
+    assert stopped.returncode == 1, stopped.stdout[-3000:]
+    said = next(line for line in stopped.stdout.splitlines() if line.startswith("sim-01: performance gate: "))
+    assert "REGRESSED: mean TTFT ms" in said, said
+    assert "sim-01: FAILED, rolled back and back in the gateway: the performance gate failed" in stopped.stdout
+    assert exec_start(sim01, "qwen3-8b") == before and "--ubatch-size 4 " not in before
+    assert gateway_servers()["sim-01.qwen3-8b"]["status"] == "UP"
 
 
 def test_an_unreachable_unit_fails_the_rollout_and_resume_finishes_it(fresh_lab, tmp_path):

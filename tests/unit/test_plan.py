@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from thorfleet.plan import read_plan
 
 from ..conftest import ROOT
@@ -54,15 +56,23 @@ def test_a_broken_config_or_no_deploy_is_an_error_not_a_change(project_copy):
 class FakeUnit:
     """An SSH client whose unit holds `files` (path -> content); records what was read."""
 
-    def __init__(self, files: dict[str, str]):
+    def __init__(self, files: dict[str, str], engines: dict[str, tuple[bool, dict | None]] | None = None):
         self.files, self.commands = files, []
+        self.engines = engines or {}  # engine -> (running, the fingerprint it recorded at its last start)
 
     def exec_command(self, command: str, timeout: float):
+        import json
         import shlex
 
         self.commands.append(command)
-        path = shlex.split(command)[5].rstrip(";")  # if sudo -n test -e PATH; then ...
-        content, status = (self.files[path], 0) if path in self.files else ("", 3)
+        words = shlex.split(command)
+        if words[0] == "systemctl":  # is-active UNIT || echo stopped; sudo -n cat RECORD
+            name = words[3].removeprefix("thorfleet-").removesuffix(".service")
+            running, record = self.engines.get(name, (False, None))
+            content, status = ("" if running else "stopped\n") + (json.dumps(record) if record else ""), 0
+        else:
+            path = words[5].rstrip(";")  # if sudo -n test -e PATH; then ...
+            content, status = (self.files[path], 0) if path in self.files else ("", 3)
 
         class Out:
             channel = type("Channel", (), {"recv_exit_status": staticmethod(lambda: status)})
@@ -77,7 +87,13 @@ class FakeUnit:
         pass
 
 
-def test_file_diffs_show_what_differs_and_never_read_a_file_that_holds_a_secret(project_copy, monkeypatch):
+@pytest.fixture
+def hub_lists_nothing(monkeypatch):
+    """The engines' fingerprint asks the hub for each model's files: here it answers an empty list."""
+    monkeypatch.setattr("thorfleet.roles.models.fleet.model_files", lambda entry, store: [])
+
+
+def test_file_diffs_show_what_differs_and_never_read_a_file_that_holds_a_secret(project_copy, monkeypatch, hub_lists_nothing):
     from thorfleet.fleet import load_fleet
     from thorfleet.host_files import host_files
     from thorfleet.plan import file_diffs
@@ -93,9 +109,36 @@ def test_file_diffs_show_what_differs_and_never_read_a_file_that_holds_a_secret(
     unit = FakeUnit({dest: content for dest, content in rendered.items() if dest != missing})
     unit.files[changed] = rendered[changed].replace("\n", "\n# edited by hand\n", 1)
     monkeypatch.setattr("thorfleet.plan.ssh_client", lambda host: unit)
-    diffs = file_diffs(fleet, "thor-03")
+    diffs, _ = file_diffs(fleet, "thor-03")
     assert sorted(diffs) == sorted([changed, missing])
     assert "-# edited by hand" in diffs[changed] and f"+++ deploy:{changed}" in diffs[changed]
     assert diffs[missing].startswith("--- /dev/null")
     assert not [c for c in unit.commands for dest in secret_files if dest in c]
     assert not [d for d in diffs.values() if "plan-secret" in d]
+
+
+def test_the_plan_names_each_engine_the_deploy_would_restart_and_the_field_that_forces_it(project_copy, monkeypatch,
+                                                                                        hub_lists_nothing):
+    from thorfleet.fleet import load_fleet
+    from thorfleet.host_files import host_files
+    from thorfleet.plan import file_diffs
+    from thorfleet.roles.engines.deploy import engine_fingerprint
+    from thorfleet.roles.engines.files import engine_files
+
+    monkeypatch.setenv("THORFLEET_API_KEY", "sk-plan-secret")
+    fleet = load_fleet(project_copy / "inventory" / "lab.py")
+    host = fleet.hosts["thor-01"]
+    wanted = {name: engine_fingerprint(host, fleet, engine, engine_files(host.config, name, engine),
+                                       engine.api_key.read() if engine.api_key else None)
+              for name, engine in host.config.engines.items()}
+    assert sorted(wanted) == ["qwen3-8b", "whisper"]
+    files = {f.dest: f.content for f in host_files(host, fleet) if not f.merged}
+    unit = FakeUnit(files, {"qwen3-8b": (True, {**wanted["qwen3-8b"], "build": "0c1e57098bba-old", "env": "0123"}),
+                            "whisper": (False, wanted["whisper"])})
+    monkeypatch.setattr("thorfleet.plan.ssh_client", lambda host: unit)
+    _, restarts = file_diffs(fleet, "thor-01")
+    assert restarts == [f"qwen3-8b: its env file, build 0c1e57098bba-old → {wanted['qwen3-8b']['build']}", "whisper: not running"]
+    unit.engines = {name: (True, record) for name, record in wanted.items()}
+    assert file_diffs(fleet, "thor-01")[1] == []
+    unit.engines = {}
+    assert file_diffs(fleet, "thor-01")[1] == ["qwen3-8b: not started yet", "whisper: not started yet"]

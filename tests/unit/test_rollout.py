@@ -99,10 +99,11 @@ class FakeSteps:
     """The rollout's steps on pretend units: what each step did, in order, and failures on demand."""
 
     def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False, changes=None,
-                 revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb"), revert_fails=()):
+                 revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb"), revert_fails=(), slower_after=1.0):
         self.done: list[tuple[str, str]] = []
         self.recorded = [{"number": int(name[:4]), "name": name} for name in revisions]  # on every unit
         self.revert_fails = set(revert_fails)
+        self.slower_after = slower_after  # the factor the deploy divides throughput by, as the gate measures it
         self.changes = changes  # the units whose plan shows a change (None: every unit)
         self.gate_fails, self.drain_times_out, self.unreachable = set(gate_fails), set(drain_times_out), set(unreachable)
         self.gateway_down = gateway_down
@@ -132,6 +133,12 @@ class FakeSteps:
     def revisions(self, host):
         return self.recorded
 
+    def measure(self, host):
+        deployed = self.flags.get(host) == "--new"
+        self.done.append((host, "measure"))
+        factor = self.slower_after if deployed else 1.0
+        return {"e": [{"output_throughput": tok_s / factor, "mean_ttft_ms": 200.0 * factor} for tok_s in (98.0, 100.0, 103.0)]}
+
     def revert(self, host, revision):
         self.done.append((host, f"revert {revision['name']}"))
         self.flags[host] = "--old"
@@ -159,11 +166,11 @@ class FakeSteps:
 
 
 def rollout_of(steps, tmp_path, batches=(["a"], ["b", "c"]), max_fail=0.0, skip_unreachable=False, state=None, outages=None,
-               allow_outage=False, rollback=True, undo=None):
+               allow_outage=False, rollback=True, undo=None, perf_gate=()):
     from thorfleet.rollout.run import Rollout
     from thorfleet.rollout.state import RolloutState
 
-    state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail, undo=undo)
+    state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail, undo=undo, perf_gate=list(perf_gate))
     path = tmp_path / "rollout.json"
     return (Rollout(steps, state, path, skip_unreachable, lambda line: None, outages=outages or (lambda changing: []),
                     allow_outage=allow_outage, rollback=rollback), state, path)
@@ -331,3 +338,59 @@ def test_undo_to_a_named_revision_and_to_one_that_is_not_there(tmp_path):
     rollout, state, _ = rollout_of(steps, tmp_path, undo="7")
     assert not rollout.run()
     assert state.units["a"].reason == "no single revision '7' on the unit (it has: 0001-aaaaaaaaaaaa, 0002-bbbbbbbbbbbb)"
+
+
+def runs(*tok_s, ttft=200.0):
+    return [{"output_throughput": t, "mean_ttft_ms": ttft} for t in tok_s]
+
+
+def test_the_performance_gate_passes_a_change_within_the_noise_and_fails_a_halving_naming_both_figures():
+    from thorfleet.rollout.perf_gate import judge
+
+    ok, said = judge({"e": runs(98, 100, 103)}, {"e": runs(97, 99, 104)}, 0.10)
+    assert ok and said == "e: output tok/s 100.0 → 99.0 (-1%), mean TTFT ms 200.0 → 200.0 (+0%): within tolerance"
+    ok, said = judge({"e": runs(98, 100, 103)}, {"e": runs(49, 50, 51)}, 0.10)
+    assert not ok and "output tok/s 100.0 → 50.0 (-50%)" in said
+    assert "REGRESSED: output tok/s 50% worse, beyond the 10% tolerance and the runs' 5% spread" in said
+    ok, said = judge({"e": runs(100, 100, 100, ttft=200)}, {"e": runs(100, 100, 100, ttft=260)}, 0.10)
+    assert not ok and "mean TTFT ms 30% worse" in said
+
+
+def test_the_gate_does_not_cry_wolf_on_noisy_runs_that_overlap():
+    """The lab's two identical bench runs differed by up to -62 %: a median 40 % lower whose runs overlap is noise."""
+    from thorfleet.rollout.perf_gate import judge
+
+    ok, said = judge({"e": runs(60, 100, 160)}, {"e": runs(40, 60, 120)}, 0.10)
+    assert ok and "(-40%)" in said
+
+
+def test_an_engine_that_answered_before_but_not_after_fails_the_gate():
+    from thorfleet.rollout.perf_gate import judge
+
+    ok, said = judge({"e": runs(100), "f": runs(100)}, {"e": runs(100)}, 0.10)
+    assert not ok and said.endswith("f: answered before the change, not after")
+
+
+def test_a_canary_that_halves_its_throughput_fails_the_gate_and_goes_back_to_its_revision(tmp_path):
+    steps = FakeSteps(slower_after=2.0)
+    rollout, state, _ = rollout_of(steps, tmp_path, perf_gate=["a"])
+    assert not rollout.run() and "batch 1" in state.stopped
+    assert steps_of(steps, "a") == ["engines", "drain", "measure", "deploy", "gate", "measure", "revert 0002-bbbbbbbbbbbb",
+                                    "engines", "ready"]
+    a = state.units["a"]
+    assert a.reason == "the performance gate failed" and "REGRESSED: output tok/s 50% worse" in a.perf
+    assert a.rolled_back.startswith("rolled back: revision 0002")
+
+
+def test_the_gate_measures_only_the_canary_and_passes_an_unchanged_speed(tmp_path):
+    steps = FakeSteps()
+    rollout, state, _ = rollout_of(steps, tmp_path, perf_gate=["a"])
+    assert rollout.run() and state.units["a"].perf.endswith("within tolerance")
+    assert "measure" not in steps_of(steps, "b") and state.units["b"].perf == ""
+
+
+def test_a_shift_inside_the_runs_own_spread_is_not_a_regression_even_when_they_do_not_overlap():
+    from thorfleet.rollout.perf_gate import judge
+
+    ok, said = judge({"e": runs(80, 100, 120)}, {"e": runs(60, 75, 79)}, 0.10)  # -25 %, spread 40 %
+    assert ok, said

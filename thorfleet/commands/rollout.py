@@ -37,13 +37,17 @@ def _sizes(ctx, param, values) -> list:
 @click.option("--every-unit", is_flag=True, help="Drain, deploy and gate every unit, even those whose plan shows nothing to change.")
 @click.option("--allow-outage", is_flag=True, help="Go ahead although a model would have no server while a batch is drained "
                                                    "(its only unit, or all its units, in one batch).")
+@click.option("--no-perf-gate", is_flag=True, help="Skip the canary's performance gate (a short bench before and after its change).")
+@click.option("--perf-tolerance", default=10.0, show_default=True, type=Finite(0, 100), metavar="PCT",
+              help="The performance gate fails when the canary's output tok/s falls or its mean TTFT rises by more than this "
+                   "(and beyond the spread of its repeated runs).")
 @click.option("--no-rollback", is_flag=True, help="Leave a unit that fails out of the gateway as it is, for inspection, instead "
                                                   "of deploying its previous revision again.")
 @click.option("--undo", is_flag=True, help="Take each unit back to the revision before its newest (the same drain, deploy, "
                                            "gate and enable steps), with the configuration recorded on the unit.")
 @click.option("--to", "to", metavar="REV", help="With --undo: this revision (its number, or the start of its name) instead.")
-def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage, no_rollback,
-                    undo, to) -> None:
+def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage, no_perf_gate,
+                    perf_tolerance, no_rollback, undo, to) -> None:
     """Deploy the fleet without taking it down: the canary first, then batches; each unit whose plan shows
     a change drained at the gateway, deployed, gated (its verify checks and a request through the
     gateway) and put back; one that fails goes back to its previous revision."""
@@ -70,7 +74,8 @@ def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unre
         if canary and canary not in hosts:
             raise click.UsageError(f"--canary {canary!r} is not among the hosts rolled out ({', '.join(hosts)})")
         state = RolloutState(str(fleet.inventory), plan(hosts, canary, sizes), max_fail,
-                             undo=(to or "") if undo else None)
+                             perf_gate=[canary] if canary and not no_perf_gate and not undo else [],
+                             perf_tolerance=perf_tolerance / 100, undo=(to or "") if undo else None)
     if not fleet.with_role("gateway"):
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
@@ -129,5 +134,6 @@ def summary(state: RolloutState) -> Table:
             style = {"done": "green", "failed": "red", "skipped": "yellow", "unchanged": "dim"}.get(unit.state, "")
             build, model, flags = _changes(unit.before, unit.after) if unit.after else ("", "", "")
             result = f"[{style}]{unit.state}[/]" + (f"\n{escape(unit.rolled_back)}" if unit.rolled_back else "")
-            table.add_row(host, result, unit.revision or "-", build, model, flags, escape(unit.gate or unit.reason), f"{unit.seconds:.0f}")
+            gate = "\n".join(filter(None, [unit.reason or unit.gate, unit.perf and f"performance: {unit.perf}"]))
+            table.add_row(host, result, unit.revision or "-", build, model, flags, escape(gate), f"{unit.seconds:.0f}")
     return table

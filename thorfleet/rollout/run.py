@@ -15,6 +15,7 @@ from thorfleet.rollout.batches import stops
 from thorfleet.rollout.state import DONE, FAILED, PENDING, SKIPPED, UNCHANGED, RolloutState, UnitOutcome
 from thorfleet.core.ssh import Unreachable
 from thorfleet.revisions.unit import RevisionUnavailable, chosen
+from thorfleet.rollout.perf_gate import judge
 from thorfleet.rollout.steps import Steps
 
 
@@ -90,7 +91,7 @@ class Rollout:
 
     def _unit(self, host: str) -> UnitOutcome:
         outcome = self.state.outcome(host)
-        outcome.reason = outcome.gate = outcome.rolled_back = ""
+        outcome.reason = outcome.gate = outcome.perf = outcome.rolled_back = ""
         started = time.monotonic()
         try:
             outcome.before = outcome.before or self.steps.engines(host)  # a resumed unit keeps its first "before"
@@ -110,9 +111,15 @@ class Rollout:
             for line in self.steps.drain(host):
                 self.log(f"{host}: {line}")
             if target is None:
+                gated = host in self.state.perf_gate
+                before = self.steps.measure(host) if gated else {}
                 ok, outcome.reason = self.steps.deploy(host)
                 if ok:
                     ok, outcome.gate = self.steps.gate(host)
+                if ok and gated:
+                    ok, outcome.perf = judge(before, self.steps.measure(host), self.state.perf_tolerance)
+                    self.log(f"{host}: performance gate: {outcome.perf}")
+                    outcome.reason = "" if ok else "the performance gate failed"
             else:
                 ok, said = self.steps.revert(host, target)
                 outcome.gate, outcome.reason = (said, "") if ok else ("", said)
@@ -124,8 +131,8 @@ class Rollout:
             self.steps.enable(host, ok or back)  # a failed unit stays out of the gateway, unless it is back as it was
             outcome.state = DONE if ok else FAILED
             fate = "done" if ok else "FAILED, rolled back and back in the gateway" if back else "FAILED, left out of the gateway"
-            self.log(f"{host}: {fate}: {outcome.gate or outcome.reason}")
-        except GatewayError as err:
+            self.log(f"{host}: {fate}: {outcome.reason or outcome.gate}")
+        except (GatewayError, Unreachable) as err:
             outcome.state, outcome.reason = FAILED, str(err)
             self.log(f"{host}: {err}")
         return self._saved(outcome, started)
@@ -136,7 +143,7 @@ class Rollout:
         if previous is None:
             outcome.rolled_back = "not rolled back: the unit had no revision before this rollout"
             return False
-        self.log(f"{host}: failed ({outcome.gate or outcome.reason}); rolling back to revision {previous['name']}")
+        self.log(f"{host}: failed ({outcome.reason or outcome.gate}); rolling back to revision {previous['name']}")
         back, said = self.steps.revert(host, previous)
         outcome.rolled_back = f"{'rolled back' if back else 'rollback FAILED'}: {said}"
         return back

@@ -25,6 +25,7 @@ class UnitOutcome:
     reason: str = ""
     gate: str = ""
     revision: str = ""  # the unit's newest revision before the rollout touched it ('' before its first deploy)
+    perf: str = ""  # the performance gate's figures, before → after (the canary)
     rolled_back: str = ""  # to which revision, and what its gate said, when the unit failed and went back
     before: dict = field(default_factory=dict)  # engine -> its command line and model, before the deploy
     after: dict = field(default_factory=dict)
@@ -38,6 +39,8 @@ class RolloutState:
     max_fail: float
     units: dict[str, UnitOutcome] = field(default_factory=dict)
     stopped: str = ""  # why the rollout stopped early ('' when it ran to the end)
+    perf_gate: list[str] = field(default_factory=list)  # units benchmarked before and after their change (the canary)
+    perf_tolerance: float = 0.10  # the share a figure may worsen by (beyond the runs' own spread) before the gate fails
     undo: str | None = None  # an undo: the revision asked for ('' for the one before the newest); None: a deploy
 
     def outcome(self, host: str) -> UnitOutcome:

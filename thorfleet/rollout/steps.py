@@ -15,6 +15,7 @@ from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import ConfigError, Fleet, load_fleet
 from thorfleet.plan import plan
+from thorfleet.rollout.perf_gate import measure
 from thorfleet.revisions.unit import RevisionUnavailable, fetch_revision, unit_revisions
 from thorfleet.roles.gateway.runtime import Gateway, GatewayError
 from thorfleet.verify import run_suite
@@ -37,6 +38,9 @@ class Steps(Protocol):
 
     def revert(self, host: str, revision: dict[str, Any]) -> tuple[bool, str]:
         """The unit deployed again with that revision's configuration and gated by it: (passed, what happened)."""
+
+    def measure(self, host: str) -> dict[str, list[dict[str, Any]]]:
+        """Each chat engine of the unit, a short bench run repeated (perf_gate.py); Unreachable."""
 
     def drain(self, host: str) -> list[str]:
         """The unit out of every gateway, its open requests waited for; what happened, a line each. GatewayError."""
@@ -98,6 +102,9 @@ class LiveSteps:
 
     def revisions(self, host: str) -> list[dict[str, Any]]:
         return unit_revisions(self.fleet.hosts[host])
+
+    def measure(self, host: str) -> dict[str, list[dict[str, Any]]]:
+        return measure(self.fleet.hosts[host])
 
     def deploy(self, host: str) -> tuple[bool, str]:
         """The deploy as `pyinfra -y INVENTORY deploy.py --limit HOST`, its output in log_dir/HOST.log."""

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 
 STABLE = 0.05  # two measurements of one candidate within 5 % of each other
 MAX_REPEATS = 3
+# Without a TTFT target, the pick's mean TTFT may be at most this many times the lowest any candidate
+# reached: a few per cent of throughput are not worth a first token several times later (in the lab a
+# pick by throughput alone gave +6 % tok/s for 4.8 times the TTFT). Per profile; `--ttft-slack` sets it.
+TTFT_SLACK = {"throughput": 1.5, "latency": 1.1}
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,7 @@ class Workload:
     concurrency: tuple[int, ...] = (8,)
     requests: int = 24  # per concurrency, after a warm-up
     ttft_ms: float | None = None  # mean TTFT target at the highest concurrency
+    ttft_slack: float = TTFT_SLACK["throughput"]  # without a target: the bound, × the lowest mean TTFT measured
     slot_context: int = 8192  # the least context one request may get
     slots: tuple[int, ...] = (4, 8, 16)
     ubatches: tuple[int, ...] = (512, 1024, 2048)
@@ -72,10 +77,20 @@ def candidates(workload: Workload, pairs: list[tuple[int, str]]) -> list[Candida
             for slots in workload.slots for ubatch, flash in pairs]
 
 
+def ttft_bound(found: list[Candidate], workload: Workload) -> float | None:
+    """The mean TTFT a pick may have: the target when one is given, else `ttft_slack` times the lowest
+    any candidate reached (None before any was measured)."""
+    if workload.ttft_ms is not None:
+        return workload.ttft_ms
+    measured = [c.ttft_ms for c in found if c.runs and not c.infeasible]
+    return min(measured) * workload.ttft_slack if measured else None
+
+
 def ranked(found: list[Candidate], workload: Workload) -> list[Candidate]:
-    """Feasible candidates, best first: those within the TTFT target by throughput, then the rest."""
+    """Feasible candidates, best first: the most throughput within the TTFT bound, then the rest by TTFT."""
     feasible = [c for c in found if c.runs and not c.infeasible]
-    within = [c for c in feasible if workload.ttft_ms is None or c.ttft_ms <= workload.ttft_ms]
+    bound = ttft_bound(found, workload)
+    within = [c for c in feasible if bound is None or c.ttft_ms <= bound]
     beyond = [c for c in feasible if c not in within]
     return sorted(within, key=lambda c: -c.throughput) + sorted(beyond, key=lambda c: c.ttft_ms)
 
@@ -114,6 +129,6 @@ def search(workload: Workload, bench_rows: list[dict], measure_one) -> list[Cand
 
 def outcome(workload: Workload, bench_rows: list[dict], found: list[Candidate]) -> dict:
     best = ranked(found, workload)
-    return {"workload": workload.__dict__, "first_stage": bench_rows,
+    return {"workload": workload.__dict__, "first_stage": bench_rows, "ttft_bound_ms": ttft_bound(found, workload),
             "candidates": [c.__dict__ | {"label": c.label, "throughput": c.throughput, "ttft_ms": c.ttft_ms} for c in found],
             "pick": best[0].args if best else None, "pick_label": best[0].label if best else None}

@@ -1,0 +1,98 @@
+"""The canary's performance gate: its chat engines measured with `thorfleet bench`'s client, a short
+run repeated, before its change (drained, still the old engine) and after (drained, the new one).
+A figure regresses only when its median moved by more than the tolerance and more than the runs'
+own spread (max − min over median, before or after), *and* the runs do not overlap (every run
+after is worse than every run before): the gate measures its own noise and decides only beyond it."""
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from thorfleet.bench import prompts
+from thorfleet.bench.client import Endpoint, run_load
+from thorfleet.bench.stats import summarize
+from thorfleet.core.fleet import CHAT, FleetHost
+from thorfleet.core.ssh import forward, ssh_client
+from thorfleet.roles.engines.commands import served_name
+from thorfleet.roles.engines.deploy import health_url
+
+
+@dataclass(frozen=True)
+class GateShape:
+    """Small enough for a gate (seconds per run on a Thor), large enough that prompt processing and
+    decoding both count."""
+
+    concurrency: int = 2
+    prompts: int = 4
+    input_len: int = 256
+    output_len: int = 32
+    repeats: int = 3
+
+
+# (figure, what it is, +1 when higher is better)
+FIGURES = (("output_throughput", "output tok/s", 1), ("mean_ttft_ms", "mean TTFT ms", -1))
+
+
+def measure(host: FleetHost, shape: GateShape = GateShape()) -> dict[str, list[dict[str, Any]]]:
+    """Each chat engine of the unit, straight (not through the gateway): `repeats` runs of the shape
+    after a warm-up; an engine that does not answer is left out. Unreachable when the unit cannot be reached."""
+    found = {}
+    client = ssh_client(host)
+    try:
+        for name, engine in host.config.engines.items():
+            if engine.serves != CHAT:
+                continue
+            key = engine.api_key.read() if engine.api_key else None
+            address = health_url(engine).split("//", 1)[1].split("/", 1)[0]
+            remote_host, remote_port = address.rsplit(":", 1)
+            with forward(client, remote_host.strip("[]"), int(remote_port)) as port:
+                endpoint = Endpoint(f"http://127.0.0.1:{port}", served_name(name, engine), key)
+                try:
+                    words = prompts.calibrate(endpoint, shape.input_len, tries=3)
+                except OSError:
+                    continue
+                run_load(endpoint, prompts.prompts(words, shape.concurrency, 10_000_000), 8, shape.concurrency)  # warm-up
+                runs = []
+                for repeat in range(shape.repeats):
+                    results, duration = run_load(endpoint, prompts.prompts(words, shape.prompts, 20_000_000 + 1000 * repeat),
+                                                 shape.output_len, shape.concurrency)
+                    runs.append(summarize(results, duration, shape.concurrency))
+                found[name] = runs
+    finally:
+        client.close()
+    return found
+
+
+def spread(values: list[float]) -> float:
+    """How far apart repeated runs of one thing are, relative to their median."""
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if middle else 0.0
+
+
+def judge(before: dict[str, list[dict[str, Any]]], after: dict[str, list[dict[str, Any]]], tolerance: float) -> tuple[bool, str]:
+    """(passed, one line per engine: each figure before → after, and what regressed)."""
+    lines, passed = [], True
+    for name in sorted(set(before) & set(after)):
+        said, regressed = [], []
+        for figure, label, better in FIGURES:
+            old = [run[figure] for run in before[name] if not run.get("failed")]
+            new = [run[figure] for run in after[name] if not run.get("failed")]
+            if not old or not new:
+                regressed.append(f"{label}: no run without failed requests")
+                continue
+            old_median, new_median = statistics.median(old), statistics.median(new)
+            change = (new_median - old_median) / old_median if old_median else 0.0
+            said.append(f"{label} {old_median:.1f} → {new_median:.1f} ({change:+.0%})")
+            worse_by = -change * better
+            noise = max(spread(old), spread(new))
+            apart = max(new) < min(old) if better > 0 else min(new) > max(old)
+            if worse_by > max(tolerance, noise) and apart:
+                regressed.append(f"{label} {worse_by:.0%} worse, beyond the {tolerance:.0%} tolerance and the runs' "
+                                 f"{noise:.0%} spread")
+        passed = passed and not regressed
+        lines.append(f"{name}: {', '.join(said)}" + (f": REGRESSED: {'; '.join(regressed)}" if regressed else ": within tolerance"))
+    missing = sorted(set(before) - set(after))
+    if missing:
+        passed = False
+        lines.append(f"{', '.join(missing)}: answered before the change, not after")
+    return passed, "; ".join(lines) or "no chat engine measured"
