@@ -87,6 +87,13 @@ def test_plan_finds_nothing_on_the_converged_fleet_and_names_a_change_without_ma
     assert "restarts qwen3-8b: its unit file" in planned.stdout  # the field of its fingerprint that forces it
     assert "Revision recorded" in planned.stdout  # the deploy would record the unit's new configuration
     assert main_pid(sim01, "thorfleet-qwen3-8b") == llama
+    from thorfleet.fleet import load_fleet
+    from thorfleet.plan import plan
+
+    said = plan(load_fleet(changed), ["sim-01"])["sim-01"].changes
+    applied = converge(changed, "--limit", "sim-01")
+    assert applied.returncode == 0 and sorted(applied.changed()) == sorted(said), (applied.changed(), said)
+    assert converge("inventory/sim.py", "--limit", "sim-01").returncode == 0  # back as configured
     assert thorfleet("plan", "inventory/sim.py", "--limit", "sim-01", cwd=ROOT).returncode == 0
 
 
@@ -441,19 +448,24 @@ def test_a_rollout_under_load_changes_every_llama_server_with_no_failed_request(
 
 
 def test_the_canarys_performance_gate_passes_a_harmless_change_and_rolls_back_a_slow_one(fresh_lab, tmp_path):
-    """A short bench of the canary, drained, before and after its change: a sampling flag passes; prompts
-    processed four tokens at a time (`-ub 4 -b 4`, healthy and answering) fail it and are rolled back."""
+    """A short bench of the canary, drained, before and after its change, under load through the gateway: a
+    sampling flag passes; prompts processed four tokens at a time (`-ub 4 -b 4`, healthy and answering)
+    fail it and are rolled back; no client request fails either way."""
     sim01 = fresh_lab[0]
     harmless = project_with(tmp_path / "harmless", {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 35}}}}})
-    passed = rollout(harmless, "--canary", "sim-01", "--limit", "sim-01")
+    with Load() as load:
+        passed = rollout(harmless, "--canary", "sim-01", "--limit", "sim-01")
     assert passed.returncode == 0, passed.stdout[-3000:]
+    assert load.failed == [] and len(load.results) > 4, load.failed[:3]
     said = next(line for line in passed.stdout.splitlines() if line.startswith("sim-01: performance gate: "))
     assert said.startswith("sim-01: performance gate: qwen3-8b: output tok/s ") and said.endswith("within tolerance"), said
     before = exec_start(sim01, "qwen3-8b")
     slow = project_with(tmp_path / "slow", {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 35, "ubatch-size": 4,
                                                                                          "batch-size": 4}}}}})
-    stopped = rollout(slow, "--canary", "sim-01", "--limit", "sim-01")
+    with Load() as load:
+        stopped = rollout(slow, "--canary", "sim-01", "--limit", "sim-01")
     assert stopped.returncode == 1, stopped.stdout[-3000:]
+    assert load.failed == [] and len(load.results) > 4, load.failed[:3]
     said = next(line for line in stopped.stdout.splitlines() if line.startswith("sim-01: performance gate: "))
     assert "REGRESSED: mean TTFT ms" in said, said
     assert "sim-01: FAILED, rolled back and back in the gateway: the performance gate failed" in stopped.stdout
@@ -485,24 +497,50 @@ def revisions_on(unit) -> list[str]:
     return sorted(name[:-5] for name in ssh(unit, "sudo ls /var/lib/thorfleet/revisions").stdout.split() if name.endswith(".json"))
 
 
-def test_undo_takes_a_unit_back_to_its_previous_revision_and_a_deploy_of_that_configuration_changes_nothing(fresh_lab, tmp_path):
-    sim01 = fresh_lab[0]
-    assert converge("inventory/sim.py", "--limit", "sim-01").returncode == 0  # as configured, whatever ran before
-    as_configured, before = exec_start(sim01, "qwen3-8b"), revisions_on(sim01)
-    inventory = project_with(tmp_path, {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 31}}}}})
-    done = rollout(inventory, "--limit", "sim-01")
+def test_undo_of_a_completed_rollout_restores_every_units_previous_flags_and_a_deploy_then_changes_nothing(fresh_lab, tmp_path):
+    sim01, sim02, _ = fresh_lab
+    assert converge("inventory/sim.py").returncode == 0  # as configured, whatever ran before
+    engines = ((sim01, "qwen3-8b"), (sim02, "qwen3-coder"))
+    configured = {unit.name: (exec_start(unit, engine), revisions_on(unit)) for unit, engine in engines}
+    inventory = project_with(tmp_path, {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 31}}}},
+                                        "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 31}}}}})
+    done = rollout(inventory, "--batch", "1", "--allow-outage")
     assert done.returncode == 0, done.stdout[-3000:]
-    changed = revisions_on(sim01)
-    assert "--top-k 31" in exec_start(sim01, "qwen3-8b") and changed[:-1] == before[-4:] and changed[-1] not in before
+    for unit, engine in engines:
+        assert "--top-k 31" in exec_start(unit, engine) and revisions_on(unit)[-1] not in configured[unit.name][1]
     with Load() as load:
-        undone = rollout(inventory, "--undo", "--limit", "sim-01")
+        undone = rollout(inventory, "--undo", "--batch", "1", "--allow-outage")
     assert undone.returncode == 0, undone.stdout[-3000:]
-    assert f"revision {before[-1]}: verify: " in undone.stdout and load.failed == []
-    assert exec_start(sim01, "qwen3-8b") == as_configured
-    after = revisions_on(sim01)
-    assert after[-1][5:] == before[-1][5:] and int(after[-1][:4]) == int(changed[-1][:4]) + 1  # recorded again, newest
-    again = converge("inventory/sim.py", "--limit", "sim-01")
+    assert load.failed == [] and len(load.results) > 4, load.failed[:3]
+    assert "batches: sim-01 | sim-02" in undone.stdout  # sim-03, which the rollout did not change, is not undone
+    for unit, engine in engines:
+        flags, revisions = configured[unit.name]
+        assert exec_start(unit, engine) == flags
+        assert f"revision {revisions[-1]}: verify: " in undone.stdout
+        assert revisions_on(unit)[-1][5:] == revisions[-1][5:]  # the earlier fingerprint, recorded again as the newest
+    again = converge("inventory/sim.py")
     assert again.returncode == 0 and again.changed() == [], again.changed()
+
+
+def test_a_client_key_rotation_fails_no_request(fresh_lab, tmp_path):
+    """docs/gateway.md's procedure: the new key in `api_key`, the old one in `previous_api_keys`, deployed
+    while clients keep sending the old key; then the old one removed."""
+    from thorfleet.roles.gateway.runtime import get
+
+    old, new = lab_key(), "lab-rotated-key-0123"
+    (tmp_path / "new-key").write_text(new + "\n")
+    rotating = project_with(tmp_path / "rotating", {"sim-03": {"gateway": {
+        "api_key": {"env": None, "file": str(tmp_path / "new-key")},
+        "previous_api_keys": [{"file": ".cache/lab/ssh/engine-api-key"}]}}})
+    with Load() as load:  # clients on the old key throughout
+        assert converge(rotating, "--limit", "sim-03").returncode == 0
+    assert load.failed == [] and len(load.results) > 4, load.failed[:3]
+    assert get(f"{GATEWAY}/v1/models", old)[0] == 200 and get(f"{GATEWAY}/v1/models", new)[0] == 200
+    rotated = project_with(tmp_path / "rotated", {"sim-03": {"gateway": {"api_key": {"env": None, "file": str(tmp_path / "new-key")}}}})
+    assert converge(rotated, "--limit", "sim-03").returncode == 0
+    assert get(f"{GATEWAY}/v1/models", old)[0] == 401 and get(f"{GATEWAY}/v1/models", new)[0] == 200
+    assert converge("inventory/sim.py", "--limit", "sim-03").returncode == 0  # back to the lab's key
+    assert get(f"{GATEWAY}/v1/models", old)[0] == 200
 
 
 def wait_for(what: str, check, timeout: float = 90, every: float = 2):

@@ -394,3 +394,20 @@ def test_a_shift_inside_the_runs_own_spread_is_not_a_regression_even_when_they_d
 
     ok, said = judge({"e": runs(80, 100, 120)}, {"e": runs(60, 75, 79)}, 0.10)  # -25 %, spread 40 %
     assert ok, said
+
+
+def test_undo_of_a_rollout_takes_each_unit_it_deployed_to_its_revision_from_before_it(tmp_path):
+    from thorfleet.commands.rollout import undo_targets
+    from thorfleet.rollout.state import RolloutState
+
+    steps = FakeSteps(revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb"), changes={"a", "b"})
+    rollout, state, path = rollout_of(steps, tmp_path)
+    assert rollout.run()
+    targets = undo_targets(path)
+    assert targets == {"a": "0002-bbbbbbbbbbbb", "b": "0002-bbbbbbbbbbbb"}  # c had nothing to change: not undone
+    steps.recorded.append({"number": 3, "name": "0003-cccccccccccc"})  # what the rollout recorded
+    undo = RolloutState("inventory/x.py", [["a"], ["b"]], 0.0, undo="", undo_to=targets)
+    rollout, state, _ = rollout_of(steps, tmp_path, state=undo)
+    assert rollout.run()
+    assert [s for s in steps_of(steps, "a") if s.startswith("revert")][-1] == "revert 0002-bbbbbbbbbbbb"
+    assert undo_targets(path) == {}  # the last one was an undo: the next goes back one revision a unit

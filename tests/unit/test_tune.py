@@ -107,8 +107,8 @@ def test_apply_merges_the_pick_keeping_comments_order_and_every_other_key():
     assert text == HOST_VARS.replace("      parallel: 4\n", "      parallel: 8\n      ubatch-size: 1024\n")
     assert merged(text, "qwen3-8b", {"parallel": 8, "ubatch-size": 1024}, "x") == text  # twice: no change
     fresh = merged("", "qwen3-8b", {"parallel": 8, "flash-attn": "on", "cache-type-k": "true", "x": "12"}, "x")
-    assert fresh == ("engines:\n  qwen3-8b:\n    args:\n      parallel: 8\n      flash-attn: on\n      cache-type-k: 'true'\n"
-                     "      x: '12'\n")  # strings quoted where thorfleet's loader would read another type
+    assert fresh == ("engines:\n  qwen3-8b:\n    args:\n      parallel: 8\n      flash-attn: 'on'\n      cache-type-k: 'true'\n"
+                     "      x: '12'\n")  # strings quoted where a YAML reader would read another type
 
 
 def test_apply_refuses_a_file_it_cannot_merge_into_saying_why():

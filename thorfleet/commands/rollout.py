@@ -43,8 +43,9 @@ def _sizes(ctx, param, values) -> list:
                    "(and beyond the spread of its repeated runs).")
 @click.option("--no-rollback", is_flag=True, help="Leave a unit that fails out of the gateway as it is, for inspection, instead "
                                                   "of deploying its previous revision again.")
-@click.option("--undo", is_flag=True, help="Take each unit back to the revision before its newest (the same drain, deploy, "
-                                           "gate and enable steps), with the configuration recorded on the unit.")
+@click.option("--undo", is_flag=True, help="Undo the last rollout of this inventory: each unit it deployed back to its revision "
+                                           "from before it (no rollout on record: each unit back one revision), through the "
+                                           "same drain, deploy, gate and enable steps, with the configuration recorded on the unit.")
 @click.option("--to", "to", metavar="REV", help="With --undo: this revision (its number, or the start of its name) instead.")
 def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage, no_perf_gate,
                     perf_tolerance, no_rollback, undo, to) -> None:
@@ -73,9 +74,15 @@ def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unre
             raise click.UsageError(f"--limit: {', '.join(unknown)} not in {inventory} (hosts: {', '.join(fleet.hosts)})")
         if canary and canary not in hosts:
             raise click.UsageError(f"--canary {canary!r} is not among the hosts rolled out ({', '.join(hosts)})")
+        undo_to = undo_targets(path) if undo and not to else {}
+        if undo_to:
+            hosts = [h for h in hosts if h in undo_to]
+            if not hosts or (canary and canary not in hosts):
+                raise click.UsageError(f"the last rollout ({path}) changed {', '.join(undo_to)}: --limit and --canary must name "
+                                       "some of them")
         state = RolloutState(str(fleet.inventory), plan(hosts, canary, sizes), max_fail,
                              perf_gate=[canary] if canary and not no_perf_gate and not undo else [],
-                             perf_tolerance=perf_tolerance / 100, undo=(to or "") if undo else None)
+                             perf_tolerance=perf_tolerance / 100, undo=(to or "") if undo else None, undo_to=undo_to)
     if not fleet.with_role("gateway"):
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
@@ -92,6 +99,21 @@ def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unre
         errors.print(f"stopped: {state.stopped}; units not reached are untouched. Fix, then `thorfleet rollout {inventory} --resume`.",
                      style="bold red", highlight=False)
     sys.exit(0 if ok else 1)
+
+
+def undo_targets(path: Path) -> dict[str, str]:
+    """The units the last rollout of this inventory deployed, each with its revision from before it; {}
+    when there is none to undo (no state file, or the last one was an undo): then each unit goes back one."""
+    if not path.is_file():
+        return {}
+    last = RolloutState.load(path)
+    if last.undo is not None:
+        return {}
+    targets = {host: unit.revision for host, unit in last.units.items() if unit.state == DONE and unit.revision}
+    if not targets:
+        raise click.UsageError(f"the last rollout ({path}) deployed no unit that had a revision before it: nothing to "
+                               "undo (--to REV takes units to a revision of your choice)")
+    return targets
 
 
 def _flags(command_line: str) -> dict:

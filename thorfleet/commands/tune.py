@@ -54,9 +54,9 @@ def tune_command(inventory, host, engine_name, input_len, output_len, concurrenc
     out = out or Path("tune") / f"{host}-{engine_name}-{datetime.now():%Y%m%d-%H%M%S}"
     result = tune(fleet.hosts[host], engine_name, engine, workload, lambda line: console.print(line, highlight=False, markup=False))
     report.write(result, out)
-    console.print(f"objective: {report.objective(result)}", highlight=False)
+    console.print(f"objective: {report.objective(result)}", highlight=False, soft_wrap=True)
     console.print(f"{result['pick_label'] or 'no candidate served'} after {result['duration_s']:.0f} s; report and patch in {out}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if not result["pick"]:
         sys.exit(1)
     console.print(Syntax(report.patch(result), "yaml", theme="ansi_dark", background_color="default"))
@@ -66,4 +66,5 @@ def tune_command(inventory, host, engine_name, input_len, output_len, concurrenc
         except NotApplied as err:
             errors.print(f"error: {err}", highlight=False, markup=False)
             sys.exit(1)
-        console.print(f"{'merged into' if changed else 'already in'} {path}: the next deploy or rollout applies it", highlight=False)
+        console.print(f"{'merged into' if changed else 'already in'} {path}: the next deploy or rollout applies it", highlight=False,
+                      soft_wrap=True)

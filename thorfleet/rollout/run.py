@@ -102,7 +102,8 @@ class Rollout:
             self.log(f"{host}: {err}")
             return self._saved(outcome, started)
         outcome.revision = outcome.revision or (revisions[-1]["name"] if revisions else "")
-        target = None if self.state.undo is None else chosen(revisions, self.state.undo or None)
+        wanted = self.state.undo_to.get(host) or self.state.undo or None
+        target = None if self.state.undo is None else chosen(revisions, wanted)
         if isinstance(target, str):
             outcome.state, outcome.reason = FAILED, target
             self.log(f"{host}: FAILED: {target}")

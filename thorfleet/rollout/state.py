@@ -42,6 +42,7 @@ class RolloutState:
     perf_gate: list[str] = field(default_factory=list)  # units benchmarked before and after their change (the canary)
     perf_tolerance: float = 0.10  # the share a figure may worsen by (beyond the runs' own spread) before the gate fails
     undo: str | None = None  # an undo: the revision asked for ('' for the one before the newest); None: a deploy
+    undo_to: dict[str, str] = field(default_factory=dict)  # an undo of a rollout: each unit's revision from before it
 
     def outcome(self, host: str) -> UnitOutcome:
         return self.units.setdefault(host, UnitOutcome(host))

@@ -47,8 +47,9 @@ def merged(text: str, engine: str, args: dict[str, Any], where: str) -> str:
 
 
 def _as_written(value: Any) -> Any:
-    """A string that thorfleet's loader would read as something else (a number, `true`) is quoted."""
-    if isinstance(value, str) and yaml.load(value, Loader=StrictLoader) != value:
+    """A string that thorfleet's loader, or a YAML 1.1 reader (`on` is true there), would read as
+    something else is quoted."""
+    if isinstance(value, str) and (yaml.load(value, Loader=StrictLoader) != value or yaml.safe_load(value) != value):
         return SingleQuotedScalarString(value)
     return value
 
