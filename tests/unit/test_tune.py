@@ -132,3 +132,11 @@ def test_apply_writes_the_host_vars_file_and_puts_it_back_when_the_project_no_lo
     with pytest.raises(NotApplied, match="with the patch the project does not load, so .*thor-01.yml is as it was"):
         apply_patch(inventory, project_copy, "thor-01", "qwen3-8b", {"ctx-size": "lots"})
     assert path.read_text() == before
+
+
+def test_apply_says_so_when_the_host_vars_file_cannot_be_read(project_copy):
+    from thorfleet.tune.apply import NotApplied, apply_patch
+
+    (project_copy / "host_vars" / "thor-01.yml").mkdir()
+    with pytest.raises(NotApplied, match=r"thor-01.yml cannot be read or written: Is a directory"):
+        apply_patch(project_copy / "inventory" / "lab.py", project_copy, "thor-01", "qwen3-8b", {"parallel": 8})

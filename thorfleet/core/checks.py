@@ -61,4 +61,3 @@ def for_each_build(where: Callable[[Any], bool] = lambda build: True) -> Callabl
         function.build_filter = where  # type: ignore[attr-defined]
         return function
     return mark
-    return function

@@ -57,16 +57,22 @@ def _as_written(value: Any) -> Any:
 def apply_patch(inventory: Path, config_dir: Path, host: str, engine: str, args: dict[str, Any]) -> tuple[Path, bool]:
     """(the host_vars file, whether it changed)."""
     path = config_dir / "host_vars" / f"{host}.yml"
-    before = path.read_text(encoding="utf-8") if path.exists() else ""
-    after = merged(before, engine, args, str(path))
-    if after == before:
-        return path, False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write(path, after)
+    try:
+        before = path.read_text(encoding="utf-8") if path.exists() else ""
+        after = merged(before, engine, args, str(path))
+        if after == before:
+            return path, False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, after)
+    except (OSError, UnicodeDecodeError) as err:
+        raise NotApplied(f"{path} cannot be read or written: {getattr(err, 'strerror', None) or err}") from None
     try:
         load_fleet(inventory, secrets=False)
     except ConfigError as err:
-        _write(path, before) if before else path.unlink()
+        if before:
+            _write(path, before)
+        else:
+            path.unlink()
         raise NotApplied(f"with the patch the project does not load, so {path} is as it was: {err}") from None
     return path, True
 
