@@ -19,6 +19,8 @@ llama = [
 coder = ["thor-02"]
 # whisper.cpp's whisper-server (seed 001).
 asr = ["thor-01"]
+# More models on thor-01, each loaded when asked for (llama-server's router mode, group_vars/router.yml).
+router = ["thor-01"]
 # vLLM and SGLang in NVIDIA's containers (seed 001).
 containers = [("thor-03", {**_login, "ssh_hostname": "192.168.55.103"})]
 # The fleet's gateway (HAProxy, docs/gateway.md): one endpoint routing each model to the units serving it.

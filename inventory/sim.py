@@ -13,6 +13,7 @@ from thorfleet.lab.inventory import unit_data
 llama = [("sim-01", unit_data("sim-01")), ("sim-02", unit_data("sim-02"))]
 coder = ["sim-02"]
 asr = ["sim-01"]
+router = ["sim-01"]
 containers = [("sim-03", unit_data("sim-03"))]
 gateway = ["sim-03"]
 

@@ -106,7 +106,7 @@ def rows(model: type[BaseModel], prefix: str, out: list[str], skip: set[str] = f
         if sub is not None and not _is_dict(annotation):
             nested.append((sub, f"{key}."))
         out.append(f"| `{key}` | {type_name(annotation)} | {default_text(field)} | {field.description or ''} |")
-        if _is_dict(annotation) and sub is not None and name not in ("models", "engines"):
+        if _is_dict(annotation) and sub is not None and (prefix or name not in ("models", "engines")):
             nested.append((sub, f"{key}.<name>."))
     for sub, sub_prefix in nested:
         rows(sub, sub_prefix, out)
@@ -159,7 +159,7 @@ def generate() -> str:
 def kind_section(kind: type[BaseModel]) -> list[str]:
     """The reference of one engine kind's keys."""
     body: list[str] = []
-    rows(kind, "engines.<name>.", body)
+    rows(kind, "engines.<name>.", body, skip=set(getattr(kind, "unused_keys", ())))
     return section(f"`engines.<name>` of kind `{kind_name(kind)}`", kind.__doc__, body)
 
 

@@ -163,7 +163,7 @@ def engine_restarts(fleet: Fleet, host: str, client: Any) -> list[str]:
 
 def _field_change(field_name: str, old: Any, new: Any) -> str:
     """A fingerprint field that changed; digests of files and keys only by name (their diff is shown)."""
-    if field_name in ("unit", "env"):
+    if field_name in ("unit", "env", "preset"):
         return f"its {field_name} file"
     if field_name == "key":
         return "its API key"

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
+from thorfleet.core.fleet import ROUTER
 from thorfleet.roles.monitoring.targets import engine_metrics
 
 GB = 1e9
@@ -25,8 +26,10 @@ def snapshot(prometheus, fleet) -> Snapshot:
     found = Snapshot()
     for name, fleet_host in fleet.hosts.items():
         found.units[name] = {}
-        for engine in fleet_host.config.engines if fleet_host.applies("engines") else ():
-            found.engines[(name, engine)] = {"kind": fleet_host.config.engines[engine].kind}
+        for engine, config in fleet_host.config.engines.items() if fleet_host.applies("engines") else ():
+            # A router's models each have a row (`engine/model`): Prometheus scrapes each on its own.
+            for served, _ in config.served(engine) if config.kind == ROUTER else [(None, None)]:
+                found.engines[(name, f"{engine}/{served}" if served else engine)] = {"kind": config.kind}
     unit_queries = {
         "up": 'up{thorfleet="unit"}',
         "mode": "thorfleet_jetson_power_mode",
@@ -46,9 +49,10 @@ def snapshot(prometheus, fleet) -> Snapshot:
                            f"prompt {metrics.prompt_tokens}": f"rate({metrics.prompt_tokens}[1m])",
                            f"generated {metrics.generated_tokens}": f"rate({metrics.generated_tokens}[1m])"}
     for key, expr in engine_queries.items():
-        for (unit, engine), (_, value) in _by(prometheus, expr, "unit", "engine").items():
-            if (unit, engine) in found.engines:
-                found.engines[(unit, engine)][key.split()[0]] = value
+        for (unit, engine, model), (_, value) in _by(prometheus, expr, "unit", "engine", "model").items():
+            row = found.engines.get((unit, engine)) or found.engines.get((unit, f"{engine}/{model}"))
+            if row is not None:
+                row[key.split()[0]] = value
     return found
 
 
@@ -56,7 +60,9 @@ def _shown(value, template: str = "{:.0f}", missing: str = "—") -> str:
     return missing if value is None else template.format(value)
 
 
-def _state(up) -> str:
+def _state(up, kind: str = "") -> str:
+    if kind == ROUTER and up == 0:  # a router answers only for a model it has loaded (or put to sleep)
+        return "[dim]not loaded[/]"
     return "[dim]no data[/]" if up is None else ("[green]up[/]" if up == 1 else "[bold red]DOWN[/]")
 
 
@@ -76,6 +82,6 @@ def tables(found: Snapshot, source: str) -> tuple[Table, Table]:
         if engine.get("up") is None and "processing" not in engine:
             engines.add_row(unit, name, engine["kind"], "[dim]not scraped[/]", "", "", "", "")
             continue
-        engines.add_row(unit, name, engine["kind"], _state(engine.get("up")), _shown(engine.get("processing")),
+        engines.add_row(unit, name, engine["kind"], _state(engine.get("up"), engine["kind"]), _shown(engine.get("processing")),
                         _shown(engine.get("waiting")), _shown(engine.get("prompt"), "{:.1f}"), _shown(engine.get("generated"), "{:.1f}"))
     return units, engines

@@ -4,7 +4,7 @@
 # (benchmarks/serving/device_bench.py), `whisper` (whisper.cpp built the same way, then
 # benchmarks/serving/device_whisper.py), `sweep a|b|c` (benchmarks/serving/device_sweep.py: thorfleet's
 # defaults against llama.cpp's and an exhaustive sweep), `moe a|b|c` (benchmarks/serving/device_moe.py: issue 32's
-# MoE shape), `tune` (benchmarks/serving/device_tune.py). Results in $OUT.
+# MoE shape), `tune` (benchmarks/serving/device_tune.py), `router` (benchmarks/serving/device_router.py: issue 31's router). Results in $OUT.
 . .device/common.sh
 case "${1:-}" in
 build)
@@ -20,6 +20,9 @@ sweep)
 moe)
     cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_moe.py" \
         "$REPO/.device/ggml-vocab-qwen2.gguf" "$OUT" "${2:?part a, b or c}" ;;
+router)
+    cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_router.py" \
+        "$REPO/.device/ggml-vocab-qwen2.gguf" "$OUT" "${2:-}" ;;
 tune)
     cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_tune.py" \
         "$REPO/.device/ggml-vocab-qwen2.gguf" "$OUT" ;;
@@ -29,5 +32,5 @@ whisper)
     cd .device/fleet && PYTHONPATH="/tmp/site:$REPO" "$PY" "$REPO/benchmarks/serving/device_whisper.py" \
         "$REPO/.device/ggml-tiny-random.bin" "$OUT" ;;
 *)
-    echo "usage: bash .device/serving.sh build|bench|sweep a|b|c|moe a|b|c|tune|whisper" >&2; exit 2 ;;
+    echo "usage: bash .device/serving.sh build|bench|sweep a|b|c|moe a|b|c|tune|router|whisper" >&2; exit 2 ;;
 esac

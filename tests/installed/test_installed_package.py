@@ -39,7 +39,7 @@ def test_the_installed_package_works_outside_the_checkout(installed, tmp_path):
         {str(p.relative_to(fleet)) for p in fleet.rglob("*") if p.is_file()}
     assert not (fleet / "inventory/sim.py").exists(), "the lab's files come only with --lab"
     valid = run(installed / "thorfleet", "validate", "inventory/lab.py", cwd=fleet)
-    assert valid.returncode == 0 and "3 hosts, 6 engines" in valid.stdout, valid.stdout + valid.stderr
+    assert valid.returncode == 0 and "3 hosts, 7 engines" in valid.stdout, valid.stdout + valid.stderr
     rendered = run(installed / "thorfleet", "render", "inventory/lab.py", "thor-01", cwd=fleet)
     assert rendered.returncode == 0, rendered.stderr
     assert "==> /etc/systemd/system/thorfleet-qwen3-8b.service" in rendered.stdout

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import defaultdict
 
 import pytest
 import yaml
@@ -34,7 +35,7 @@ def wait_healthy(unit, port: int, timeout: int = 120) -> None:
 
 # Remote shell commands of a no-op converge of the lab (measured 2026-12-04 with tests/lab/helpers.converge,
 # docs/lab.md): the deploy is held to them.
-NO_OP_COMMANDS = {"sim-01": 32, "all": 101}
+NO_OP_COMMANDS = {"sim-01": 35, "all": 104}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,16 @@ def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regressi
         runs.append(json.loads((tmp_path / name / "results.json").read_text()))
     engines = {(r["host"], r["engine"]) for r in runs[0]["records"]}
     assert engines == {("sim-01", "qwen3-8b"), ("sim-01", "whisper"), ("sim-02", "qwen3-coder"), ("sim-02", "gpt-oss-120b"),
-                       ("sim-03", "qwen3-vllm"), ("sim-03", "qwen3-sglang")}
+                       ("sim-03", "qwen3-vllm"), ("sim-03", "qwen3-sglang"), ("sim-01", "on-demand")}
+    # The router: each model measured, first cold (unloaded, then one request: its load in the time to first
+    # token), then warm at each shape.
+    routed = [r for r in runs[0]["records"] if r["engine"] == "on-demand"]
+    assert sorted({r["context"]["served_model"] for r in routed}) == sorted(ROUTER_MODELS) and len(routed) == 9
+    for model in ROUTER_MODELS:
+        (cold,) = [r for r in routed if r["context"]["served_model"] == model and r["shape"].get("cold")]
+        (warm,) = [r for r in routed if r["context"]["served_model"] == model and not r["shape"].get("cold")
+                   and r["shape"]["concurrency"] == 1]
+        assert cold["figures"]["mean_ttft_ms"] > warm["figures"]["mean_ttft_ms"], (model, cold["figures"], warm["figures"])
     for record in runs[0]["records"]:
         figures = record["figures"]
         assert record["status"] == [] and figures["failed"] == 0 and figures["completed"] == record["shape"]["prompts"]
@@ -119,7 +129,7 @@ def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regressi
             assert figures["total_output_tokens"] == 16 * figures["completed"], figures
         assert record["context"]["command_line"] and record["unit"]["nvpmodel"]["name"] == "MAXN"
     report = (tmp_path / "first" / "report.md").read_text()
-    assert report.count("Serving Benchmark Result") == 10 and "| sim-03 | qwen3-vllm | vllm |" in report
+    assert report.count("Serving Benchmark Result") == 19 and "| sim-03 | qwen3-vllm | vllm |" in report  # 5 engines, 3 routed models, 2 shapes; 3 cold starts
     for plot in ("throughput.png", "ttft.png", "whisper.png"):
         assert (tmp_path / "first" / plot).read_bytes()[:4] == b"\x89PNG"
     same = thorfleet("bench", "compare", str(tmp_path / "first"), str(tmp_path / "second"), "--tolerance", "10000")
@@ -302,22 +312,28 @@ def gateway_servers() -> dict:
 
 
 class Load:
-    """Streaming chat requests for `qwen3` through the gateway at a steady concurrency, until stopped."""
+    """Streaming chat requests through the gateway at a steady concurrency, until stopped: for `qwen3`,
+    or spread over `models` (each thread asks for each in turn, starting at its own)."""
 
-    def __init__(self, concurrency: int = 4):
+    def __init__(self, concurrency: int = 4, models: tuple[str, ...] = ("qwen3",)):
         import threading
 
         from thorfleet.bench.client import Endpoint
 
-        self.endpoint = Endpoint(GATEWAY, "qwen3", lab_key(), chat=True)
-        self.stop, self.results = threading.Event(), []
-        self.threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(concurrency)]
+        self.endpoints = [Endpoint(GATEWAY, model, lab_key(), chat=True) for model in models]
+        self.stop, self.results, self.by_model = threading.Event(), [], defaultdict(list)
+        self.threads = [threading.Thread(target=self._loop, args=(index,), daemon=True) for index in range(concurrency)]
 
-    def _loop(self) -> None:
+    def _loop(self, first: int) -> None:
         from thorfleet.bench.client import stream_one
 
+        turn = first
         while not self.stop.is_set():
-            self.results.append(stream_one(self.endpoint, "Tell me about the sea.", 8, timeout=120))
+            endpoint = self.endpoints[turn % len(self.endpoints)]
+            result = stream_one(endpoint, "Tell me about the sea.", 8, timeout=120)
+            self.results.append(result)
+            self.by_model[endpoint.model].append(result)
+            turn += 1
 
     def __enter__(self):
         for thread in self.threads:
@@ -459,7 +475,7 @@ def test_the_canarys_performance_gate_passes_a_harmless_change_and_rolls_back_a_
     sim01 = fresh_lab[0]
     harmless = project_with(tmp_path / "harmless", {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 35}}}}})
     with Load() as load:
-        passed = rollout(harmless, "--canary", "sim-01", "--limit", "sim-01")
+        passed = rollout(harmless, "--canary", "sim-01", "--limit", "sim-01", "--allow-outage")  # sim-01's router models
     assert passed.returncode == 0, passed.stdout[-3000:]
     assert load.failed == [] and len(load.results) > 4, load.failed[:3]
     said = next(line for line in passed.stdout.splitlines() if line.startswith("sim-01: performance gate: "))
@@ -467,7 +483,7 @@ def test_the_canarys_performance_gate_passes_a_harmless_change_and_rolls_back_a_
     before = command_line(sim01, "qwen3-8b")
     slow = project_with(tmp_path / "slow", {"sim-01": {"engines": {"qwen3-8b": {"args": {"top-k": 35, "parallel": 1}}}}})
     with Load() as load:
-        stopped = rollout(slow, "--canary", "sim-01", "--limit", "sim-01")
+        stopped = rollout(slow, "--canary", "sim-01", "--limit", "sim-01", "--allow-outage")
     assert stopped.returncode == 1, stopped.stdout[-3000:]
     assert load.failed == [] and len(load.results) > 4, load.failed[:3]
     said = next(line for line in stopped.stdout.splitlines() if line.startswith("sim-01: performance gate: "))
@@ -547,6 +563,81 @@ def test_a_client_key_rotation_fails_no_request(fresh_lab, tmp_path):
     assert get(f"{GATEWAY}/v1/models", old)[0] == 200
 
 
+ROUTER_MODELS = ("qwen3-long", "qwen3-coder-on-demand", "gpt-oss-on-demand")  # sim-01's router (group_vars/router.yml)
+
+
+def router_now(unit) -> tuple[int, dict[str, str]]:
+    """(bytes resident in the router and its models' processes, each model's state as the router reports
+    it: GET /models with its key read on the unit). The lab's units show no cgroup memory, so RSS it is."""
+    key = "/etc/thorfleet/engines/on-demand.api-key"
+    done = ssh(unit, "pid=$(systemctl show -p MainPID --value thorfleet-on-demand.service); "
+                     "ps -o rss= -p $pid --ppid $pid | awk '{s+=$1} END {print s*1024}'; "
+                     f"sudo sh -c 'printf \"Authorization: Bearer %s\" \"$(cat {key})\"' | curl -fsS -H @- http://127.0.0.1:8002/models")
+    assert done.returncode == 0, done.stderr
+    resident, listed = done.stdout.split("\n", 1)
+    return int(resident), {model["id"]: model["status"]["value"] for model in json.loads(listed)["data"]}
+
+
+def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and_refuses_an_unknown_flag(fresh_lab, tmp_path):
+    """sim-01's router: three models, two loaded at most. A load spread over the three through the gateway
+    makes it unload and load models, with no failed request and its memory within the plan; an idle
+    model sleeps and is served again; a model flag the build does not know is refused before the restart."""
+    import threading
+
+    from thorfleet.core.model_shape import ModelFacts, read_shape
+    from thorfleet.fleet import load_fleet
+    from thorfleet.lab import layout
+
+    sim01 = fresh_lab[0]
+    config = load_fleet(ROOT / "inventory" / "sim.py").hosts["sim-01"].config
+    router = config.engines["on-demand"]
+    gguf = layout.LAB / "models/thorfleet-lab/tiny-qwen2-GGUF/tiny-qwen2-f16.gguf"  # each of the lab's three models
+    with gguf.open("rb") as stream:
+        facts = ModelFacts(gguf.stat().st_size, read_shape(stream))
+    plan = router.planned_need(config, "on-demand", lambda entry: facts)
+    assert router.models_max == 2 and plan.known, plan
+    samples, sampling = [], threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            samples.append(router_now(sim01))
+            time.sleep(0.3)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with Load(4, ROUTER_MODELS) as load:
+            time.sleep(40)
+    finally:
+        sampling.set()
+        sampler.join(10)
+    served = {model: sum(1 for r in load.by_model[model] if r.ok) for model in ROUTER_MODELS}
+    assert load.failed == [] and all(served.values()), (load.failed[:5], served)
+    # Each model loaded at some point, and unloaded at a later one to make room; never more than two at once.
+    held = [[m for m, state in states.items() if state in ("loading", "loaded", "sleeping")] for _, states in samples]
+    assert len(samples) > 20 and max(len(h) for h in held) <= 2, held
+    unloaded = {m for before, after in zip(held, held[1:]) for m in set(before) - set(after)}
+    assert unloaded and set().union(*held) == set(ROUTER_MODELS), held
+    peak = max(resident for resident, _ in samples)
+    assert 0 < peak <= plan.total, f"the router held {peak} bytes, its plan {plan.total}"
+
+    # Idle past sim-01's sleep_idle_seconds, a loaded model sleeps; a request wakes it.
+    asleep = wait_for("a model asleep", lambda: [m for m, state in router_now(sim01)[1].items() if state == "sleeping"], timeout=60)
+    with Load(1, (asleep[0],)) as load:
+        wait_for("a request served", lambda: any(r.ok for r in load.results), timeout=60)
+    assert load.failed == [] and router_now(sim01)[1][asleep[0]] == "loaded"
+
+    pid = main_pid(sim01, "thorfleet-on-demand")
+    bad = project_with(tmp_path, {"sim-01": {"engines": {"on-demand": {"models": {"gpt-oss-on-demand": {"args": {"no-such-flag": 3}}}}}}})
+    refused = converge(bad, "--limit", "sim-01")
+    assert refused.returncode != 0 and "model gpt-oss-on-demand: --no-such-flag is not an option of this version" in refused.output, \
+        refused.output[-3000:]
+    assert main_pid(sim01, "thorfleet-on-demand") == pid
+    with Load(2, ROUTER_MODELS) as load:
+        wait_for("each model served", lambda: all(any(r.ok for r in load.by_model[m]) for m in ROUTER_MODELS), timeout=90)
+    assert load.failed == []
+
+
 def wait_for(what: str, check, timeout: float = 90, every: float = 2):
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -568,8 +659,10 @@ def test_prometheus_scrapes_every_target_counts_the_bench_tokens_fires_engine_do
     generated = 'llamacpp:tokens_predicted_total{unit="sim-02",engine="qwen3-coder"}'
     with connect(monitor) as prometheus:
         # (Series of Debian's own configuration, before the deploy replaced it, carry no `thorfleet` label.)
-        up = wait_for("every target scraped", lambda: (rows := prometheus.query('up{thorfleet!=""}')) and all(v == 1 for _, v in rows)
-                      and len(rows) == 9 and rows, timeout=120)
+        up = wait_for("every target scraped", lambda: (rows := prometheus.query('up{thorfleet!="", kind!="llama-router"}'))
+                      and all(v == 1 for _, v in rows) and len(rows) == 9 and rows, timeout=120)
+        # The router's models, each scraped on its own (up only while it is loaded or asleep).
+        assert sorted(m["model"] for m, _ in prometheus.query('up{job="llama-router"}')) == sorted(ROUTER_MODELS)
         assert sorted((m["job"], m["unit"]) for m, _ in up) == [
             ("gateway", "sim-03"), ("llama-server", "sim-01"), ("llama-server", "sim-02"), ("llama-server", "sim-02"),
             ("node", "sim-01"), ("node", "sim-02"), ("node", "sim-03"), ("sglang", "sim-03"), ("vllm", "sim-03")]
@@ -607,5 +700,5 @@ def test_prometheus_scrapes_every_target_counts_the_bench_tokens_fires_engine_do
     assert re.search(r"gpt-oss-120b .*llama-server .*DOWN", text), text
     coder = re.search(r"qwen3-coder .*llama-server .*up .* (\d+\.\d) .* (\d+\.\d)", text)
     assert coder and float(coder.group(2)) > 0, text  # generated tok/s over the last minute, from the bench
-    for engine in ("qwen3-8b", "whisper", "qwen3-vllm", "qwen3-sglang"):
+    for engine in ("qwen3-8b", "whisper", "qwen3-vllm", "qwen3-sglang", *(f"on-demand/{m}" for m in ROUTER_MODELS)):
         assert engine in text

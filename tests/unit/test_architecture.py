@@ -115,7 +115,7 @@ def test_host_config_keys_come_from_the_registry():
 
 
 def test_every_engine_kind_states_what_the_rest_asks_of_it():
-    launch = Launch(name="e", served_name="e", model_dir="/models/m", model_path="/models/m/f", api_key_file="/k")
+    launch = Launch(name="e", served_name="e", model_dir="/models/m", model_path="/models/m/f", api_key_file="/k", preset_file="/p")
     assert len({kind_name(kind) for kind in KINDS}) == len(KINDS)
     for kind in KINDS:
         assert kind.health_path.startswith("/")
@@ -125,5 +125,7 @@ def test_every_engine_kind_states_what_the_rest_asks_of_it():
         else:
             assert issubclass(kind, ContainerEngine) and kind.entry_command
         extra = {"image": "owner/name:1"} if issubclass(kind, ContainerEngine) else {}
+        if "models" in kind.model_fields:  # a router
+            extra = {"models": {"m": {"model": "m"}}}
         engine = kind(kind=kind_name(kind), port=8000, **extra)
         assert all(isinstance(word, str) for word in engine.command_args(launch))

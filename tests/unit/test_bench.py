@@ -154,6 +154,6 @@ def test_an_unreachable_unit_is_reported_per_engine_not_a_traceback(project_copy
     done = CliRunner().invoke(main, ["bench", str(project_copy / "inventory" / "lab.py"), "--limit", "thor-01", "--out", str(out)])
     assert done.exit_code == 1 and isinstance(done.exception, SystemExit), (done.output, done.exception)
     records = json.loads((out / "results.json").read_text())["records"]
-    assert {(r["engine"], r["figures"]) for r in records} == {("qwen3-8b", None), ("whisper", None)}
+    assert {(r["engine"], r["figures"]) for r in records} == {("qwen3-8b", None), ("whisper", None), ("on-demand", None)}
     assert all(" cannot be reached over SSH: nothing accepts connections there (refused)" in r["status"][0] for r in records)
     assert "## not measured" in (out / "report.md").read_text()

@@ -20,7 +20,7 @@ def run(*args):
 def test_validate_the_example_lab():
     result = run("validate", LAB)
     assert result.exit_code == 0, result.output
-    assert "3 hosts, 6 engines, 5 models" in result.output
+    assert "3 hosts, 7 engines, 5 models" in result.output
 
 
 def test_hosts_table_lists_hosts_engines_ports_models():

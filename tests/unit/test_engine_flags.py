@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from thorfleet.roles.engines.commands import engine_argv
+from thorfleet.roles.engines.deploy import flags_to_check
 from thorfleet.roles.engines.flags import check_args, parse_help
 from thorfleet.fleet import load_fleet
 
@@ -45,11 +45,13 @@ def test_every_rendered_command_line_of_the_example_lab_is_accepted(helps):
     checked = []
     for host in fleet.hosts.values():
         for name, engine in host.config.engines.items():
-            argv = engine_argv(host.config, name, engine)[-1]
-            args = argv[len(getattr(engine, "entry_command", argv[:1])):]
-            assert check_args(engine.kind, args, helps[engine.kind]) == [], (host.name, name, argv)
+            flags = flags_to_check(host.config, name, engine)  # what the deploy checks: a router's models too
+            options = helps[getattr(engine, "program", engine.kind)]
+            for argv in [flags["argv"], *flags.get("presets", {}).values()]:
+                args = argv[len(flags.get("entry") or argv[:1]):]
+                assert check_args(engine.kind, args, options) == [], (host.name, name, argv)
             checked.append(engine.kind)
-    assert {"llama-server", "whisper-server", "vllm", "sglang"} <= set(checked) and len(checked) >= 6
+    assert {"llama-server", "llama-router", "whisper-server", "vllm", "sglang"} <= set(checked) and len(checked) >= 7
 
 
 def test_vllm_options_as_argparse_prints_them(helps):

@@ -42,7 +42,9 @@ def rendered_files_of(fleet, host):
 
 def test_each_model_routes_to_every_unit_serving_it_that_the_gateway_can_reach():
     routes = routes_of(lab_fleet())
-    assert sorted(routes) == ["gpt-oss", "qwen3", "qwen3-coder", "transcription"]
+    assert sorted(routes) == ["gpt-oss", "gpt-oss-on-demand", "qwen3", "qwen3-coder", "qwen3-coder-on-demand", "qwen3-long",
+                              "transcription"]
+    assert {b.server: b.port for b in routes["qwen3-long"].backends} == {"thor-01.on-demand": 8002}  # a router's model
     qwen3 = {b.server: (b.address, b.port) for b in routes["qwen3"].reachable}
     # thor-01's engine listens on its LAN address; thor-03's are on the gateway's own host.
     assert qwen3 == {"thor-01.qwen3-8b": ("192.168.55.101", 8000), "thor-03.qwen3-vllm": ("127.0.0.1", 8000),
@@ -63,7 +65,8 @@ def test_the_rendered_configuration_is_valid_haproxy():
     warnings = [line for line in checked.stderr.splitlines() if "WARNING" in line and "server state file" not in line]
     assert warnings == []
     assert "option http-no-delay" in text and "balance leastconn" in text and "json_query('$.model')" in text
-    assert text.count(f'"Bearer {TEST_KEY}"') == 5  # the client's key at the endpoint and at /metrics, and the key sent to each of 3 routed models
+    # The client's key at the endpoint and at /metrics, and the key sent to each of 6 routed models (3 of them thor-01's router's).
+    assert text.count(f'"Bearer {TEST_KEY}"') == 8
 
 
 def test_render_shows_where_the_keys_come_from_never_a_key(monkeypatch):

@@ -43,12 +43,15 @@ def test_prometheus_runs_on_the_gateways_host_when_no_monitoring_group_is_declar
     fleet = lab_fleet()
     monitor, jobs = jobs_of(fleet)
     assert monitor.name == "thor-03"
-    assert sorted(jobs) == ["gateway", "llama-server", "node", "sglang", "vllm"]
+    assert sorted(jobs) == ["gateway", "llama-router", "llama-server", "node", "sglang", "vllm"]
     targets = {t["labels"]["unit"]: t["targets"] for t in jobs["node"].targets}
     # Other units over the LAN, its own node exporter over loopback.
     assert targets == {"thor-01": ["192.168.55.101:9100"], "thor-02": ["192.168.55.102:9100"], "thor-03": ["127.0.0.1:9100"]}
     llama = {(t["labels"]["unit"], t["labels"]["engine"]) for t in jobs["llama-server"].targets}
     assert llama == {("thor-01", "qwen3-8b"), ("thor-02", "qwen3-coder"), ("thor-02", "gpt-oss-120b")}
+    # thor-01's router: each of its models a target of its own, asked for by name and never loaded for a scrape.
+    assert sorted((t["targets"][0], t["labels"]["__param_model"], t["labels"]["__param_autoload"]) for t in jobs["llama-router"].targets) == [
+        ("192.168.55.101:8002", m, "false") for m in ("gpt-oss-on-demand", "qwen3-coder-on-demand", "qwen3-long")]
     assert jobs["llama-server"].bearer.env == "THORFLEET_API_KEY" and jobs["node"].basic.env == "THORFLEET_METRICS_PASSWORD"
     # whisper-server has no metrics; an engine on loopback elsewhere is listed, not scraped.
     assert all(u.what != "engine whisper" for u in unscraped(fleet, monitor.name))
@@ -100,8 +103,9 @@ def test_promtool_accepts_the_rendered_configuration_and_rules(tmp_path):
     for alert in ("EngineDown", "UnitUnreachable", "GatewayDown", "ClocksUnlocked", "UnitMemoryNearlyFull", "RequestsQueueing"):
         assert f"alert: {alert}" in rules
     used = {host.config.engines[e].kind for host in lab_fleet().hosts.values() for e in host.config.engines}
+    used_metrics = {kind.metrics for kind in KINDS if kind_name(kind) in used}
     for kind in KINDS:
-        if kind.metrics and kind_name(kind) in used:  # the queueing alert, per kind the fleet runs, from its own names
+        if kind.metrics and kind.metrics in used_metrics:  # the queueing alert, per kind the fleet runs, from its own names
             assert kind.metrics.waiting in rules
         elif kind.metrics:
             assert kind.metrics.waiting not in rules
@@ -178,7 +182,7 @@ def test_the_jetson_collector_writes_what_the_unit_reports_and_marks_what_it_lac
 def test_the_lab_stand_ins_expose_the_metric_names_of_the_engines_they_stand_in_for():
     text = (ROOT / "thorfleet" / "lab" / "standins" / "openai_standin.py").read_text()
     for kind in KINDS:
-        if kind.metrics and kind.__name__ != "LlamaServer":  # llama-server is the real program in the lab
+        if kind.metrics and getattr(kind, "program", None) != "llama-server":  # the real program in the lab
             names = (kind.metrics.processing, kind.metrics.waiting, kind.metrics.prompt_tokens, kind.metrics.generated_tokens)
             assert repr(names).replace("'", '"') in text
 

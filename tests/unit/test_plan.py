@@ -131,14 +131,16 @@ def test_the_plan_names_each_engine_the_deploy_would_restart_and_the_field_that_
     wanted = {name: engine_fingerprint(host, fleet, engine, engine_files(host.config, name, engine),
                                        engine.api_key.read() if engine.api_key else None)
               for name, engine in host.config.engines.items()}
-    assert sorted(wanted) == ["qwen3-8b", "whisper"]
+    assert sorted(wanted) == ["on-demand", "qwen3-8b", "whisper"]
     files = {f.dest: f.content for f in host_files(host, fleet) if not f.merged}
     unit = FakeUnit(files, {"qwen3-8b": (True, {**wanted["qwen3-8b"], "build": "0c1e57098bba-old", "env": "0123"}),
-                            "whisper": (False, wanted["whisper"])})
+                            "whisper": (False, wanted["whisper"]),
+                            "on-demand": (True, {**wanted["on-demand"], "preset": "0123"})})
     monkeypatch.setattr("thorfleet.plan.ssh_client", lambda host: unit)
     _, restarts = file_diffs(fleet, "thor-01")
-    assert restarts == [f"qwen3-8b: its env file, build 0c1e57098bba-old → {wanted['qwen3-8b']['build']}", "whisper: not running"]
+    assert restarts == [f"qwen3-8b: its env file, build 0c1e57098bba-old → {wanted['qwen3-8b']['build']}", "whisper: not running",
+                        "on-demand: its preset file"]
     unit.engines = {name: (True, record) for name, record in wanted.items()}
     assert file_diffs(fleet, "thor-01")[1] == []
     unit.engines = {}
-    assert file_diffs(fleet, "thor-01")[1] == ["qwen3-8b: not started yet", "whisper: not started yet"]
+    assert file_diffs(fleet, "thor-01")[1] == ["qwen3-8b: not started yet", "whisper: not started yet", "on-demand: not started yet"]

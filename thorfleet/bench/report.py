@@ -30,14 +30,15 @@ def is_whisper(record: dict) -> bool:
 def shape_title(shape: dict) -> str:
     if "audio_s" in shape:
         return f"whisper-server: {shape['audio_s']:g} s of audio, concurrency {shape['concurrency']}, {shape['prompts']} requests"
-    return (f"concurrency {shape['concurrency']}, {shape['prompts']} prompts, input {shape['input_len']} tokens, "
+    cold = "cold start (the model not loaded: its load included), " if shape.get("cold") else ""
+    return (f"{cold}concurrency {shape['concurrency']}, {shape['prompts']} prompts, input {shape['input_len']} tokens, "
             f"output {shape['output_len']} tokens")
 
 
 def shape_short(shape: dict) -> str:
     if "audio_s" in shape:
         return f"c={shape['concurrency']} audio {shape['audio_s']:g}s"
-    return f"c={shape['concurrency']} {shape['input_len']}/{shape['output_len']}"
+    return f"c={shape['concurrency']} {shape['input_len']}/{shape['output_len']}" + (" cold" if shape.get("cold") else "")
 
 
 def _status(record: dict) -> str:
@@ -108,7 +109,7 @@ def plots(results: dict, folder: Path) -> list[Path]:
     plt = plotting()
 
     written = []
-    llm = [r for r in results["records"] if r.get("figures") and not is_whisper(r)]
+    llm = [r for r in results["records"] if r.get("figures") and not is_whisper(r) and not r["shape"].get("cold")]
     for key, title, name in (("output_throughput", "Output tokens/s (higher is better)", "throughput.png"),
                              ("mean_ttft_ms", "Mean time to first token, ms (lower is better)", "ttft.png")):
         if not llm:
@@ -186,7 +187,7 @@ def load(path: Path) -> dict:
 
 
 def _key(record: dict) -> tuple:
-    return record["host"], record["engine"], tuple(sorted(record["shape"].items()))
+    return record["host"], record["engine"], record.get("context", {}).get("served_model"), tuple(sorted(record["shape"].items()))
 
 
 def compare(old: dict, new: dict, tolerance: float) -> tuple[list[tuple], list[str]]:

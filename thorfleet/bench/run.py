@@ -11,10 +11,10 @@ from urllib.request import Request, urlopen
 import paramiko
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from thorfleet.bench import prompts, whisper
+from thorfleet.bench import prompts, router, whisper
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
-from thorfleet.core.fleet import CHAT, TRANSCRIPTION, FleetHost
+from thorfleet.core.fleet import CHAT, ROUTER, TRANSCRIPTION, FleetHost
 from thorfleet.core.paths import unit_name
 from thorfleet.core.ssh import Unreachable, forward, run, ssh_client
 from thorfleet.fleet import Fleet
@@ -84,8 +84,8 @@ def status_of(figures: dict, unit: dict) -> list[str]:
     return problems
 
 
-def bench_engine(base_url, host, name, engine, key, selected_shapes, progress) -> list[dict]:
-    endpoint = Endpoint(base_url, served_name(name, engine), key)
+def bench_engine(base_url, host, name, model, key, selected_shapes, progress) -> list[dict]:
+    endpoint = Endpoint(base_url, model, key)
     records = []
     words = None
     for index, shape in enumerate(selected_shapes):
@@ -103,7 +103,7 @@ def bench_engine(base_url, host, name, engine, key, selected_shapes, progress) -
         if timings:
             figures["server_timings"] = {k: sum(t.get(k, 0) for t in timings) / len(timings)
                                          for k in ("prompt_ms", "predicted_ms", "predicted_n", "predicted_per_second")}
-        records.append({"shape": shape.__dict__, "figures": figures})
+        records.append({"shape": shape.__dict__, "figures": figures, "model": model})
     return records
 
 
@@ -123,8 +123,16 @@ def bench_one(host: FleetHost, name: str, engine, selected_shapes, whisper_secon
             if engine.serves == TRANSCRIPTION:
                 measured = whisper.bench(local, whisper_seconds, progress, f"{host.name} {name}")
             else:
-                measured = bench_engine(local, host, name, engine, key, selected_shapes, progress)
-            return [{**base, **record, "status": status_of(record["figures"], unit)} for record in measured]
+                measured = []
+                for model, _ in engine.served(name):  # a router's each: cold first, its load included, then warm
+                    if engine.kind == ROUTER:
+                        measured.append(router.cold_start(local, key, model, selected_shapes[0].input_len))
+                    measured += bench_engine(local, host, name, model, key, selected_shapes, progress)
+            records = []
+            for record in measured:
+                context = {**base["context"], "served_model": record.pop("model", base["context"]["served_model"])}
+                records.append({**base, **record, "context": context, "status": status_of(record["figures"], unit)})
+            return records
     finally:
         client.close()
 

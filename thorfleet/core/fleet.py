@@ -111,6 +111,8 @@ class EngineMetrics:
 # model; whisper-server's transcriptions, routed on their path; "" for neither (health only).
 CHAT = "chat"
 TRANSCRIPTION = "transcription"
+# The engine kind that serves several models on one port, loading them on demand (llama-server's router mode).
+ROUTER = "llama-router"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 from thorfleet.bench import prompts
 from thorfleet.bench.client import Endpoint, run_load
 from thorfleet.bench.stats import summarize
-from thorfleet.core.fleet import CHAT, FleetHost
+from thorfleet.core.fleet import CHAT, ROUTER, FleetHost
 from thorfleet.core.ssh import forward, ssh_client
 from thorfleet.roles.engines.commands import served_name
 from thorfleet.roles.engines.deploy import health_url
@@ -40,7 +40,7 @@ def measure(host: FleetHost, shape: GateShape = GateShape()) -> dict[str, list[d
     client = ssh_client(host)
     try:
         for name, engine in host.config.engines.items():
-            if engine.serves != CHAT:
+            if engine.serves != CHAT or engine.kind == ROUTER:  # a router's models load on demand: not gated yet
                 continue
             key = engine.api_key.read() if engine.api_key else None
             address = health_url(engine).split("//", 1)[1].split("/", 1)[0]

@@ -30,12 +30,18 @@ def state_record(name: str) -> str:
 
 def owned_files(name: str) -> list[str]:
     """Every file of an engine on the unit, for its removal."""
-    return [paths.unit_file(paths.unit_name(name)), env_file(name), secret_env_file(name), api_key_file(name),
-            state_record(name)]
+    return [paths.unit_file(paths.unit_name(name)), env_file(name), preset_file(name), secret_env_file(name),
+            api_key_file(name), state_record(name)]
 
 
 def served_name(name: str, engine: EngineBase) -> str:
-    return engine.served_name or name
+    """The name clients ask for: the first model's of an engine that serves several (a llama-router)."""
+    return engine.served(name)[0][0]
+
+
+def preset_file(name: str) -> str:
+    """A llama-router's models, one INI section each (roles/engines/router.py)."""
+    return f"{paths.ENGINE_CONFIG_DIR}/{name}.models.ini"
 
 
 def model_of(config: Any, engine: EngineBase) -> Any:
@@ -53,7 +59,7 @@ def launch(config: Any, name: str, engine: EngineBase) -> Launch:
     return Launch(name=name, served_name=served_name(name, engine),
                   model_dir=config.model_store.dest(model) if model else None,
                   model_path=config.model_store.load_path(model) if model else None,
-                  api_key_file=api_key_file(name))
+                  api_key_file=api_key_file(name), preset_file=preset_file(name))
 
 
 def engine_argv(config: Any, name: str, engine: EngineBase) -> list[list[str]]:

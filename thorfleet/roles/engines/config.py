@@ -9,7 +9,7 @@ apply to it. The deploy, the rendered files, the schema and the verify checks as
 import ipaddress
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
@@ -124,6 +124,15 @@ class EngineBase(StrictModel):
         """What it takes of the unit's memory (memory.py); kinds that can say override this."""
         return EngineNeed(name, self.kind, note="not estimated for this kind")
 
+    def planned_need(self, config: Any, name: str, facts_of: Callable[[Any], ModelFacts | None]) -> EngineNeed:
+        """Its need in the memory plan, `facts_of(entry)` giving what the controller knows of a model."""
+        model = config.models.get(self.model) if self.model else None
+        return self.memory_need(config, name, facts_of(model) if model else None)
+
+    def served(self, name: str) -> list[tuple[str, str | None]]:
+        """(the name clients ask for, the entry under `models` behind it) for each model it serves."""
+        return [(self.served_name or name, self.model)]
+
     @property
     def exposed(self) -> bool:
         return not ipaddress.ip_address(self.bind).is_loopback
@@ -137,16 +146,22 @@ class EngineBase(StrictModel):
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
-        owned = sorted(set(self.args) & self.owned_flags)
-        if owned:
-            raise KeyProblem("args", f"{owned} are set by thorfleet from this engine's own keys (model, port, bind, served_name, ...)")
-        for flag in sorted(set(self.args) & self.count_flags):
-            value = self.args[flag]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise KeyProblem(f"args.{flag}", f"{value!r} is not a whole number, which --{flag} takes (write 32768, not 32k)")
+        check_args(self.args, self.owned_flags, self.count_flags, "this engine's own keys (model, port, bind, served_name, ...)")
         if self.api_key and not self.supports_api_key:
             raise KeyProblem("api_key", f"{self.kind} has no authentication of its own, so api_key cannot be used")
         return self
+
+
+def check_args(args: dict[str, Any], owned: frozenset[str], counts: frozenset[str], owner: str) -> None:
+    """Refuses flags thorfleet renders itself (`owned`, from `owner`), and a count flag that is not a
+    whole number (thorfleet computes with those: the memory plan, the rendered defaults)."""
+    taken = sorted(set(args) & owned)
+    if taken:
+        raise KeyProblem("args", f"{taken} are set by thorfleet from {owner}")
+    for flag in sorted(set(args) & counts):
+        value = args[flag]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise KeyProblem(f"args.{flag}", f"{value!r} is not a whole number, which --{flag} takes (write 32768, not 32k)")
 
 
 def _not_root(value: str) -> str:
@@ -164,6 +179,7 @@ class Launch:
     model_dir: str | None
     model_path: str | None
     api_key_file: str
+    preset_file: str  # a llama-router's models
 
     @property
     def model(self) -> str:

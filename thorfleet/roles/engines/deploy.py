@@ -10,9 +10,15 @@ from thorfleet.core.fleet import BUILD_IDS, ENGINE_FRONTS, MODEL_CATALOGUE, Flee
 from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
 from thorfleet.roles.engines import commands
-from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine
+from thorfleet.roles.engines.config import ContainerEngine, EngineBase, NativeEngine, flag_args
+from thorfleet.roles.engines.kinds import LlamaRouter
+from thorfleet.roles.engines.router import PRESET_ONLY
 from thorfleet.roles.engines.files import engine_files
 from thorfleet.roles.engines.operations import engine_serving, engines_removed, service_user
+
+
+# The fingerprint field of each file an engine has, by its suffix (files.py).
+FILE_FIELDS = {"service": "unit", "env": "env", "ini": "preset"}
 
 
 def digest(text: str) -> str:
@@ -36,13 +42,15 @@ def health_url(engine: EngineBase) -> str:
 def engine_fingerprint(unit: FleetHost, fleet: FleetView, engine: EngineBase, rendered: list[RenderedFile],
                        key: str | None) -> dict[str, Any]:
     """What the engine runs: a change in any part restarts it (and checks its flags first)."""
-    config = unit.config
-    model = engine.model if commands.model_of(config, engine) else None
-    fingerprint = {"model": fleet.fact(MODEL_CATALOGUE).fingerprint(config, model) if model else None}
+    config, catalogue = unit.config, fleet.fact(MODEL_CATALOGUE)
+    models = [model for _, model in engine.served("") if model is not None and model in config.models]
+    fingerprint: dict[str, Any] = {"model": catalogue.fingerprint(config, models[0]) if len(models) == 1 else None}
+    if len(models) > 1:  # a router: one field for all its models, so that a single engine's record keeps its shape
+        fingerprint["model"] = digest(" ".join(catalogue.fingerprint(config, model) for model in models))
     if key is not None:
         fingerprint["key"] = digest(key)
     for file in rendered:
-        fingerprint["unit" if file.dest.endswith(".service") else "env"] = digest(file.content)
+        fingerprint[FILE_FIELDS[file.dest.rsplit(".", 1)[-1]]] = digest(file.content)
     if isinstance(engine, NativeEngine):
         fingerprint["build"] = fleet.fact(BUILD_IDS)[unit.name, engine.build]
     elif isinstance(engine, ContainerEngine):
@@ -64,6 +72,10 @@ def flags_to_check(config: Any, name: str, engine: EngineBase) -> dict[str, Any]
     argv = commands.engine_argv(config, name, engine)[-1]
     if isinstance(engine, ContainerEngine):
         return {"kind": engine.kind, "argv": argv, "image": engine.image, "entry": list(engine.entry_command)}
+    if isinstance(engine, LlamaRouter):  # each model's section, as the flags its instance will be started with
+        presets = {served: [argv[0], *flag_args({k: v for k, v in preset.items() if k not in PRESET_ONLY})]
+                   for served, preset in engine.presets(config).items()}
+        return {"kind": engine.kind, "argv": argv, "presets": presets}
     return {"kind": engine.kind, "argv": argv}
 
 

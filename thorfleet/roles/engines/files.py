@@ -7,6 +7,8 @@ from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.render import RenderedFile, render_template
 from thorfleet.roles.engines import commands
 from thorfleet.roles.engines.config import EngineBase, NativeEngine
+from thorfleet.roles.engines.kinds import LlamaRouter
+from thorfleet.roles.engines.router import preset_ini
 
 
 def engine_files(config: Any, name: str, engine: EngineBase) -> list[RenderedFile]:
@@ -23,11 +25,14 @@ def engine_files(config: Any, name: str, engine: EngineBase) -> list[RenderedFil
         "docker": commands.DOCKER,
         "mlock": engine.locks_memory(config),
     }
-    return [
+    files = [
         RenderedFile(paths.unit_file(paths.unit_name(name)),
                      render_template(f"roles/engines/{'native' if native else 'container'}.service.j2", **context), role="engines"),
         RenderedFile(commands.env_file(name), render_template("roles/engines/engine.env.j2", **context), role="engines"),
     ]
+    if isinstance(engine, LlamaRouter):
+        files.append(RenderedFile(commands.preset_file(name), preset_ini(engine.presets(config)), role="engines"))
+    return files
 
 
 def rendered_files(unit: FleetHost, fleet: FleetView) -> list[RenderedFile]:

@@ -7,7 +7,6 @@ from typing import Any
 from thorfleet.core.fleet import MODEL_FACTS, EngineEndpoint, FleetHost, FleetProblem, FleetView
 from thorfleet.core.model_shape import ModelFacts
 from thorfleet.core.role import Problem
-from thorfleet.roles.engines.commands import served_name
 from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
 from thorfleet.roles.engines.memory import plan_advice, plan_problems
 
@@ -15,18 +14,20 @@ ROLE = "engines"
 
 
 def endpoints(fleet: FleetView) -> tuple[EngineEndpoint, ...]:
-    """Every engine the hosts' configurations declare (a host that does not apply the engines role still
-    has its engines' builds and models made: `deployed` says whether it runs them)."""
+    """Every model each engine the hosts' configurations declare serves (one for most kinds, each of a
+    llama-router's; a host that does not apply the engines role still has its engines' builds and
+    models made: `deployed` says whether it runs them)."""
     found = []
     for host in fleet.hosts.values():
         for name, engine in host.config.engines.items():
-            found.append(EngineEndpoint(
-                unit=host.name, engine=name, kind=engine.kind, served_name=served_name(name, engine),
-                serves=engine.serves or "", bind=engine.bind, port=engine.port, health_path=engine.health_path,
-                api_key=engine.api_key, metrics=engine.metrics,
-                build=engine.build if isinstance(engine, NativeEngine) else None,
-                image=engine.image if isinstance(engine, ContainerEngine) else None, model=engine.model,
-                deployed=host.applies(ROLE)))
+            for served, model in engine.served(name):
+                found.append(EngineEndpoint(
+                    unit=host.name, engine=name, kind=engine.kind, served_name=served,
+                    serves=engine.serves or "", bind=engine.bind, port=engine.port, health_path=engine.health_path,
+                    api_key=engine.api_key, metrics=engine.metrics,
+                    build=engine.build if isinstance(engine, NativeEngine) else None,
+                    image=engine.image if isinstance(engine, ContainerEngine) else None, model=model,
+                    deployed=host.applies(ROLE)))
     return tuple(found)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from thorfleet.core.fleet import ROUTER
 from thorfleet.core.model_shape import ModelFacts, ModelShape
 from thorfleet.core.types import StrictModel
 
@@ -145,11 +146,7 @@ UNKNOWN = "model not known on this controller"
 def host_plan(config: Any, facts_of: Callable[[Any], ModelFacts | None]) -> list[EngineNeed]:
     """Each engine's need; `facts_of(model)` gives a model's facts (the models role's MODEL_FACTS: what
     the controller knows)."""
-    plan = []
-    for name, engine in config.engines.items():
-        model = config.models.get(engine.model) if engine.model else None
-        plan.append(engine.memory_need(config, name, facts_of(model) if model else None))
-    return plan
+    return [engine.planned_need(config, name, facts_of) for name, engine in config.engines.items()]
 
 
 def gib(n: int | None) -> str:
@@ -161,11 +158,13 @@ def explain(need: EngineNeed) -> str:
     if need.kv is not None and need.context is not None:
         c = need.context
         parts.append(f"KV {gib(need.kv)} ({c.slots} slots × {c.per_slot} tokens{', unified' if c.unified else ''}; {c.how})")
+    elif need.kv:
+        parts.append(f"KV {gib(need.kv)}")
     if need.compute:
         parts.append(f"buffers {gib(need.compute)}")
     if need.prompt_cache:
         parts.append(f"prompt cache {gib(need.prompt_cache)}")
-    return f"{need.name} {gib(need.total)} GiB: " + ", ".join(parts)
+    return f"{need.name} {gib(need.total)} GiB: " + ", ".join(parts) + (f" ({need.note})" if need.known and need.note else "")
 
 
 def plan_problems(config: Any, facts_of: Callable[[Any], ModelFacts | None]) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -187,7 +186,7 @@ def plan_advice(config: Any, facts_of: Callable[[Any], ModelFacts | None]) -> It
                 f"each of the {c.slots} slots gets {c.per_slot} tokens, but the model was trained on {c.trained}: "
                 f"llama-server caps a slot there and allocates the rest unused; a slot_context of {c.trained} or less fits it")
         if not need.known and UNKNOWN in need.note:
-            yield ("engines", need.name, "model"), (f"{NOT_PLANNED}: its size and shape are not known on this controller yet; "
+            yield ("engines", need.name, "models" if need.kind == ROUTER else "model"), (f"{NOT_PLANNED}: its size and shape are not known on this controller yet; "
                                                    "`thorfleet hosts INVENTORY --memory` asks the hub once and remembers")
 
 

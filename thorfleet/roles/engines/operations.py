@@ -53,10 +53,13 @@ def flag_problems(name: str, flags: dict[str, Any]) -> str | None:
     if found is None:
         return absent
     engine, command = f"{flags['kind']} ({found['version']})", flags.get("entry") or flags["argv"][:1]
-    problems = command_line_problems(flags["kind"], found["help"], flags["argv"], command)
+    # The command line, and for a router each model's section, as the flags its instance starts with.
+    lines = {"": flags["argv"], **{f"model {served}: ": argv for served, argv in flags.get("presets", {}).items()}}
+    problems = [who + problem for who, argv in lines.items()
+                for problem in command_line_problems(flags["kind"], found["help"], argv, command)]
     if problems:
         return f"engine {name}: {engine} rejects its command line, so its unit was left as it was: {'; '.join(problems)}"
-    host.log(f"engine {name}: {engine} accepts its {len(flags['argv']) - len(command)} arguments")
+    host.log(f"engine {name}: {engine} accepts its {sum(len(argv) - len(command) for argv in lines.values())} arguments")
     return None
 
 

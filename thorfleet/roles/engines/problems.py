@@ -14,16 +14,19 @@ def problems(config: Any) -> Iterator[Problem]:
 
 
 def _engine_problems(config: Any, engine: EngineBase) -> Iterator[Problem]:
-    if engine.model is None:
-        if engine.needs_model:
-            yield ("model",), f"{engine.kind} needs a model (a name under models)"
-    elif engine.model not in config.models:
-        known = ", ".join(sorted(config.models)) or "none"
-        yield ("model",), f"refers to model {engine.model!r}, which is not defined under models (defined: {known})"
-    elif isinstance(engine, NativeEngine):
-        model = config.models[engine.model]
-        if model.source != "url" and not model.file:
-            yield ("model",), f"{engine.kind} loads one file: set models.{engine.model}.file (e.g. the .gguf or .bin)"
+    if engine.model is None and engine.needs_model:
+        yield ("model",), f"{engine.kind} needs a model (a name under models)"
+    # Each model it serves: its own `model`, or each of a router's `models.<name>.model`.
+    at = {served: ("models", served, "model") for served in getattr(engine, "models", {})}
+    for served, model in engine.served(""):
+        path = at.get(served, ("model",))
+        if model is None:
+            continue
+        if model not in config.models:
+            known = ", ".join(sorted(config.models)) or "none"
+            yield path, f"refers to model {model!r}, which is not defined under models (defined: {known})"
+        elif isinstance(engine, NativeEngine) and config.models[model].source != "url" and not config.models[model].file:
+            yield path, f"{engine.kind} loads one file: set models.{model}.file (e.g. the .gguf or .bin)"
     if engine.exposed and not engine.api_key and not engine.allow_unauthenticated:
         if engine.supports_api_key:
             yield ("bind",), (f"listens on {engine.bind} without authentication: set api_key (env or file), "

@@ -22,10 +22,14 @@ def _key(source: SecretSource | None, read: SecretReader) -> str:
     return value
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def haproxy_cfg(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSource.read) -> str:
     """haproxy.cfg for this gateway; `read` gives each key (the deploy reads them, `render` shows where from)."""
     config, routes = unit.config, routes_at(fleet, unit.name)
-    models = [{"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == CHAT and r.reachable]
+    models = {r.model: {"id": r.model, "object": "model", "owned_by": "thorfleet"} for r in routes if r.serves == CHAT and r.reachable}
     return render_template(
         "roles/gateway/haproxy.cfg.j2",
         gateway=config.gateway,
@@ -36,7 +40,8 @@ def haproxy_cfg(unit: FleetHost, fleet: FleetView, read: SecretReader = SecretSo
         routes=routes,
         client_keys=[_key(source, read) for source in config.gateway.client_keys],
         keys={r.backend: _key(r.key, read) for r in routes},
-        models_json=json.dumps({"object": "list", "data": models}, separators=(",", ":")),
+        models_json=_json({"object": "list", "data": list(models.values())}),
+        model_json={model: _json(entry) for model, entry in models.items()},
     )
 
 

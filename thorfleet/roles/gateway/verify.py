@@ -72,7 +72,8 @@ def test_engine_is_up_at_each_gateway_and_answers_through_it(case: EngineCase) -
     for gateway_host, route, backend in routed_at(unit.fleet, unit.name, name):
         key = gateway_host.config.gateway.api_key
         with Gateway(gateway_host) as gateway, gateway.endpoint() as base:
-            (state,) = [row["status"] for row in gateway.servers() if row["server"] == backend.server]
+            (state,) = [row["status"] for row in gateway.servers()
+                        if (row["backend"], row["server"]) == (route.backend, backend.server)]
             assert state.startswith(("UP", "DRAIN")), f"{backend.server} is {state} at {gateway_host.name}"
             if route.serves == CHAT:
                 status, body = smoke(base, route, key.read() if key else None, backend.server)

@@ -8,7 +8,7 @@ reason, and not scraped.
 from dataclasses import dataclass, field
 from typing import Any
 
-from thorfleet.core.fleet import ENGINE_ENDPOINTS, EngineMetrics, FactKey, FleetView
+from thorfleet.core.fleet import ENGINE_ENDPOINTS, ROUTER, EngineEndpoint, EngineMetrics, FactKey, FleetView
 from thorfleet.core.reach import address_seen_from, host_port
 from thorfleet.core.types import SecretSource
 
@@ -72,11 +72,17 @@ def jobs_for(fleet: FleetView, monitor: str) -> tuple[list[Job], list[Unscraped]
                 continue
             job = _job(jobs, engine.kind, "engine", engine.metrics.path, bearer=engine.api_key)
             add(job, host.name, f"engine {engine.engine}", engine.bind, engine.port,
-                {"engine": engine.engine, "kind": engine.kind, "model": engine.served_name})
+                {"engine": engine.engine, "kind": engine.kind, "model": engine.served_name} | _router_params(engine))
         if host.applies("gateway"):
             gateway = config.gateway
             add(_job(jobs, "gateway", "gateway", bearer=gateway.api_key), host.name, "gateway", gateway.bind, gateway.metrics_port, {})
     return [job for job in jobs.values() if job.targets], unscraped
+
+
+def _router_params(engine: EngineEndpoint) -> dict[str, str]:
+    """A router answers /metrics per model (`?model=`), never loading one for it (`autoload=false`): an
+    unloaded model's target is down, so the EngineDown alert leaves routers to the gateway's health checks."""
+    return {"__param_model": engine.served_name, "__param_autoload": "false"} if engine.kind == ROUTER else {}
 
 
 SCRAPES: FactKey[dict[str, tuple[list[Job], list[Unscraped]]]] = FactKey("monitoring.scrapes")
