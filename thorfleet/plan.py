@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from thorfleet.core.fleet import ROUTER
 from thorfleet.core.render import holds_shown_secret
 from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.deploy import pyinfra_command
@@ -155,9 +156,11 @@ def engine_restarts(fleet: Fleet, host: str, client: Any) -> list[str]:
         except ValueError:
             running = {}
         changed = [_field_change(k, running.get(k), wanted[k]) for k in wanted if running.get(k) != wanted[k]]
+        reloads = engine.kind == ROUTER and not stopped and [k for k in wanted if running.get(k) != wanted[k]] == ["preset"]
         if changed or stopped:
             found.append(f"{name}: " + (", ".join(changed) if changed and running else "not started yet" if not running
-                                        else "not running"))
+                                        else "not running") + (" (reloaded, not restarted: only its changed models unload)"
+                                                               if reloads else ""))
     return found
 
 

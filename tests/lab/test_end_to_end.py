@@ -411,6 +411,13 @@ def test_the_gateway_routes_each_model_to_every_unit_serving_it_and_endpoints_li
     assert {u["unit"] for u in rows["qwen3"]["units"]} == {"sim-01", "sim-03"}
     assert all(u["state"] == "UP" for u in rows["qwen3"]["units"]), rows["qwen3"]
     assert rows["qwen3"]["url"] == f"{GATEWAY}/v1"
+    for model in ROUTER_MODELS:  # sim-01's router: each of its models with its own state, as the router says
+        (unit,) = rows[model]["units"]
+        assert unit["engine"] == "on-demand" and unit["model_state"] in ("loaded", "loading", "sleeping", "unloaded"), unit
+    # One model, as OpenAI's client's `models.retrieve` asks for it.
+    status, body = get(f"{GATEWAY}/v1/models/qwen3-long", lab_key())
+    assert status == 200 and json.loads(body)["id"] == "qwen3-long", body
+    assert get(f"{GATEWAY}/v1/models/no-such-model", lab_key())[0] == 404
 
 
 def test_a_plain_deploy_drains_an_engine_behind_the_gateway_before_restarting_it(fresh_lab, tmp_path):
@@ -636,6 +643,20 @@ def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and
     with Load(2, ROUTER_MODELS) as load:
         wait_for("each model served", lambda: all(any(r.ok for r in load.by_model[m]) for m in ROUTER_MODELS), timeout=90)
     assert load.failed == []
+
+    # One model's flag changed under load: the router reloads its preset (that model alone unloaded), not restarted.
+    changed = project_with(tmp_path / "changed", {"sim-01": {"engines": {"on-demand": {"models": {"gpt-oss-on-demand": {
+        "args": {"top-k": 30}}}}}}})
+    with Load(4, ROUTER_MODELS) as load:
+        done = converge(changed, "--limit", "sim-01")
+        time.sleep(3)
+    assert done.returncode == 0, done.output[-3000:]
+    assert [op for op in done.changed() if op.startswith("engines")] == ["engines | Engine on-demand (llama-router)"], done.changed()
+    assert load.failed == [] and all(load.by_model[m] for m in ROUTER_MODELS), load.failed[:3]
+    assert main_pid(sim01, "thorfleet-on-demand") == pid
+    assert "top-k = 30" in ssh(sim01, "sudo cat /etc/thorfleet/engines/on-demand.models.ini").stdout
+    again = converge(changed, "--limit", "sim-01")
+    assert again.returncode == 0 and again.changed() == [], again.changed()
 
 
 def wait_for(what: str, check, timeout: float = 90, every: float = 2):

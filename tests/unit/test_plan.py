@@ -139,7 +139,7 @@ def test_the_plan_names_each_engine_the_deploy_would_restart_and_the_field_that_
     monkeypatch.setattr("thorfleet.plan.ssh_client", lambda host: unit)
     _, restarts = file_diffs(fleet, "thor-01")
     assert restarts == [f"qwen3-8b: its env file, build 0c1e57098bba-old → {wanted['qwen3-8b']['build']}", "whisper: not running",
-                        "on-demand: its preset file"]
+                        "on-demand: its preset file (reloaded, not restarted: only its changed models unload)"]
     unit.engines = {name: (True, record) for name, record in wanted.items()}
     assert file_diffs(fleet, "thor-01")[1] == []
     unit.engines = {}

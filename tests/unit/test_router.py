@@ -153,3 +153,29 @@ def test_the_shipped_thor_01_with_its_router_fits_a_128_gb_unit(monkeypatch):
     need = thor01.engines["on-demand"].planned_need(thor01, "on-demand", lambda entry: known[entry.file])
     assert need.note.startswith("1 of its 3 models loaded at once: gpt-oss-on-demand") and need.weights == 63_400_000_000
     assert need.total < 80 * GiB
+
+
+PRESET = UNIT.__class__("/etc/thorfleet/engines/models.models.ini", "version = 1\n", role="engines")
+RUNNING = {"unit": "u1", "env": "e1", "preset": "p1", "build": "b1", "model": "m1"}
+
+
+def router_op(running, wanted, files_on_disk):
+    facts = program(running=running, files=files_on_disk)
+    return run_operation(engine_serving, facts, "models", [UNIT, ENV, PRESET], wanted, HEALTH, 60,
+                         flags={"kind": "llama-router", "argv": ["/bin/llama-server", "--port", "8100"]},
+                         reload_url="http://127.0.0.1:8100/models?reload=1")
+
+
+def test_a_change_of_the_preset_alone_reloads_the_router_instead_of_restarting_it():
+    """Only the changed models are unloaded by the router's reload; the others keep serving."""
+    from .test_engines_role import on_disk
+
+    commands, _ = router_op(RUNNING, {**RUNNING, "preset": "p2"}, on_disk(UNIT, ENV))
+    shown = [c if isinstance(c, str) else repr(c) for c in commands]
+    assert not [c for c in shown if "restart" in c or "drain" in c], shown
+    (reload,) = [c for c in shown if "reload=1" in c]
+    assert reload == "sh -c 'curl -fsS -o /dev/null \"$1\"' reload 'http://127.0.0.1:8100/models?reload=1'"
+    assert any(PRESET.dest in c for c in shown)  # the new preset is written first
+    # Any other change restarts it.
+    commands, _ = router_op(RUNNING, {**RUNNING, "preset": "p2", "model": "m2"}, on_disk(UNIT, ENV, PRESET))
+    assert any("restart thorfleet-models" in c for c in commands if isinstance(c, str))

@@ -6,7 +6,7 @@ from typing import Any
 
 from pyinfra.api.deploy import deploy
 
-from thorfleet.core.fleet import BUILD_IDS, ENGINE_FRONTS, MODEL_CATALOGUE, FleetHost, FleetView
+from thorfleet.core.fleet import BUILD_IDS, ENGINE_FRONTS, MODEL_CATALOGUE, ROUTER, FleetHost, FleetView
 from thorfleet.core.render import RenderedFile
 from thorfleet.core.secret_file import SecretFile
 from thorfleet.roles.engines import commands
@@ -33,10 +33,14 @@ def local_address(engine: EngineBase) -> str:
     return str(address)
 
 
-def health_url(engine: EngineBase) -> str:
+def engine_url(engine: EngineBase, path: str) -> str:
     address = local_address(engine)
     shown = f"[{address}]" if ":" in address else address
-    return f"http://{shown}:{engine.port}{engine.health_path}"
+    return f"http://{shown}:{engine.port}{path}"
+
+
+def health_url(engine: EngineBase) -> str:
+    return engine_url(engine, engine.health_path)
 
 
 def engine_fingerprint(unit: FleetHost, fleet: FleetView, engine: EngineBase, rendered: list[RenderedFile],
@@ -98,5 +102,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
                        fingerprint=engine_fingerprint(unit, fleet, engine, files, key), health_url=health_url(engine),
                        timeout=engine.health_timeout, secret=key_file(name, engine, key),
-                       flags=flags_to_check(config, name, engine), drain=fronts.restart_drain(unit.name, name), _sudo=True)
+                       flags=flags_to_check(config, name, engine), drain=fronts.restart_drain(unit.name, name),
+                       reload_url=engine_url(engine, "/models?reload=1") if engine.kind == ROUTER else None,
+                       _sudo=True)
     engines_removed(name="Removed engines cleaned up", keep=sorted(config.engines), _sudo=True)

@@ -73,9 +73,18 @@ def restart_command(unit: str, why: str, health_url: str, timeout: int) -> Strin
                          str(int(timeout)), QuoteString(why))
 
 
+def reload_command(url: str, key_file: str | None) -> StringCommand:
+    """Ask a running llama-router to read its preset again (`GET /models?reload=1`): it unloads only the
+    models whose section changed, and adds or removes the others; the key is read on the unit."""
+    header = 'printf "Authorization: Bearer %s" "$(cat "$2")" | ' if key_file else ""
+    script = header + 'curl -fsS -o /dev/null ' + ('-H @- ' if key_file else "") + '"$1"'
+    return StringCommand("sh", "-c", QuoteString(script), "reload", QuoteString(url), *([QuoteString(key_file)] if key_file else []))
+
+
 @operation()
 def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dict[str, Any], health_url: str, timeout: int,
-                   secret: SecretFile | None = None, flags: dict[str, Any] | None = None, drain: RestartDrain | None = None) -> Commands:
+                   secret: SecretFile | None = None, flags: dict[str, Any] | None = None, drain: RestartDrain | None = None,
+                   reload_url: str | None = None) -> Commands:
     """One engine as the config says, confirmed with one fact when nothing changed. It is (re)started
     only when its fingerprint (unit, environment, key, build or image, model) differs from what it
     last started with, or it is not running; then, before anything of it changes, its command line
@@ -83,13 +92,17 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
     containers), its key and files are installed, and it must answer `health_url` before the new
     fingerprint is recorded. Behind a gateway (`drain`), the engine is drained there before the
     restart and put back once healthy, so that no request the gateway sent it is dropped. Files
-    changed on the unit by hand are put back without a restart."""
+    changed on the unit by hand are put back without a restart. A llama-router (`reload_url`) whose
+    only change is its preset is not restarted: it reloads the preset, so that only the models whose
+    section changed are unloaded (and load again when next asked for)."""
     name, unit = engine_name, unit_name(engine_name)
     paths = [f.dest for f in files] + ([secret.path] if secret else [])
     status = host.get_fact(EngineStatus, engine_name=name, unit=unit, paths=paths)
     stale = [f for f in files if not is_current(f, status["files"].get(f.dest))]
     key_stale = secret is not None and not secret.is_current(status["files"].get(secret.path))
     restart = not (status["active"] and status["enabled"] and status["running"] == fingerprint)
+    changed = [k for k in fingerprint if (status["running"] or {}).get(k) != fingerprint[k]]
+    reload = bool(restart and reload_url and status["active"] and status["enabled"] and changed == ["preset"])
     if not (stale or key_stale or restart):
         host.noop(f"engine {name} runs its current configuration")
         return
@@ -105,15 +118,17 @@ def engine_serving(engine_name: str, files: list[RenderedFile], fingerprint: dic
         yield "systemctl daemon-reload"
     if not restart:
         return
-    if not status["enabled"]:
-        yield f"systemctl enable {shlex.quote(unit + '.service')}"
-    changed = [k for k in fingerprint if (status["running"] or {}).get(k) != fingerprint[k]]
-    why = f"thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed"
-    if drain:
-        yield FunctionCommand(drain.drain, (), {})
-    yield restart_command(unit, why, health_url, timeout)
-    if drain:
-        yield FunctionCommand(drain.ready, (), {})
+    if reload and reload_url:
+        yield reload_command(reload_url, secret.path if secret else None)
+    else:
+        if not status["enabled"]:
+            yield f"systemctl enable {shlex.quote(unit + '.service')}"
+        why = f"thorfleet: (re)starting {unit}: {', '.join(changed) or 'not running'} changed"
+        if drain:
+            yield FunctionCommand(drain.drain, (), {})
+        yield restart_command(unit, why, health_url, timeout)
+        if drain:
+            yield FunctionCommand(drain.ready, (), {})
     record = state_record(name)
     yield f"mkdir -p {ENGINE_STATE_DIR}"
     yield FileUploadCommand(StringIO(json.dumps(fingerprint, sort_keys=True)), record,
