@@ -152,7 +152,9 @@ def test_tune_writes_a_patch_that_a_deploy_applies_and_serves(fresh_lab, tmp_pat
     llama = main_pid(sim01, "thorfleet-qwen3-8b")
     project = project_with(tmp_path / "project", {})
     host_vars = tmp_path / "project" / "host_vars" / "sim-01.yml"
-    host_vars.write_text("# kept by --apply\n" + host_vars.read_text() + "    args:\n      top-k: 40  # the card's\n")
+    shipped, engine_key = host_vars.read_text(), "  qwen3-8b:\n    api_key: {env: null, file: .cache/lab/ssh/engine-api-key}\n"
+    assert engine_key in shipped
+    host_vars.write_text("# kept by --apply\n" + shipped.replace(engine_key, engine_key + "    args:\n      top-k: 40  # the card's\n"))
     out = tmp_path / "tune"
     done = thorfleet("tune", str(project), "--host", "sim-01", "--engine", "qwen3-8b", "--input-len", "64",
                      "--output-len", "8", "--concurrency", "2", "--requests", "4", "--slots", "1,2", "--ubatch", "256,512",
