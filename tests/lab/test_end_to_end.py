@@ -572,6 +572,38 @@ def test_a_client_key_rotation_fails_no_request(fresh_lab, tmp_path):
     assert get(f"{GATEWAY}/v1/models", old)[0] == 200
 
 
+def test_an_engine_key_rotation_fails_no_request(fresh_lab, tmp_path):
+    """docs/gateway.md's engine-key rotation, under a steady load on qwen3 (served by sim-01 and sim-02):
+    the new key in the engines' `api_key` and the old one in `previous_api_keys`, deployed a unit at a
+    time and then the gateway; then the old key removed, a unit at a time. No request fails."""
+    from thorfleet.core.http import bearer, get
+
+    old, new = lab_key(), "lab-rotated-engine-key-0456"
+    (tmp_path / "new-key").write_text(new + "\n")
+    new_key, old_key = {"env": None, "file": str(tmp_path / "new-key")}, {"env": None, "file": ".cache/lab/ssh/engine-api-key"}
+    servers = ("sim-01", "sim-02")
+    rotating = project_with(tmp_path / "rotating", {unit: {"engines": {"qwen3-8b": {"api_key": new_key, "previous_api_keys": [old_key]}}}
+                                                    for unit in servers})
+    rotated = project_with(tmp_path / "rotated", {unit: {"engines": {"qwen3-8b": {"api_key": new_key}}} for unit in servers})
+
+    def accepts(key: str) -> list[int]:
+        return [get(f"http://{unit.address}:8000/v1/models", bearer(key))[0] for unit in fresh_lab[:2]]
+
+    with Load() as load:
+        for limit in (*servers, "sim-03"):  # each unit accepts both keys before the gateway sends the new one
+            done = converge(rotating, "--limit", limit)
+            assert done.returncode == 0, done.output[-5000:]
+        assert accepts(old) == accepts(new) == [200, 200]
+        for limit in servers:
+            done = converge(rotated, "--limit", limit)
+            assert done.returncode == 0, done.output[-5000:]
+    assert load.failed == [] and len(load.results) > 8, load.failed[:3]
+    assert accepts(old) == [401, 401] and accepts(new) == [200, 200]
+    for limit in (*servers, "sim-03"):  # back to the lab's key (no load now)
+        assert converge("inventory/sim.py", "--limit", limit).returncode == 0
+    assert accepts(old) == [200, 200]
+
+
 ROUTER_MODELS = ("qwen3-long", "qwen3-coder-on-demand", "gpt-oss-on-demand")  # sim-01's router (group_vars/router.yml)
 
 

@@ -1,7 +1,12 @@
 """Engine command lines built from the config: what each kind runs, and that secrets stay off them."""
 
-from thorfleet.roles.engines.commands import engine_argv
+import pytest
+
+from thorfleet.fleet.errors import ConfigError
 from thorfleet.fleet.schema import HostConfig
+from thorfleet.roles.engines.commands import engine_argv
+
+from .helpers import fleet_of
 
 MODELS = {
     "gguf": {"id": "Qwen/Qwen3-8B-GGUF", "file": "Qwen3-8B-Q5_K_M.gguf"},
@@ -60,3 +65,31 @@ def test_ollama_and_triton():
     triton = argv("t", {"kind": "triton", "image": "nvidia/tritonserver:25.08-py3", "model": "repo", "port": 9000})
     assert "--model-repository=/models/acme/triton-models" in triton
     assert triton[triton.index("--grpc-port") + 1] == "8001"
+
+
+def test_during_a_key_rotation_a_llama_server_reads_the_new_key_and_the_previous_one(monkeypatch):
+    """docs/gateway.md's engine-key rotation: one key a line in its key file (as `--api-key-file` reads
+    them), the new one first; a single key keeps the fingerprint it had, so no engine restarts for it."""
+    from thorfleet.roles.engines.deploy import digest, key_file
+
+    monkeypatch.setenv("NEW_KEY", "new-key-456")
+    monkeypatch.setenv("OLD_KEY", "old-key-123")
+    engine = {"kind": "llama-server", "model": "gguf", "port": 8000, "api_key": {"env": "NEW_KEY"}}
+    rotating = HostConfig.model_validate({"models": MODELS, "engines": {"q": {**engine, "previous_api_keys": [{"env": "OLD_KEY"}]}}})
+    keys = "\n".join(rotating.engines["q"].accepted_keys())
+    assert keys == "new-key-456\nold-key-123"
+    written = key_file("q", rotating.engines["q"], keys)
+    assert written is not None and written.path == "/etc/thorfleet/engines/q.api-key"
+    assert written.content == "new-key-456\nold-key-123\n"
+    single = HostConfig.model_validate({"models": MODELS, "engines": {"q": engine}}).engines["q"]
+    assert single.accepted_keys() == ["new-key-456"] and digest("\n".join(single.accepted_keys())) == digest("new-key-456")
+
+
+@pytest.mark.parametrize("engine, reason", [
+    ({"kind": "llama-server", "model": "gguf", "port": 8000}, "they are accepted besides api_key: set api_key \\(the new key\\) too"),
+    ({"kind": "vllm", "image": "vllm/vllm-openai:v0.20.0", "model": "st", "port": 8000, "api_key": {"env": "K"}},
+     "vllm takes a single key \\(VLLM_API_KEY\\): only kinds that read a key file accept previous ones"),
+])
+def test_previous_engine_keys_need_a_new_key_and_a_kind_that_reads_a_key_file(tmp_path, engine, reason):
+    with pytest.raises(ConfigError, match=r"all.yml: engines.e.previous_api_keys: " + reason):
+        fleet_of(tmp_path, {"group_vars/all.yml": {"models": MODELS, "engines": {"e": {**engine, "previous_api_keys": [{"env": "OLD"}]}}}})

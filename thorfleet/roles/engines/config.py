@@ -69,6 +69,9 @@ class EngineBase(StrictModel):
     )
     env: dict[EnvName, SingleLine] = Field(default_factory=dict, description="Environment variables of the engine process.")
     api_key: SecretSource | None = Field(None, description="API key source on the controller; written to a file only the service user reads.")
+    previous_api_keys: list[SecretSource] = Field(
+        [], description="Keys the engine still accepts besides `api_key` during a rotation (docs/gateway.md); kinds that read "
+                        "a key file only (llama-server, llama-router).")
     allow_unauthenticated: bool = Field(False, description="Explicitly allow a non-loopback `bind` without an API key.")
     drop_caches: bool = Field(False, description="Drop the page cache before starting (seed 002 does before large models).")
     health_timeout: int = Field(600, ge=5, le=7200, description="Seconds the deploy waits for the engine to become healthy.")
@@ -149,7 +152,16 @@ class EngineBase(StrictModel):
         check_args(self.args, self.owned_flags, self.count_flags, "this engine's own keys (model, port, bind, served_name, ...)")
         if self.api_key and not self.supports_api_key:
             raise KeyProblem("api_key", f"{self.kind} has no authentication of its own, so api_key cannot be used")
+        if self.previous_api_keys and self.api_key is None:
+            raise KeyProblem("previous_api_keys", "they are accepted besides api_key: set api_key (the new key) too")
+        if self.previous_api_keys and self.api_key_via != "file":
+            raise KeyProblem("previous_api_keys", f"{self.kind} takes a single key ({self.api_key_env}): only kinds that read "
+                                                  "a key file accept previous ones; change its api_key in a quiet hour")
         return self
+
+    def accepted_keys(self) -> list[str]:
+        """The keys it accepts, read from their sources: `api_key` first, then the previous ones."""
+        return [source.read() for source in ([self.api_key, *self.previous_api_keys] if self.api_key else [])]
 
 
 def check_args(args: dict[str, Any], owned: frozenset[str], counts: frozenset[str], owner: str) -> None:

@@ -84,7 +84,8 @@ def flags_to_check(config: Any, name: str, engine: EngineBase) -> dict[str, Any]
 
 
 def key_file(name: str, engine: EngineBase, key: str | None) -> SecretFile | None:
-    """The API key as the kind takes it: a file its service user reads, or a root-only environment file."""
+    """The API key as the kind takes it: a file its service user reads (with any previous keys, one a
+    line), or a root-only environment file."""
     if key is None:
         return None
     if isinstance(engine, NativeEngine) and engine.api_key_via == "file":
@@ -97,7 +98,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     config, fronts = unit.config, fleet.fact(ENGINE_FRONTS)
     service_users(config)
     for name, engine in config.engines.items():
-        key = engine.api_key.read() if engine.api_key else None
+        key = "\n".join(engine.accepted_keys()) or None  # one a line, as `--api-key-file` reads them
         files = engine_files(config, name, engine)
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
                        fingerprint=engine_fingerprint(unit, fleet, engine, files, key), health_url=health_url(engine),
