@@ -17,12 +17,13 @@ from typing import Any
 from thorfleet.core.fleet import ROUTER
 from thorfleet.core.render import holds_shown_secret
 from thorfleet.core.ssh import Unreachable, ssh_client
+from thorfleet.core.will import WILL
 from thorfleet.deploy import pyinfra_command
 from thorfleet.fleet import Fleet
 from thorfleet.core.paths import unit_name
 from thorfleet.host_files import host_files
 from thorfleet.roles.engines.commands import state_record
-from thorfleet.roles.engines.deploy import engine_fingerprint
+from thorfleet.roles.engines.deploy import engine_fingerprint, engine_key
 from thorfleet.roles.engines.files import engine_files
 
 MISSING = 3  # exit status of the read below when the unit has no such file
@@ -37,6 +38,7 @@ class UnitPlan:
     error: str = ""  # why nothing could be told about this unit
     diffs: dict[str, str] = field(default_factory=dict)  # file -> its unified diff, unit's copy → what the deploy writes
     restarts: list[str] = field(default_factory=list)  # each engine the deploy would (re)start, and what forces it
+    will: list[str] = field(default_factory=list)  # what its operations said they would do (core/will.py): bytes, packages, builds
 
     @property
     def changed(self) -> bool:
@@ -81,6 +83,9 @@ def _pyinfra_plan(fleet: Fleet, hosts: list[str]) -> tuple[dict[str, UnitPlan], 
     payload = json.loads(ran.stdout[start:])
     plans = {host: read_plan(payload, host) if host in connected else
              UnitPlan(error=not_connected.get(host, "pyinfra did not connect to it")) for host in hosts}
+    for said_line in said.splitlines():
+        if (match := WILL.search(said_line)) and match["host"] in plans:
+            plans[match["host"]].will.append(match["what"].strip())
     shared = [host for host in hosts if any(host in op["hosts_with_change"] and len(op["names"]) > 1 for op in payload["plan"])]
     return plans, shared
 
@@ -144,8 +149,7 @@ def engine_restarts(fleet: Fleet, host: str, client: Any) -> list[str]:
     if not unit.applies("engines"):
         return found
     for name, engine in unit.config.engines.items():
-        key = engine.api_key.read() if engine.api_key else None
-        wanted = engine_fingerprint(unit, fleet, engine, engine_files(unit.config, name, engine), key)
+        wanted = engine_fingerprint(unit, fleet, engine, engine_files(unit.config, name, engine), engine_key(engine))
         service = shlex.quote(unit_name(name) + ".service")
         _, out, _ = client.exec_command(f"systemctl is-active --quiet {service} || echo stopped; "
                                         f"sudo -n cat {shlex.quote(state_record(name))} 2>/dev/null", timeout=60)

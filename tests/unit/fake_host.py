@@ -36,12 +36,24 @@ class FakeHost:
 
 def run_operation(op, facts: dict, *args, **kwargs):
     """The commands an operation yields for these facts, uploads as (dest, content), and its no-op messages."""
-    host = FakeHost(facts)
-    state = SimpleNamespace(config=SimpleNamespace(DIFF=False))
-    with ctx_host.use(host), ctx_state.use(state):
-        yielded = list(op._inner(*args, **kwargs))
-    commands = [_shown(c) for c in yielded]
+    host, commands = _ran(op, facts, *args, **kwargs)
     return commands, host.noops
+
+
+def said_before_its_first_command(op, facts: dict, *args, **kwargs) -> list[str]:
+    """What an operation logs before its first command: what pyinfra's change detection (and so
+    `thorfleet plan`) sees of it."""
+    host = FakeHost(facts)
+    with ctx_host.use(host), ctx_state.use(SimpleNamespace(config=SimpleNamespace(DIFF=False))):
+        next(iter(op._inner(*args, **kwargs)), None)
+    return host.logged
+
+
+def _ran(op, facts: dict, *args, **kwargs):
+    host = FakeHost(facts)
+    with ctx_host.use(host), ctx_state.use(SimpleNamespace(config=SimpleNamespace(DIFF=False))):
+        yielded = list(op._inner(*args, **kwargs))
+    return host, [_shown(c) for c in yielded]
 
 
 def _shown(command):

@@ -12,7 +12,7 @@ from thorfleet.roles.base.operations import WIFI_KEYFILE, authorized_keys, jetso
 from thorfleet.core.pip import pip_install_command
 from thorfleet.core.types import SecretSource
 
-from .fake_host import run_operation
+from .fake_host import run_operation, said_before_its_first_command
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop"
 
@@ -26,6 +26,8 @@ def test_missing_packages_install_and_refresh_lists_only_when_the_install_fails(
     commands, _ = run_operation(apt_packages, {"DebPackages": {"git": ["1"]}}, ["git", "cmake", "ccache"])
     install = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cmake ccache"
     assert commands == [f"{install} || {{ DEBIAN_FRONTEND=noninteractive apt-get update && {install}; }}"]
+    facts = {"DebPackages": {"git": ["1"]}}  # what `thorfleet plan` names for it
+    assert said_before_its_first_command(apt_packages, facts, ["git", "cmake", "ccache"]) == ["will install apt packages: cmake, ccache"]
 
 
 def test_authorized_keys_fact_and_missing_key_added():

@@ -7,7 +7,7 @@ from thorfleet.roles.builds.files import build_id, build_script, configure_args
 from thorfleet.roles.builds.operations import engine_build
 from thorfleet.fleet.schema import HostConfig
 
-from .fake_host import run_operation
+from .fake_host import run_operation, said_before_its_first_command
 
 ROOT = "/opt/thorfleet/builds"
 
@@ -65,6 +65,9 @@ def test_changed_ref_uploads_and_runs_the_build_script():
     assert commands[0] == f"mkdir -p {ROOT}/llama.cpp/logs {ROOT}/llama.cpp/sources"
     assert commands[1][0] == script and "fetch --depth 1 https://github.com/ggml-org/llama.cpp.git b7000" in commands[1][1]
     assert commands[2] == f"bash {script}"
+    said = said_before_its_first_command(engine_build, installed("old", ["old"]), "llama_cpp", build, ROOT, 2, CUDA)
+    assert said[-1:] == [f"will build llama.cpp b7000 ({build_id(build)}): minutes; follow it on the unit with "
+                    f"`tail -f {ROOT}/llama.cpp/logs/{build_id(build)}.log`"]
 
 
 def test_kept_build_is_switched_to_without_a_rebuild():

@@ -16,7 +16,7 @@ from thorfleet.roles.models.operations import FETCHER, HUB_VENV, hub_cli, model,
 from thorfleet.fleet.schema import HostConfig
 from thorfleet.core.http_files import send_file
 
-from .fake_host import failure_of, run_operation
+from .fake_host import failure_of, run_operation, said_before_its_first_command
 
 FETCH_MODEL = Path(__file__).resolve().parents[2] / "thorfleet/roles/models/fetch_model.py"
 
@@ -88,6 +88,14 @@ def test_too_little_space_stops_before_anything_runs_and_counts_partial_bytes():
     # 1.5 GiB already arrived (a partial download): 1.5 GiB more fits in 2 GiB.
     commands, _ = run_operation(model, state({"a.gguf": False}, free=2 << 30, have=3 << 29), s, {})
     assert commands[-1].endswith("/var/lib/thorfleet/models/m.json")
+    said = said_before_its_first_command(model, state({"a.gguf": False}, free=2 << 30, have=3 << 29), s, {})
+    assert said == ["will download 1.50 GiB of model m (1 of 1 files to fetch or finish)"]  # what `thorfleet plan` names
+
+
+def test_a_download_of_unknown_size_says_so_to_the_plan():
+    s = spec(Path("/x"), [{"path": "a.gguf", "size": None, "sha256": None}, {"path": "b.json", "size": 9, "sha256": None}])
+    said = said_before_its_first_command(model, state({"a.gguf": False, "b.json": True}), s, {})
+    assert said == ["will download an unknown size of model m (1 of 2 files to fetch or finish)"]
 
 
 def test_model_state_fact_on_a_real_folder(tmp_path):

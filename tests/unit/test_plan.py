@@ -30,6 +30,25 @@ def test_a_units_plan_is_its_operations_with_a_change_and_nothing_else():
     assert read_plan(PAYLOAD, "thor-02").changes == [] and not read_plan(PAYLOAD, "thor-02").changed
 
 
+def test_what_the_operations_say_they_will_do_is_read_back_per_unit(monkeypatch):
+    """The lines operations say before their first command (core/will.py), as pyinfra prints them:
+    each goes to its own unit's plan, colours removed."""
+    import json
+    from types import SimpleNamespace
+
+    from thorfleet.plan import _pyinfra_plan
+
+    said = ("    [thor-01] Connected\n    [thor-02] Connected\n"
+            "    \x1b[1m[thor-01]\x1b[0m \x1b[36mwill download 4.70 GiB of model qwen3-8b-gguf (1 of 1 files to fetch or finish)\x1b[0m\n"
+            "    [thor-02]   will install apt packages: cmake, ccache\n    [thor-02] noop: all 3 files are current\n")
+    ran = subprocess.CompletedProcess([], 0, "--> Loading\n" + json.dumps(PAYLOAD), said)
+    monkeypatch.setattr("thorfleet.plan.subprocess.run", lambda *args, **kwargs: ran)
+    fleet = SimpleNamespace(inventory="inventory/lab.py", hosts={"thor-01": None, "thor-02": None})
+    plans, _ = _pyinfra_plan(fleet, ["thor-01", "thor-02"])
+    assert plans["thor-01"].will == ["download 4.70 GiB of model qwen3-8b-gguf (1 of 1 files to fetch or finish)"]
+    assert plans["thor-02"].will == ["install apt packages: cmake, ccache"]
+
+
 def run_plan(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "THORFLEET_API_KEY": "sk-plan", "THORFLEET_METRICS_PASSWORD": "pw"}
     return subprocess.run([str(THORFLEET), "plan", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)

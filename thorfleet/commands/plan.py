@@ -44,6 +44,7 @@ def plan_command(inventory: str, limit: str | None) -> None:
         said = f"[red]unknown: {escape(unit.error)}[/]" if unit.error else "\n".join(unit.changes) or "[green]nothing[/]"
         said += "".join(f"\n  file {dest}" for dest in unit.diffs)
         said += "".join(f"\n  restarts {escape(restart)}" for restart in unit.restarts)
+        said += "".join(f"\n  will {escape(what)}" for what in unit.will)
         table.add_row(host, said)
     console.print(table)
     changing = [host for host, unit in plans.items() if unit.changed]

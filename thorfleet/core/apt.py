@@ -9,6 +9,7 @@ from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
 
 from thorfleet.core.install import Commands
+from thorfleet.core.will import will
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
@@ -24,6 +25,7 @@ def apt_packages(packages: list[str], jetpack: Sequence[str] = ()) -> Commands:
     if not missing and not missing_jetpack:
         host.noop(f"all {len(packages) + len(jetpack)} apt packages are installed")
         return
+    will(f"install apt packages: {', '.join(missing_jetpack + missing)}")
     if missing_jetpack:
         yield jetpack_install_command(missing_jetpack)
     if missing:

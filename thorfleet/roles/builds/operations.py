@@ -12,6 +12,7 @@ from pyinfra.context import host
 
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
+from thorfleet.core.will import will
 from thorfleet.roles.builds.config import BuildConfig
 from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import ENGINES, archive_on_unit, build_id, build_script, engine_dir
@@ -52,6 +53,7 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
         host.noop(f"{ENGINES[key]} {build.ref} is current ({wanted})")
         return
     if wanted in found["builds"]:
+        will(f"switch {ENGINES[key]} back to its kept build {wanted}")
         yield switch_command(directory, wanted)
         return
     if build.cuda:
@@ -62,6 +64,9 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
             return
         host.log(f"{ENGINES[key]}: CUDA toolkit at {cuda_home} ({toolkit['version']})")
     script = f"{directory}/logs/{wanted}.sh"
+    # A build takes minutes (a cold CUDA build on a Thor, or a CPU build on 2 cores): say where to watch it.
+    will(f"build {ENGINES[key]} {build.ref} ({wanted}): minutes; follow it on the unit with "
+         f"`tail -f {directory}/logs/{wanted}.log`")
     yield f"mkdir -p {shlex.quote(directory + '/logs')} {shlex.quote(directory + '/sources')}"
     if build.source_archive:
         local = Path(build.source_archive).expanduser()
@@ -72,7 +77,4 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
         yield FileUploadCommand(str(local), archive, remote_temp_filename=host.get_temp_filename(archive))
     yield FileUploadCommand(StringIO(build_script(root, key, build, keep, cuda_home)), script,
                             remote_temp_filename=host.get_temp_filename(script))
-    # A build takes minutes (a cold CUDA build on a Thor, or a CPU build on 2 cores): say where to watch it.
-    host.log_styled(f"building {ENGINES[key]} {build.ref} ({wanted}): minutes; follow it on the unit with "
-                    f"`tail -f {directory}/logs/{wanted}.log`", fg="cyan")
     yield f"bash {shlex.quote(script)}"

@@ -83,6 +83,11 @@ def flags_to_check(config: Any, name: str, engine: EngineBase) -> dict[str, Any]
     return {"kind": engine.kind, "argv": argv}
 
 
+def engine_key(engine: EngineBase) -> str | None:
+    """The keys it accepts, one a line as `--api-key-file` reads them (the one it is sent first); None: no key."""
+    return "\n".join(engine.accepted_keys()) or None
+
+
 def key_file(name: str, engine: EngineBase, key: str | None) -> SecretFile | None:
     """The API key as the kind takes it: a file its service user reads (with any previous keys, one a
     line), or a root-only environment file."""
@@ -98,7 +103,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     config, fronts = unit.config, fleet.fact(ENGINE_FRONTS)
     service_users(config)
     for name, engine in config.engines.items():
-        key = "\n".join(engine.accepted_keys()) or None  # one a line, as `--api-key-file` reads them
+        key = engine_key(engine)
         files = engine_files(config, name, engine)
         engine_serving(name=f"Engine {name} ({engine.kind})", engine_name=name, files=files,
                        fingerprint=engine_fingerprint(unit, fleet, engine, files, key), health_url=health_url(engine),

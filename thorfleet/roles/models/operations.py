@@ -11,6 +11,7 @@ from pyinfra.context import host
 
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
+from thorfleet.core.will import will
 from thorfleet.core.paths import HUB_VENV
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.paths import MODEL_SPECS as SPECS
@@ -25,9 +26,11 @@ def hub_cli(requirements: list[str], index_url: str | None = None) -> Commands:
     """The pinned hub CLIs (modelscope, huggingface_hub) in a virtual environment of their own."""
     installed = host.get_fact(VenvPackages, venv=HUB_VENV)
     wanted = dict(r.lower().replace("_", "-").split("==") for r in requirements)
-    if all(installed.get(name) == version for name, version in wanted.items()):
+    missing = [f"{name}=={version}" for name, version in wanted.items() if installed.get(name) != version]
+    if not missing:
         host.noop(f"{', '.join(requirements)} installed in {HUB_VENV}")
         return
+    will(f"install {', '.join(missing)} from the package index into {HUB_VENV}")
     yield f"test -x {HUB_VENV}/bin/pip || python3 -m venv {HUB_VENV}"
     yield pip_install_command(f"{HUB_VENV}/bin/pip", requirements, index_url)
 
@@ -52,6 +55,9 @@ def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
             "nothing was downloaded. Free space, or point models." + name + ".dest or model_store.root elsewhere"
         )
         return
+    sizes_known = all(f["size"] is not None for f in pending)
+    will(f"download {gib(need) if sizes_known else 'an unknown size'} of model {name} ({len(pending)} of {len(spec['files'])} "
+         f"files to fetch or finish)")
     spec_file = f"{SPECS}/{name}.json"
     yield f"mkdir -p {SPECS}"
     yield FileUploadCommand(StringIO(json.dumps(spec, indent=1)), spec_file,
