@@ -2,22 +2,11 @@
 the host and the fleet view; then record the unit's revision (thorfleet/revisions/), once all of them
 went through."""
 
-import sys
-from pathlib import Path
-
 from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.core.render import project_templates
 from thorfleet.fleet.inventory import FLEET_KEY, HOST_KEY
 from thorfleet.revisions.record import record
-
-
-DEPLOY_FILE = "deploy.py"  # the project's deploy, in the directory thorfleet runs from (as pyinfra's own CLI)
-
-
-def pyinfra_command(inventory: Path, *args: str) -> list[str]:
-    """The deploy as thorfleet's commands run it: `pyinfra INVENTORY deploy.py ARGS`, by this Python."""
-    return [sys.executable, "-m", "pyinfra", str(inventory), DEPLOY_FILE, *args]
 
 
 def apply_roles(host) -> None:

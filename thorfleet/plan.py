@@ -18,7 +18,7 @@ from thorfleet.core.fleet import ROUTER
 from thorfleet.core.render import holds_shown_secret
 from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.core.will import WILL
-from thorfleet.deploy import pyinfra_command
+from thorfleet.core.pyinfra_cli import dry_run
 from thorfleet.fleet import Fleet
 from thorfleet.core.paths import unit_name
 from thorfleet.host_files import host_files
@@ -67,20 +67,24 @@ _CONNECTED = re.compile(r"\[(?P<host>[^\]]+)\] Connected")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _pyinfra_plan(fleet: Fleet, hosts: list[str]) -> tuple[dict[str, UnitPlan], list[str]]:
-    """`pyinfra INVENTORY deploy.py --dry --json [--limit HOST ...]`, read per unit, and the units with a
-    change that pyinfra named after another host. A unit pyinfra did not connect to has an `error`: it
-    is never "nothing to do"."""
-    limit = [word for host in hosts for word in ("--limit", host)] if set(hosts) != set(fleet.hosts) else []
-    ran = subprocess.run(pyinfra_command(fleet.inventory, "--dry", "--json", *limit), capture_output=True, text=True,
-                         timeout=PLAN_TIMEOUT_S)
-    said = _COLOUR.sub("", ran.stderr)
+def _pyinfra_plan(fleet: Fleet, hosts: list[str], started: "subprocess.Popen[str] | None" = None
+                  ) -> tuple[dict[str, UnitPlan], list[str]]:
+    """`pyinfra INVENTORY deploy.py --dry --json [--limit HOST ...]` (`started` already, or now), read per
+    unit, and the units with a change that pyinfra named after another host. A unit pyinfra did not
+    connect to has an `error`: it is never "nothing to do"."""
+    process = started or dry_run(fleet.inventory, hosts if set(hosts) != set(fleet.hosts) else None)
+    try:
+        stdout, stderr = process.communicate(timeout=PLAN_TIMEOUT_S)
+    finally:
+        if process.poll() is None:  # timed out, or interrupted
+            process.kill()
+    said = _COLOUR.sub("", stderr)
     connected = {m["host"] for m in _CONNECTED.finditer(said)}
     not_connected = {m["host"]: f"could not connect ({m['why']})" for m in _NOT_CONNECTED.finditer(said)}
-    start = ran.stdout.find("{")
-    if ran.returncode != 0 or start < 0:
-        return {host: UnitPlan(error=not_connected.get(host) or _reason(ran.stderr + ran.stdout)) for host in hosts}, []
-    payload = json.loads(ran.stdout[start:])
+    start = stdout.find("{")
+    if process.returncode != 0 or start < 0:
+        return {host: UnitPlan(error=not_connected.get(host) or _reason(stderr + stdout)) for host in hosts}, []
+    payload = json.loads(stdout[start:])
     plans = {host: read_plan(payload, host) if host in connected else
              UnitPlan(error=not_connected.get(host, "pyinfra did not connect to it")) for host in hosts}
     for said_line in said.splitlines():
@@ -90,12 +94,13 @@ def _pyinfra_plan(fleet: Fleet, hosts: list[str]) -> tuple[dict[str, UnitPlan], 
     return plans, shared
 
 
-def plan(fleet: Fleet, hosts: list[str]) -> dict[str, UnitPlan]:
-    """Each unit's plan and file diffs. One pyinfra run plans every unit while the files are read; a
-    unit with a change that pyinfra named after another host (it names an operation after any one of
-    the hosts it ran for) is planned again alone, so that its operations carry its own names."""
+def plan(fleet: Fleet, hosts: list[str], started: "subprocess.Popen[str] | None" = None) -> dict[str, UnitPlan]:
+    """Each unit's plan and file diffs. One pyinfra run (`started` already, for these hosts, or now)
+    plans every unit while the files are read; a unit with a change that pyinfra named after another
+    host (it names an operation after any one of the hosts it ran for) is planned again alone, so that
+    its operations carry its own names."""
     with ThreadPoolExecutor(max_workers=min(PARALLEL_UNITS, len(hosts)) + 1) as pool:
-        planning = pool.submit(_pyinfra_plan, fleet, hosts)
+        planning = pool.submit(_pyinfra_plan, fleet, hosts, started)
         reading = {host: pool.submit(_diffs, fleet, host) for host in hosts}
         plans, shared = planning.result()
         if len(hosts) > 1:

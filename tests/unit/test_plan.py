@@ -30,7 +30,7 @@ def test_a_units_plan_is_its_operations_with_a_change_and_nothing_else():
     assert read_plan(PAYLOAD, "thor-02").changes == [] and not read_plan(PAYLOAD, "thor-02").changed
 
 
-def test_what_the_operations_say_they_will_do_is_read_back_per_unit(monkeypatch):
+def test_what_the_operations_say_they_will_do_is_read_back_per_unit():
     """The lines operations say before their first command (core/will.py), as pyinfra prints them:
     each goes to its own unit's plan, colours removed."""
     import json
@@ -41,10 +41,10 @@ def test_what_the_operations_say_they_will_do_is_read_back_per_unit(monkeypatch)
     said = ("    [thor-01] Connected\n    [thor-02] Connected\n"
             "    \x1b[1m[thor-01]\x1b[0m \x1b[36mwill download 4.70 GiB of model qwen3-8b-gguf (1 of 1 files to fetch or finish)\x1b[0m\n"
             "    [thor-02]   will install apt packages: cmake, ccache\n    [thor-02] noop: all 3 files are current\n")
-    ran = subprocess.CompletedProcess([], 0, "--> Loading\n" + json.dumps(PAYLOAD), said)
-    monkeypatch.setattr("thorfleet.plan.subprocess.run", lambda *args, **kwargs: ran)
+    printed = subprocess.Popen(["sh", "-c", 'printf "%s" "$1"; printf "%s" "$2" >&2', "sh", json.dumps(PAYLOAD), said],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # as pyinfra's run prints
     fleet = SimpleNamespace(inventory="inventory/lab.py", hosts={"thor-01": None, "thor-02": None})
-    plans, _ = _pyinfra_plan(fleet, ["thor-01", "thor-02"])
+    plans, _ = _pyinfra_plan(fleet, ["thor-01", "thor-02"], printed)
     assert plans["thor-01"].will == ["download 4.70 GiB of model qwen3-8b-gguf (1 of 1 files to fetch or finish)"]
     assert plans["thor-02"].will == ["install apt packages: cmake, ccache"]
 

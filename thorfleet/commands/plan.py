@@ -1,17 +1,20 @@
-"""`thorfleet plan INVENTORY [--limit HOSTS]`."""
+"""`thorfleet plan INVENTORY [--limit HOSTS]`. pyinfra's change detection takes most of its time, so it
+is started first thing, and the rest of thorfleet loads (and reads the units' files) while it runs:
+this module imports little at the top for that reason."""
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
-from rich.syntax import Syntax
-from rich.table import Table
 
-from thorfleet.commands.common import console, errors, load
-from thorfleet.deploy import DEPLOY_FILE
-from thorfleet.plan import plan
-from thorfleet.rollout.outages import outages
+from thorfleet.core.pyinfra_cli import DEPLOY_FILE, dry_run
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from thorfleet.fleet import Fleet
+    from thorfleet.plan import UnitPlan
 
 NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, with 3 for an error
 
@@ -22,7 +25,23 @@ NOTHING, CHANGES, FAILED = 0, 2, 3  # Terraform's `plan -detailed-exitcode`, wit
 def plan_command(inventory: str, limit: str | None) -> None:
     """What a deploy would change on each unit, changing nothing (pyinfra's change detection, the facts a
     deploy reads). Exit status 0: nothing would change; 2: something would; 3: it could not tell."""
-    if not Path(DEPLOY_FILE).is_file():
+    started = dry_run(inventory, limit.split(",") if limit else None) if Path(DEPLOY_FILE).is_file() else None
+    try:
+        fleet, plans = _planned(inventory, limit, started)
+    finally:
+        if started and started.poll() is None:  # a refused configuration or limit: pyinfra is not waited for
+            started.kill()
+    _show(inventory, fleet, plans)
+    changing = any(unit.changed for unit in plans.values())
+    sys.exit(FAILED if any(unit.error for unit in plans.values()) else CHANGES if changing else NOTHING)
+
+
+def _planned(inventory: str, limit: str | None, started: "subprocess.Popen[str] | None") -> tuple["Fleet", dict[str, "UnitPlan"]]:
+    """Each unit's plan once the inventory loads and the limit names its hosts; exit 3 otherwise."""
+    from thorfleet.commands.common import errors, load
+    from thorfleet.plan import plan
+
+    if started is None:
         errors.print(f"error: no {DEPLOY_FILE} here: run thorfleet plan from the project's folder, as pyinfra", highlight=False)
         sys.exit(FAILED)
     fleet = load(inventory, error_status=FAILED)
@@ -31,7 +50,18 @@ def plan_command(inventory: str, limit: str | None) -> None:
     if unknown or not hosts:
         errors.print(f"error: {inventory} has no host {', '.join(unknown) or limit}", highlight=False, markup=False)
         sys.exit(FAILED)
-    plans = plan(fleet, hosts)
+    return fleet, plan(fleet, hosts, started)
+
+
+def _show(inventory: str, fleet: "Fleet", plans: dict[str, "UnitPlan"]) -> None:
+    """The diffs, then one table row per unit, then the warnings and errors."""
+    from rich.markup import escape
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    from thorfleet.commands.common import console, errors
+    from thorfleet.rollout.outages import outages
+
     for host, unit in plans.items():
         for dest, diff in unit.diffs.items():
             console.rule(f"{host}: {dest}", style="dim")
@@ -50,9 +80,8 @@ def plan_command(inventory: str, limit: str | None) -> None:
     changing = [host for host, unit in plans.items() if unit.changed]
     console.print(f"{len(changing)} of {len(plans)} unit(s) would change" + (f": {', '.join(changing)}" if changing else ""),
                   highlight=False)
-    for line in outages(fleet, [[host] for host in plans], {host for host, unit in plans.items() if unit.changed}):
+    for line in outages(fleet, [[host] for host in plans], set(changing)):
         errors.print(f"warning: a rollout of one unit a batch: {line}", style="yellow", highlight=False, markup=False)
     for host, unit in plans.items():
         if unit.error:
             errors.print(f"error: {host}: {unit.error}", highlight=False, markup=False)
-    sys.exit(FAILED if any(unit.error for unit in plans.values()) else CHANGES if changing else NOTHING)

@@ -11,7 +11,7 @@ from thorfleet.commands.common import Finite, console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
 from thorfleet.rollout.outages import outages
 from thorfleet.rollout.run import OutageRefused, Rollout
-from thorfleet.deploy import DEPLOY_FILE
+from thorfleet.core.pyinfra_cli import DEPLOY_FILE
 from thorfleet.rollout.steps import LiveSteps
 from thorfleet.rollout.state import DONE, RolloutState, state_path
 

@@ -12,7 +12,7 @@ import paramiko
 
 from thorfleet.bench.run import engine_context
 from thorfleet.core.ssh import Unreachable, ssh_client
-from thorfleet.deploy import pyinfra_command
+from thorfleet.core.pyinfra_cli import pyinfra_command
 from thorfleet.fleet import ConfigError, Fleet, load_fleet
 from thorfleet.plan import plan
 from thorfleet.rollout.perf_gate import measure
