@@ -26,8 +26,6 @@ from thorfleet.roles.engines.commands import state_record
 from thorfleet.roles.engines.deploy import engine_fingerprint, engine_key
 from thorfleet.roles.engines.files import engine_files
 
-MISSING = 3  # exit status of the read below when the unit has no such file
-
 PLAN_TIMEOUT_S = 1800
 PARALLEL_UNITS = 8  # units whose files are read (or that are planned again alone) at once
 
@@ -128,22 +126,42 @@ def file_diffs(fleet: Fleet, host: str) -> tuple[dict[str, str], list[str]]:
     client = ssh_client(fleet.hosts[host])
     diffs = {}
     try:
+        found = read_files(client, [file.dest for file in rendered])
         for file in rendered:
-            path = shlex.quote(file.dest)
-            _, out, _ = client.exec_command(f"if sudo -n test -e {path}; then sudo -n cat -- {path}; else exit {MISSING}; fi",
-                                            timeout=60)
-            current = out.read().decode(errors="replace")
-            status = out.channel.recv_exit_status()
-            if status not in (0, MISSING):
-                diffs[file.dest] = f"(could not be read on the unit: exit status {status})"
-            elif status == MISSING or current != file.content:
+            if isinstance(found, int):
+                diffs[file.dest] = f"(could not be read on the unit: exit status {found})"
+                continue
+            current = found[file.dest]
+            if current != file.content:
                 diffs[file.dest] = "".join(difflib.unified_diff(
-                    current.splitlines(keepends=True) if status == 0 else [], file.content.splitlines(keepends=True),
-                    f"{host}:{file.dest}" if status == 0 else "/dev/null", f"deploy:{file.dest}"))
+                    current.splitlines(keepends=True) if current is not None else [], file.content.splitlines(keepends=True),
+                    f"{host}:{file.dest}" if current is not None else "/dev/null", f"deploy:{file.dest}"))
         restarts = engine_restarts(fleet, host, client)
     finally:
         client.close()
     return diffs, restarts
+
+
+# Each file's size in bytes then its content, or -1 for a file that is not there: one command for all.
+_READ_FILES = 'for f in "$@"; do if [ -e "$f" ]; then wc -c < "$f" && cat -- "$f" || exit 1; else echo -1; fi; done'
+
+
+def read_files(client: Any, paths: list[str]) -> dict[str, str | None] | int:
+    """Each file's content on the unit (None: not there), read as root in one command; or the command's
+    exit status when it failed (sudo refused, a file unreadable)."""
+    _, out, _ = client.exec_command(shlex.join(["sudo", "-n", "sh", "-c", _READ_FILES, "sh", *paths]), timeout=60)
+    data = out.read()
+    status = out.channel.recv_exit_status()
+    if status:
+        return int(status)
+    found: dict[str, str | None] = {}
+    position = 0
+    for path in paths:
+        end = data.index(b"\n", position)
+        size, position = int(data[position:end]), end + 1
+        found[path] = data[position:position + size].decode(errors="replace") if size >= 0 else None
+        position += max(size, 0)
+    return found
 
 
 def engine_restarts(fleet: Fleet, host: str, client: Any) -> list[str]:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import yaml
@@ -573,35 +574,44 @@ def test_a_client_key_rotation_fails_no_request(fresh_lab, tmp_path):
 
 
 def test_an_engine_key_rotation_fails_no_request(fresh_lab, tmp_path):
-    """docs/gateway.md's engine-key rotation, under a steady load on qwen3 (served by sim-01 and sim-02):
-    the new key in the engines' `api_key` and the old one in `previous_api_keys`, deployed a unit at a
-    time and then the gateway; then the old key removed, a unit at a time. No request fails."""
+    """docs/gateway.md's engine-key rotation, under a steady load on qwen3-coder: served by sim-02's
+    llama-server and, in this test, a second one on sim-01 (the lab's qwen3 has a vLLM engine, which
+    takes one key only). The new key in both engines' `api_key` and the old one in `previous_api_keys`,
+    deployed a unit at a time and then the gateway; then the old key removed, a unit at a time."""
     from thorfleet.core.http import bearer, get
 
     old, new = lab_key(), "lab-rotated-engine-key-0456"
     (tmp_path / "new-key").write_text(new + "\n")
     new_key, old_key = {"env": None, "file": str(tmp_path / "new-key")}, {"env": None, "file": ".cache/lab/ssh/engine-api-key"}
-    servers = ("sim-01", "sim-02")
-    rotating = project_with(tmp_path / "rotating", {unit: {"engines": {"qwen3-8b": {"api_key": new_key, "previous_api_keys": [old_key]}}}
-                                                    for unit in servers})
-    rotated = project_with(tmp_path / "rotated", {unit: {"engines": {"qwen3-8b": {"api_key": new_key}}} for unit in servers})
+    twin = {"kind": "llama-server", "model": "qwen3-coder-30b-gguf", "served_name": "qwen3-coder", "port": 8010,
+            "bind": "0.0.0.0", "api_key": old_key, "slot_context": 4096, "args": {"parallel": 2}}
+    engines = {"sim-01": "coder-twin", "sim-02": "qwen3-coder"}
+
+    def project(name: str, keys: dict) -> Path:
+        return project_with(tmp_path / name, {"sim-01": {"engines": {"coder-twin": {**twin, **keys}}},
+                                              "sim-02": {"engines": {"qwen3-coder": keys}}})
 
     def accepts(key: str) -> list[int]:
-        return [get(f"http://{unit.address}:8000/v1/models", bearer(key))[0] for unit in fresh_lab[:2]]
+        return [get(f"http://{unit.address}:{port}/v1/models", bearer(key))[0] for unit, port in ((fresh_lab[0], 8010), (fresh_lab[1], 8000))]
 
-    with Load() as load:
-        for limit in (*servers, "sim-03"):  # each unit accepts both keys before the gateway sends the new one
+    twinned = project("twinned", {})
+    for limit in ("sim-01", "sim-03"):  # the second server, routed
+        assert converge(twinned, "--limit", limit).returncode == 0
+    rotating = project("rotating", {"api_key": new_key, "previous_api_keys": [old_key]})
+    rotated = project("rotated", {"api_key": new_key})
+    with Load(models=("qwen3-coder",)) as load:
+        for limit in (*engines, "sim-03"):  # each engine accepts both keys before the gateway sends the new one
             done = converge(rotating, "--limit", limit)
             assert done.returncode == 0, done.output[-5000:]
         assert accepts(old) == accepts(new) == [200, 200]
-        for limit in servers:
+        for limit in engines:
             done = converge(rotated, "--limit", limit)
             assert done.returncode == 0, done.output[-5000:]
     assert load.failed == [] and len(load.results) > 8, load.failed[:3]
     assert accepts(old) == [401, 401] and accepts(new) == [200, 200]
-    for limit in (*servers, "sim-03"):  # back to the lab's key (no load now)
+    for limit in (*engines, "sim-03"):  # back to the lab's key, without the second server (no load now)
         assert converge("inventory/sim.py", "--limit", limit).returncode == 0
-    assert accepts(old) == [200, 200]
+    assert ssh(fresh_lab[0], "systemctl is-active thorfleet-coder-twin").stdout.strip() != "active"
 
 
 ROUTER_MODELS = ("qwen3-long", "qwen3-coder-on-demand", "gpt-oss-on-demand")  # sim-01's router (group_vars/router.yml)
@@ -678,7 +688,8 @@ def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and
         wait_for("each model served", lambda: all(any(r.ok for r in load.by_model[m]) for m in ROUTER_MODELS), timeout=90)
     assert load.failed == []
 
-    # One model's flag changed under load: the router reloads its preset (that model alone unloaded), not restarted.
+    # One model's flag changed under load: the router reloads its preset (that model alone unloaded), not
+    # restarted: the two others answer throughout.
     changed = project_with(tmp_path / "changed", {"sim-01": {"engines": {"on-demand": {"models": {"gpt-oss-on-demand": {
         "args": {"top-k": 30}}}}}}})
     with Load(4, ROUTER_MODELS) as load:
@@ -686,7 +697,13 @@ def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and
         time.sleep(3)
     assert done.returncode == 0, done.output[-3000:]
     assert [op for op in done.changed() if op.startswith("engines")] == ["engines | Engine on-demand (llama-router)"], done.changed()
-    assert load.failed == [] and all(load.by_model[m] for m in ROUTER_MODELS), load.failed[:3]
+    untouched = [r for m in ROUTER_MODELS if m != "gpt-oss-on-demand" for r in load.by_model[m]]
+    assert untouched and all(r.ok for r in untouched), [r.error for r in untouched if not r.ok][:3]
+    # The changed model's requests may fail while its instance is replaced (docs/roles/engines.md); then it serves.
+    assert all("is not running" in r.error or "failed to load" in r.error for r in load.by_model["gpt-oss-on-demand"] if not r.ok)
+    with Load(1, ("gpt-oss-on-demand",)) as after:
+        wait_for("the changed model served", lambda: any(r.ok for r in after.results), timeout=60)
+    assert after.failed == []
     assert main_pid(sim01, "thorfleet-on-demand") == pid
     assert "top-k = 30" in ssh(sim01, "sudo cat /etc/thorfleet/engines/on-demand.models.ini").stdout
     again = converge(changed, "--limit", "sim-01")

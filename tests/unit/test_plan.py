@@ -89,9 +89,10 @@ class FakeUnit:
             name = words[3].removeprefix("thorfleet-").removesuffix(".service")
             running, record = self.engines.get(name, (False, None))
             content, status = ("" if running else "stopped\n") + (json.dumps(record) if record else ""), 0
-        else:
-            path = words[5].rstrip(";")  # if sudo -n test -e PATH; then ...
-            content, status = (self.files[path], 0) if path in self.files else ("", 3)
+        else:  # sudo -n sh -c SCRIPT sh PATH...: each file's size and content, or -1
+            assert words[:4] == ["sudo", "-n", "sh", "-c"], command
+            content, status = "".join(f"{len(self.files[p].encode())}\n{self.files[p]}" if p in self.files else "-1\n"
+                                      for p in words[6:]), 0
 
         class Out:
             channel = type("Channel", (), {"recv_exit_status": staticmethod(lambda: status)})
@@ -163,3 +164,27 @@ def test_the_plan_names_each_engine_the_deploy_would_restart_and_the_field_that_
     assert file_diffs(fleet, "thor-01")[1] == []
     unit.engines = {}
     assert file_diffs(fleet, "thor-01")[1] == ["qwen3-8b: not started yet", "whisper: not started yet", "on-demand: not started yet"]
+
+
+def test_the_units_files_are_read_in_one_command_whatever_they_hold(tmp_path):
+    """plan.read_files' script run by a real shell (without its `sudo -n`): sizes then contents."""
+    import shlex
+
+    from thorfleet.plan import read_files
+
+    files = {"plain": "a\nb\n", "no-newline": "x = 1", "empty": "", "unicode": "température: 25 °C\n", "lines": "-1\n42\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "unreadable").mkdir()
+
+    class LocalShell:
+        def exec_command(self, command: str, timeout: float):
+            words = shlex.split(command)
+            assert words[:2] == ["sudo", "-n"]
+            ran = subprocess.run(words[2:], capture_output=True, timeout=timeout)
+            return None, type("Out", (), {"read": staticmethod(lambda: ran.stdout), "channel": type(
+                "Channel", (), {"recv_exit_status": staticmethod(lambda: ran.returncode)})}), None
+
+    paths = [str(tmp_path / name) for name in files] + [str(tmp_path / "missing")]
+    assert read_files(LocalShell(), paths) == {**{str(tmp_path / n): t for n, t in files.items()}, str(tmp_path / "missing"): None}
+    assert read_files(LocalShell(), [str(tmp_path / "plain"), str(tmp_path / "unreadable")]) == 1
