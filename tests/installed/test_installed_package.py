@@ -3,7 +3,6 @@ project made by `thorfleet init` outside the checkout."""
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(*argv, cwd, timeout: int = 600, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory):
-    """bin/ of a venv with thorfleet installed from this checkout, without extras and not editable."""
-    venv = tmp_path_factory.mktemp("wheel-venv")
-    made = run(sys.executable, "-m", "venv", venv, cwd=venv)
-    assert made.returncode == 0, made.stderr
-    # --no-compile: Python compiles what the test imports on first use; compiling every dependency took half the time.
-    pip = run(venv / "bin/pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", ROOT, cwd=venv)
-    assert pip.returncode == 0, pip.stderr[-3000:]
-    return venv / "bin"
 
 
 @pytest.mark.packaging
