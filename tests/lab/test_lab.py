@@ -82,6 +82,28 @@ def test_units_reach_the_controller_and_nothing_else(lab_units):
     assert ssh(lab_units[0], f"sudo ping -c1 -W2 {lab_units[1].address}").returncode == 0
 
 
+def test_a_units_link_is_held_to_its_rate_and_freed_again(lab_units):
+    """`lab up --link 20mbit` (2.5 MB/s each way): a download to a unit runs near that rate; `lab up`
+    without it frees the link again, with no unit restarted."""
+    from thorfleet.lab import network
+
+    sim02, leaders = lab_units[1], [units.leader_pid(u) for u in lab_units]
+    url = f"http://{layout.CONTROLLER_ADDRESS}:{layout.HTTP_PORT}/files/{container_images.ARCHIVE.relative_to(container_images.FILES)}"
+
+    def received_in(seconds: int) -> int:  # bytes of the lab's 24 MB image archive that arrive in that time
+        return int(float(ssh(sim02, f"curl -s -o /dev/null -m {seconds} -w '%{{size_download}}' {url}").stdout or 0))
+
+    try:
+        assert lab.up(3, log=lambda text: None, link="20mbit") == lab_units
+        assert "up, 20Mbit" in thorfleet("lab", "status").stdout
+        limited = received_in(4)
+        assert 0.6 * 4 * 2.5e6 <= limited <= 1.15 * 4 * 2.5e6, limited
+    finally:
+        lab.up(3, log=lambda text: None)
+    assert network.link_limit(sim02) is None and received_in(4) > 2 * limited
+    assert [units.leader_pid(u) for u in lab_units] == leaders
+
+
 def _set_mode_rebooting(unit, mode: int) -> None:
     """Set an nvpmodel mode, answering YES when it asks for a reboot, and wait until the unit is back."""
     leader = units.leader_pid(unit)

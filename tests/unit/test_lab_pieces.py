@@ -33,6 +33,16 @@ def test_lab_commands_say_in_one_line_that_they_need_root(monkeypatch):
     assert result.output.strip() == "error: the lab needs root (network namespaces, mounts, systemd-nspawn): run it with sudo or as root"
 
 
+def test_a_link_rate_is_tcs_and_a_bad_one_is_refused_before_anything_changes(monkeypatch):
+    from thorfleet.lab.network import link_rate
+
+    assert (link_rate("100mbit"), link_rate("1gbit"), link_rate("512kbit")) == (10**8, 10**9, 512_000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)  # refused before the lab even asks for root
+    for bad in ("fast", "100", "100MB", "0mbit", "1.5gbit"):
+        result = CliRunner().invoke(main, ["lab", "up", "--link", bad])
+        assert result.exit_code == 1 and f"--link '{bad}': give a rate such as 100mbit, 1gbit or 512kbit" in result.output
+
+
 @pytest.fixture
 def served(tmp_path):
     models, wheels, files = tmp_path / "models", tmp_path / "wheels", tmp_path / "files"

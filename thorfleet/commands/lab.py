@@ -46,9 +46,11 @@ def lab_group() -> None:
 
 @lab_group.command()
 @click.option("--units", "count", default=layout.DEFAULT_UNITS, show_default=True, help="How many units (sim-01 …).")
-def up(count: int) -> None:
+@click.option("--link", metavar="RATE", help="Hold each unit's link to RATE both ways (tc's words: 100mbit, 1gbit), to compare "
+                                               "ways of distributing files on one machine; without it, links are unlimited.")
+def up(count: int, link: str | None) -> None:
     """Bring the lab up (idempotent): image, controller services, units answering SSH."""
-    brought = lab.up(count, log=lambda text: console.print(f"[dim]lab:[/] {text}", highlight=False))
+    brought = lab.up(count, log=lambda text: console.print(f"[dim]lab:[/] {text}", highlight=False), link=link)
     console.print(f"[green]lab up[/]: {', '.join(u.name for u in brought)}; inventory: inventory/sim.py")
 
 

@@ -31,10 +31,13 @@ def write_known_hosts(lab_units: list[UnitLayout]) -> None:
     layout.KNOWN_HOSTS.write_text("".join(lines))
 
 
-def up(count: int = layout.DEFAULT_UNITS, log=print) -> list[UnitLayout]:
-    """Bring up units sim-01 … sim-NN (and remove any beyond); idempotent."""
+def up(count: int = layout.DEFAULT_UNITS, log=print, link: str | None = None) -> list[UnitLayout]:
+    """Bring up units sim-01 … sim-NN (and remove any beyond), each link held to `link` (tc's rate:
+    100mbit) or unlimited; idempotent."""
     if not 1 <= count <= 20:
         raise LabError(f"--units must be between 1 and 20, not {count}")
+    if link:
+        network.link_rate(link)  # a bad rate is refused before anything changes
     require_root_linux()
     ensure_host_tools(log)
     ensure_ssh_key()
@@ -42,6 +45,7 @@ def up(count: int = layout.DEFAULT_UNITS, log=print) -> list[UnitLayout]:
         log("image built")
     assets.prepare(log)
     network.ensure_bridge()
+    network.limit_controller(link)
     services.start(log)
     wanted = [layout.unit(i) for i in range(1, count + 1)]
     for extra in layout.existing_units()[count:]:
@@ -51,6 +55,7 @@ def up(count: int = layout.DEFAULT_UNITS, log=print) -> list[UnitLayout]:
         units.prepare_disk(u)
         units.provision(u)
         network.ensure_unit_network(u)
+        network.limit_link(u, link)
         units.start(u)
     write_known_hosts(wanted)
     with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
@@ -87,6 +92,7 @@ def status() -> list[UnitStatus]:
     for u in layout.existing_units():
         found.append(UnitStatus(
             u.name, u.address, units.system_state(u), units.service_state(u, "ssh"),
-            units.service_state(u, "docker"), "up" if network.link_is_up(u) else "cut",
+            units.service_state(u, "docker"), ("up" if network.link_is_up(u) else "cut")
+            + (f", {limit}" if (limit := network.link_limit(u)) else ""),
         ))
     return found
