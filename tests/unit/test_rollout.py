@@ -137,7 +137,7 @@ class FakeSteps:
         deployed = self.flags.get(host) == "--new"
         self.done.append((host, "measure"))
         factor = self.slower_after if deployed else 1.0
-        return {"e": [{"output_throughput": tok_s / factor, "mean_ttft_ms": 200.0 * factor} for tok_s in (98.0, 100.0, 103.0)]}
+        return {"e": [{"output_throughput": tok_s / factor, "mean_ttft_ms": 200.0 * factor} for tok_s in (98.0, 100.0, 103.0, 99.0, 101.0)]}
 
     def revert(self, host, revision):
         self.done.append((host, f"revert {revision['name']}"))
@@ -351,21 +351,31 @@ def runs(*tok_s, ttft=200.0):
 def test_the_performance_gate_passes_a_change_within_the_noise_and_fails_a_halving_naming_both_figures():
     from thorfleet.rollout.perf_gate import judge
 
-    ok, said = judge({"e": runs(98, 100, 103)}, {"e": runs(97, 99, 104)}, 0.10)
+    ok, said = judge({"e": runs(98, 100, 103, 99, 101)}, {"e": runs(97, 99, 104, 100, 98)}, 0.10)
     assert ok and said == "e: output tok/s 100.0 → 99.0 (-1%), mean TTFT ms 200.0 → 200.0 (+0%): within tolerance"
-    ok, said = judge({"e": runs(98, 100, 103)}, {"e": runs(49, 50, 51)}, 0.10)
+    ok, said = judge({"e": runs(98, 100, 103, 99, 101)}, {"e": runs(49, 50, 51, 48, 52)}, 0.10)
     assert not ok and "output tok/s 100.0 → 50.0 (-50%)" in said
-    assert "REGRESSED: output tok/s 50% worse, beyond the 10% tolerance and the runs' 5% spread" in said
-    ok, said = judge({"e": runs(100, 100, 100, ttft=200)}, {"e": runs(100, 100, 100, ttft=260)}, 0.10)
-    assert not ok and "mean TTFT ms 30% worse" in said
+    assert ("REGRESSED: output tok/s 50% worse, beyond the 10% tolerance, runs after worse than runs before in 25 of 25 "
+            "pairs (chance 0.4%)") in said
+    ok, said = judge({"e": runs(100, 100, 100, 100, 100, ttft=200)}, {"e": runs(100, 100, 100, 100, 100, ttft=260)}, 0.10)
+    assert not ok and "mean TTFT ms 30% worse" in said and "output tok/s" not in said.split("REGRESSED")[1]
+
+
+def test_one_stray_run_before_does_not_hide_a_regression():
+    """CI's lab once saw mean TTFT +176 % called within tolerance: one slow run before had widened the spread."""
+    from thorfleet.rollout.perf_gate import judge
+
+    before = runs(100, 100, 100, 100, ttft=35) + [{"output_throughput": 100, "mean_ttft_ms": 150}]
+    ok, said = judge({"e": before}, {"e": runs(100, 100, 100, 100, 100, ttft=100)}, 0.10)
+    assert not ok and "mean TTFT ms 186% worse" in said and "in 20 of 25 pairs (chance 2.4%)" in said
 
 
 def test_the_gate_does_not_cry_wolf_on_noisy_runs_that_overlap():
-    """The lab's two identical bench runs differed by up to -62 %: a median 40 % lower whose runs overlap is noise."""
+    """The lab's two identical bench runs differed by up to -62 %: a median 30 % lower whose runs overlap is noise."""
     from thorfleet.rollout.perf_gate import judge
 
-    ok, said = judge({"e": runs(60, 100, 160)}, {"e": runs(40, 60, 120)}, 0.10)
-    assert ok and "(-40%)" in said
+    ok, said = judge({"e": runs(60, 100, 160, 80, 130)}, {"e": runs(40, 60, 120, 70, 110)}, 0.10)
+    assert ok and "(-30%)" in said
 
 
 def test_an_engine_that_answered_before_but_not_after_fails_the_gate():
@@ -391,13 +401,6 @@ def test_the_gate_measures_only_the_canary_and_passes_an_unchanged_speed(tmp_pat
     rollout, state, _ = rollout_of(steps, tmp_path, perf_gate=["a"])
     assert rollout.run() and state.units["a"].perf.endswith("within tolerance")
     assert "measure" not in steps_of(steps, "b") and state.units["b"].perf == ""
-
-
-def test_a_shift_inside_the_runs_own_spread_is_not_a_regression_even_when_they_do_not_overlap():
-    from thorfleet.rollout.perf_gate import judge
-
-    ok, said = judge({"e": runs(80, 100, 120)}, {"e": runs(60, 75, 79)}, 0.10)  # -25 %, spread 40 %
-    assert ok, said
 
 
 def test_undo_of_a_rollout_takes_each_unit_it_deployed_to_its_revision_from_before_it(tmp_path):

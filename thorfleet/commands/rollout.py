@@ -40,7 +40,7 @@ def _sizes(ctx, param, values) -> list:
 @click.option("--no-perf-gate", is_flag=True, help="Skip the canary's performance gate (a short bench before and after its change).")
 @click.option("--perf-tolerance", default=10.0, show_default=True, type=Finite(0, 100), metavar="PCT",
               help="The performance gate fails when the canary's output tok/s falls or its mean TTFT rises by more than this "
-                   "(and beyond the spread of its repeated runs).")
+                   "(and its repeated runs after are worse than those before beyond chance).")
 @click.option("--no-rollback", is_flag=True, help="Leave a unit that fails out of the gateway as it is, for inspection, instead "
                                                   "of deploying its previous revision again.")
 @click.option("--undo", is_flag=True, help="Undo the last rollout of this inventory: each unit it deployed back to its revision "

@@ -1,11 +1,13 @@
 """The canary's performance gate: its chat engines measured with `thorfleet bench`'s client, a short
 run repeated, before its change (drained, still the old engine) and after (drained, the new one).
-A figure regresses only when its median moved by more than the tolerance and more than the runs'
-own spread (max − min over median, before or after), *and* the runs do not overlap (every run
-after is worse than every run before): the gate measures its own noise and decides only beyond it."""
+A figure regresses only when its median moved by more than the tolerance *and* the runs after are
+worse than the runs before beyond chance: a one-sided Mann–Whitney test on the runs (every pair of a
+run before and a run after, counted) at 2.5 %, so one stray run does not hide a regression and a noisy
+pair of measurements does not make one. The gate decides from its own repeats, not from a guess of the noise."""
 
 import statistics
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 from thorfleet.bench import prompts
@@ -26,7 +28,7 @@ class GateShape:
     prompts: int = 4
     input_len: int = 256
     output_len: int = 32
-    repeats: int = 3
+    repeats: int = 5  # 5 runs a side: the rank test then tells a regression at 2.5 % despite one stray run
 
 
 # (figure, what it is, +1 when higher is better)
@@ -63,10 +65,22 @@ def measure(host: FleetHost, shape: GateShape = GateShape()) -> dict[str, list[d
     return found
 
 
-def spread(values: list[float]) -> float:
-    """How far apart repeated runs of one thing are, relative to their median."""
-    middle = statistics.median(values)
-    return (max(values) - min(values)) / middle if middle else 0.0
+SIGNIFICANCE = 0.025  # the chance that runs of an unchanged engine would look this much worse
+
+
+def worse_pairs(before: list[float], after: list[float], better: int) -> int:
+    """How many (run before, run after) pairs have the run after worse (ties count half, as halves of 2)."""
+    return sum(2 if (a - b) * better < 0 else 1 if a == b else 0 for b in before for a in after)
+
+
+def chance_of_worse(before: list[float], after: list[float], better: int) -> float:
+    """The exact one-sided p-value of the Mann–Whitney test: of every way to split the pooled runs into
+    groups of these sizes, the share whose `after` group is at least as worse as the real one."""
+    pooled, seen = before + after, worse_pairs(before, after, better)
+    splits = [set(chosen) for chosen in combinations(range(len(pooled)), len(after))]
+    as_worse = sum(worse_pairs([pooled[i] for i in range(len(pooled)) if i not in chosen], [pooled[i] for i in chosen],
+                               better) >= seen for chosen in splits)
+    return as_worse / len(splits)
 
 
 def judge(before: dict[str, list[dict[str, Any]]], after: dict[str, list[dict[str, Any]]], tolerance: float) -> tuple[bool, str]:
@@ -84,11 +98,11 @@ def judge(before: dict[str, list[dict[str, Any]]], after: dict[str, list[dict[st
             change = (new_median - old_median) / old_median if old_median else 0.0
             said.append(f"{label} {old_median:.1f} → {new_median:.1f} ({change:+.0%})")
             worse_by = -change * better
-            noise = max(spread(old), spread(new))
-            apart = max(new) < min(old) if better > 0 else min(new) > max(old)
-            if worse_by > max(tolerance, noise) and apart:
-                regressed.append(f"{label} {worse_by:.0%} worse, beyond the {tolerance:.0%} tolerance and the runs' "
-                                 f"{noise:.0%} spread")
+            chance = chance_of_worse(old, new, better)
+            if worse_by > tolerance and chance <= SIGNIFICANCE:
+                regressed.append(f"{label} {worse_by:.0%} worse, beyond the {tolerance:.0%} tolerance, runs after worse than "
+                                 f"runs before in {worse_pairs(old, new, better) / 2:g} of {len(old) * len(new)} pairs "
+                                 f"(chance {chance:.1%})")
         passed = passed and not regressed
         lines.append(f"{name}: {', '.join(said)}" + (f": REGRESSED: {'; '.join(regressed)}" if regressed else ": within tolerance"))
     missing = sorted(set(before) - set(after))
