@@ -731,8 +731,16 @@ def test_prometheus_scrapes_every_target_counts_the_bench_tokens_fires_engine_do
     generated = 'llamacpp:tokens_predicted_total{unit="sim-02",engine="qwen3-coder"}'
     with connect(monitor) as prometheus:
         # (Series of Debian's own configuration, before the deploy replaced it, carry no `thorfleet` label.)
-        up = wait_for("every target scraped", lambda: (rows := prometheus.query('up{thorfleet!="", kind!="llama-router"}'))
-                      and all(v == 1 for _, v in rows) and len(rows) == 9 and rows, timeout=120)
+        seen: list = []
+
+        def all_up():
+            seen[:] = prometheus.query('up{thorfleet!="", kind!="llama-router"}')
+            return seen[:] if len(seen) == 9 and all(v == 1 for _, v in seen) else None
+
+        try:  # a fresh converge on 2 busy cores: engines may take minutes to answer their first scrape
+            up = wait_for("every target scraped", all_up, timeout=300)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; last seen: {[(m.get('job'), m.get('unit'), m.get('engine'), v) for m, v in seen]}") from None
         # The router's models, each scraped on its own (up only while it is loaded or asleep).
         assert sorted(m["model"] for m, _ in prometheus.query('up{job="llama-router"}')) == sorted(ROUTER_MODELS)
         assert sorted((m["job"], m["unit"]) for m, _ in up) == [
