@@ -478,6 +478,37 @@ def test_a_rollout_under_load_changes_every_llama_server_with_no_failed_request(
     assert {s["status"] for s in gateway_servers().values()} == {"UP"}
 
 
+def test_a_model_with_one_server_is_served_by_a_stand_in_while_its_unit_is_rolled_out(fresh_lab, tmp_path):
+    """sim-02 alone serves qwen3-coder and gpt-oss. Once the controller knows the models (`hosts --memory`),
+    the memory plan has room for each engine twice: the rollout starts a copy of each beside it on port
+    + 1000, adds it to the gateway, drains, deploys and gates sim-02, puts it back, then removes the
+    copies: no --allow-outage, and no failed request for either model."""
+    _, sim02, _ = fresh_lab
+    memo = ROOT / ".cache" / "models" / "model-shapes.json"  # what `hosts --memory` remembers; restored after
+    kept = memo.read_bytes() if memo.exists() else None
+    try:
+        learned = thorfleet("hosts", "inventory/sim.py", "--memory")
+        assert learned.returncode == 0, learned.stdout[-2000:] + learned.stderr[-2000:]
+        inventory = project_with(tmp_path, {"sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 22}}}}})
+        with Load(models=("qwen3-coder", "gpt-oss")) as load:
+            done = rollout(inventory, "--limit", "sim-02")
+    finally:
+        memo.unlink(missing_ok=True) if kept is None else memo.write_bytes(kept)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert load.failed == [] and all(len(load.by_model[m]) > 4 for m in ("qwen3-coder", "gpt-oss")), load.failed[:3]
+    for engine, model, port in (("qwen3-coder", "qwen3-coder", 9000), ("gpt-oss-120b", "gpt-oss", 9001)):
+        assert (f"stand-in: {model} (at the gateway sim-03) is served by a stand-in of sim-02's {engine} on port {port} "
+                "while sim-02 is drained in batch 1") in done.stdout, done.stdout[-3000:]
+        assert f"sim-02: stand-in of {engine} UP in chat.{model} at sim-03 after " in done.stdout
+        assert f"sim-02: stand-in of {engine} stopped" in done.stdout
+    out = done.stdout
+    assert out.index("stand-in of qwen3-coder UP") < out.index("sim-02: drained at sim-03") < out.index("sim-02: done")
+    assert out.index("sim-02: done") < out.index("stand-in of qwen3-coder drained in")
+    assert "--top-k 22" in exec_start(sim02, "qwen3-coder")
+    assert not [s for s in gateway_servers() if s.endswith(".stand-in")]
+    assert ssh(sim02, "systemctl list-units --all --no-legend 'thorfleet-*stand-in*'").stdout.strip() == ""
+
+
 def test_the_canarys_performance_gate_passes_a_harmless_change_and_rolls_back_a_slow_one(fresh_lab, tmp_path):
     """A short bench of the canary, drained, before and after its change, under load through the gateway: a
     sampling flag passes; one slot where the gate sends two requests at a time (`parallel: 1`: healthy,

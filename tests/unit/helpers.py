@@ -26,8 +26,10 @@ def fleet_of(root: Path, files: dict, groups: dict[str, list[str]] | None = None
     from thorfleet.fleet import load_fleet
 
     lines = ["from thorfleet.inventory import attach_config", ""]
-    for group, hosts in (groups or {"llm": ["thor-01"]}).items():
-        entries = ", ".join(f'("{h}", {{"ssh_hostname": "127.0.0.{index}", "ssh_port": 9}})' for index, h in enumerate(hosts, 1))
+    groups = groups or {"llm": ["thor-01"]}
+    numbers = {h: index for index, h in enumerate(dict.fromkeys(h for hosts in groups.values() for h in hosts), 1)}
+    for group, hosts in groups.items():
+        entries = ", ".join(f'("{h}", {{"ssh_hostname": "127.0.0.{numbers[h]}", "ssh_port": 9}})' for h in hosts)
         lines.append(f"{group} = [{entries}]")
     write_tree(root, {**files, "inventory/fleet.py": "\n".join(lines + ["", "attach_config(globals())", ""])})
     return load_fleet(root / "inventory" / "fleet.py", secrets, memory_plan)

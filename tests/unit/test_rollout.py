@@ -99,8 +99,9 @@ class FakeSteps:
     """The rollout's steps on pretend units: what each step did, in order, and failures on demand."""
 
     def __init__(self, gate_fails=(), drain_times_out=(), unreachable=(), gateway_down=False, changes=None,
-                 revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb"), revert_fails=(), slower_after=1.0):
+                 revisions=("0001-aaaaaaaaaaaa", "0002-bbbbbbbbbbbb"), revert_fails=(), slower_after=1.0, stand_in_fails=()):
         self.done: list[tuple[str, str]] = []
+        self.stand_in_fails = set(stand_in_fails)
         self.recorded = [{"number": int(name[:4]), "name": name} for name in revisions]  # on every unit
         self.revert_fails = set(revert_fails)
         self.slower_after = slower_after  # the factor the deploy divides throughput by, as the gate measures it
@@ -133,11 +134,13 @@ class FakeSteps:
     def revisions(self, host):
         return self.recorded
 
-    def measure(self, host):
+    def measure(self, host, budget_s, like=None):
         deployed = self.flags.get(host) == "--new"
         self.done.append((host, "measure"))
+        self.measured_like = like
         factor = self.slower_after if deployed else 1.0
-        return {"e": [{"output_throughput": tok_s / factor, "mean_ttft_ms": 200.0 * factor} for tok_s in (98.0, 100.0, 103.0, 99.0, 101.0)]}
+        return {"e": [{"output_throughput": tok_s / factor, "mean_ttft_ms": 200.0 * factor, "prompts": 8}
+                      for tok_s in (98.0, 100.0, 103.0, 99.0, 101.0)]}
 
     def revert(self, host, revision):
         self.done.append((host, f"revert {revision['name']}"))
@@ -151,6 +154,18 @@ class FakeSteps:
         if host in self.drain_times_out:
             raise GatewayError(f"{host}.e still had 2 open request(s) after 30 s of draining")
         return ["drained at gw in 0.1 s"]
+
+    def start_stand_ins(self, host, stand_ins):
+        from thorfleet.roles.engines.stand_in import StandInFailed
+
+        self.done.append((host, "stand-in"))
+        if host in self.stand_in_fails:
+            raise StandInFailed(f"the stand-in of {stand_ins[0].engine} did not start, so the unit was not drained: boom")
+        return [f"stand-in of {s.engine} answering on port {s.port}" for s in stand_ins]
+
+    def stop_stand_ins(self, host, stand_ins):
+        self.done.append((host, "stand-in stopped"))
+        return []
 
     def deploy(self, host):
         self.done.append((host, "deploy"))
@@ -167,12 +182,13 @@ class FakeSteps:
 
 def rollout_of(steps, tmp_path, batches=(["a"], ["b", "c"]), max_fail=0.0, skip_unreachable=False, state=None, outages=None,
                allow_outage=False, rollback=True, undo=None, perf_gate=()):
+    from thorfleet.rollout.outages import Cover
     from thorfleet.rollout.run import Rollout
     from thorfleet.rollout.state import RolloutState
 
     state = state or RolloutState("inventory/x.py", [list(b) for b in batches], max_fail, undo=undo, perf_gate=list(perf_gate))
     path = tmp_path / "rollout.json"
-    return (Rollout(steps, state, path, skip_unreachable, lambda line: None, outages=outages or (lambda changing: []),
+    return (Rollout(steps, state, path, skip_unreachable, lambda line: None, outages=outages or (lambda changing: Cover()),
                     allow_outage=allow_outage, rollback=rollback), state, path)
 
 
@@ -259,31 +275,114 @@ def test_a_resumed_rollout_deploys_a_unit_that_was_unchanged_and_now_has_a_chang
 
 
 def test_a_model_whose_every_server_is_drained_in_one_batch_is_named_before_the_rollout(tmp_path):
-    """The example lab: qwen3-coder and gpt-oss are served by thor-02 alone, qwen3 by thor-01 and thor-03."""
+    """The example lab: qwen3-coder and gpt-oss are served by thor-02 alone, qwen3 by thor-01 and thor-03
+    (nothing is known of the models on this controller: no stand-in, and the lines say why)."""
     from thorfleet.fleet import load_fleet
-    from thorfleet.rollout.outages import outages
+    from thorfleet.rollout.outages import cover
 
     from ..conftest import ROOT
 
     fleet = load_fleet(ROOT / "inventory" / "lab.py", secrets=False)
     one_a_batch = [["thor-01"], ["thor-02"], ["thor-03"]]
+    unknown = "thor-02's memory plan is not known on this controller"
     # thor-01's router is the only server of its three models: draining thor-01 leaves them none.
-    assert outages(fleet, one_a_batch, {"thor-03"}) == []
-    assert outages(fleet, one_a_batch, {"thor-01"}) == [
+    assert cover(fleet, one_a_batch, {"thor-03"}).lost == []
+    assert [line.split(": ")[0] for line in cover(fleet, one_a_batch, {"thor-01"}).lost] == [
         f"{model} (at the gateway thor-03) has no other server while thor-01 is drained in batch 1"
         for model in ("gpt-oss-on-demand", "qwen3-coder-on-demand", "qwen3-long")]
-    assert outages(fleet, one_a_batch, {"thor-02"}) == [
+    lost = cover(fleet, one_a_batch, {"thor-02"}).lost
+    assert [line.split(": ")[0] for line in lost] == [
         "gpt-oss (at the gateway thor-03) has no other server while thor-02 is drained in batch 2",
         "qwen3-coder (at the gateway thor-03) has no other server while thor-02 is drained in batch 2"]
-    # Both of qwen3's units in one batch: it too has no server while they are drained.
-    assert "qwen3 (at the gateway thor-03) has no other server while thor-01, thor-03 are drained in batch 1" in \
-        outages(fleet, [["thor-01", "thor-03"], ["thor-02"]], {"thor-01", "thor-03"})
+    assert all(unknown in line for line in lost), lost
+    # Both of qwen3's units in one batch: it too has no server while they are drained (thor-03's are containers).
+    both = cover(fleet, [["thor-01", "thor-03"], ["thor-02"]], {"thor-01", "thor-03"}).lost
+    line, = [line for line in both if line.startswith("qwen3 ")]
+    assert line.startswith("qwen3 (at the gateway thor-03) has no other server while thor-01, thor-03 are drained in batch 1: ")
+    assert "qwen3-vllm is a container engine, which thorfleet does not start twice" in line
+
+
+def stand_in_fleet(tmp_path, known=True):
+    """Units a and b behind the gateway c: a serves `chat` (a 5 GB model), b `huge` (70 GB: not twice in 120 GiB)
+    and a router of two models; what the controller knows of the models is their GGUF header in its cache."""
+    from thorfleet.roles.models.config import ModelConfig
+    from thorfleet.roles.models.controller_cache import cache_key
+
+    from .helpers import fleet_of
+    from .test_memory_plan import write_gguf
+
+    models = {name: {"source": "huggingface", "id": f"org/{name}", "file": f"{name}.gguf", "size_bytes": size}
+              for name, size in (("small", 5 * 10**9), ("big", 70 * 10**9))}
+    if known:
+        for entry in models.values():
+            path = tmp_path / "cache" / cache_key(ModelConfig(**entry)) / entry["file"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_gguf(path)
+    exposed = {"kind": "llama-server", "bind": "0.0.0.0", "allow_unauthenticated": True, "args": {"ctx-size": 4096, "parallel": 1}}
+    return fleet_of(tmp_path, {
+        "group_vars/all.yml": {"roles": ["builds", "models", "engines", "gateway"], "models": models,
+                               "model_store": {"controller_cache": str(tmp_path / "cache")}},
+        "host_vars/a.yml": {"engines": {"chat": {**exposed, "model": "small", "port": 8000}, "two": {
+            "kind": "llama-router", "bind": "0.0.0.0", "allow_unauthenticated": True, "port": 8100,
+            "models": {"one": {"model": "small"}, "other": {"model": "small"}}}}},
+        "host_vars/b.yml": {"engines": {"huge": {**exposed, "model": "big", "port": 8000}}},
+    }, groups={"llm": ["a", "b"], "gateway": ["c"]})
+
+
+def test_a_model_with_one_server_gets_a_stand_in_where_the_units_memory_plan_has_room(tmp_path):
+    from thorfleet.rollout.outages import StandIn, cover
+
+    fleet = stand_in_fleet(tmp_path)
+    found = cover(fleet, [["a"], ["b"]], {"a", "b"})
+    # a: the chat engine and the router (one stand-in for both of its models), on their ports + 1000, at the gateway c.
+    assert found.stand_ins == {"a": [StandIn("a", "chat", 9000, (("c", "chat.chat", "127.0.0.1"),)),
+                                     StandIn("a", "two", 9100, (("c", "chat.one", "127.0.0.1"), ("c", "chat.other", "127.0.0.1")))]}
+    assert found.covered == [f"{model} (at the gateway c) is served by a stand-in of a's {engine} on port {port} while a is "
+                             "drained in batch 1" for model, engine, port in (("chat", "chat", 9000), ("one", "two", 9100),
+                                                                                 ("other", "two", 9100))]
+    # b: its 70 GB model does not fit twice in 120 GiB.
+    line, = found.lost
+    assert line.startswith("huge (at the gateway c) has no other server while b is drained in batch 2: b has no room for "
+                           "a second huge: its engines and the stand-in(s) need 1") and line.endswith("GiB of its 120.0 GiB"), line
+    assert cover(fleet, [["a"], ["b"]], {"b"}).stand_ins == {}  # a does not change: nothing to cover
+    unknown = cover(stand_in_fleet(tmp_path / "unknown", known=False), [["a"], ["b"]], {"a"})
+    assert unknown.stand_ins == {} and len(unknown.lost) == 3 and all("a's memory plan is not known" in l for l in unknown.lost)
+
+
+def test_a_units_stand_ins_start_before_it_is_drained_and_stop_once_it_is_back(tmp_path):
+    from thorfleet.rollout.outages import Cover, StandIn
+
+    stand_in = StandIn("b", "e", 9000, (("gw", "chat.m", "10.0.0.2"),))
+    covers_b = lambda changing: Cover(stand_ins={"b": [stand_in]}, covered=["m ... stand-in"])  # noqa: E731
+    steps = FakeSteps()
+    rollout, state, _ = rollout_of(steps, tmp_path, outages=covers_b)
+    assert rollout.run()
+    assert steps_of(steps, "b") == ["engines", "stand-in", "drain", "deploy", "gate", "engines", "ready", "stand-in stopped"]
+    assert "stand-in" not in steps_of(steps, "a")
+    # A unit whose gate fails is rolled back while its stand-in serves; the stand-in goes once it is back.
+    steps = FakeSteps(gate_fails={"b"})
+    rollout, state, _ = rollout_of(steps, tmp_path / "fails", batches=(["b"],), outages=covers_b)
+    assert not rollout.run()
+    assert steps_of(steps, "b")[-2:] == ["ready", "stand-in stopped"] and "revert" in str(steps_of(steps, "b"))
+
+
+def test_a_stand_in_that_does_not_start_fails_its_unit_before_it_is_drained(tmp_path):
+    from thorfleet.rollout.outages import Cover, StandIn
+
+    covers_a = lambda changing: Cover(stand_ins={"a": [StandIn("a", "e", 9000, ())]})  # noqa: E731
+    steps = FakeSteps(stand_in_fails={"a"})
+    rollout, state, _ = rollout_of(steps, tmp_path, outages=covers_a)
+    assert not rollout.run()
+    assert steps_of(steps, "a") == ["engines", "stand-in", "stand-in stopped"]  # never drained, so still serving
+    assert state.units["a"].state == "failed" and "did not start, so the unit was not drained: boom" in state.units["a"].reason
+    assert steps_of(steps, "b") == []
 
 
 def test_a_model_left_without_a_server_refuses_the_rollout_before_any_unit_is_touched_unless_allowed(tmp_path):
+    from thorfleet.rollout.outages import Cover
     from thorfleet.rollout.run import OutageRefused
 
-    lose_b = lambda changing: ["m has no other server while b is drained in batch 2"] if "b" in changing else []  # noqa: E731
+    lose_b = lambda changing: Cover(lost=["m has no other server while b is drained in batch 2"] if "b" in changing else [])  # noqa: E731
     steps = FakeSteps()
     rollout, state, path = rollout_of(steps, tmp_path, outages=lose_b)
     with pytest.raises(OutageRefused, match="--allow-outage"):
@@ -401,6 +500,18 @@ def test_the_gate_measures_only_the_canary_and_passes_an_unchanged_speed(tmp_pat
     rollout, state, _ = rollout_of(steps, tmp_path, perf_gate=["a"])
     assert rollout.run() and state.units["a"].perf.endswith("within tolerance")
     assert "measure" not in steps_of(steps, "b") and state.units["b"].perf == ""
+    assert steps.measured_like["e"][0]["prompts"] == 8  # after the change: the same prompts a run as before
+
+
+def test_the_gates_runs_grow_to_fill_its_time_budget_within_bounds():
+    from thorfleet.rollout.perf_gate import GateShape, scaled_prompts
+
+    shape = GateShape()  # 4 prompts, concurrency 2, 5 runs
+    assert scaled_prompts(shape, probe_s=1.0, budget_s=60) == 48  # 12 s a run: 12 times the probe's 4 prompts
+    assert scaled_prompts(shape, probe_s=1.0, budget_s=61) == 48  # 48.8: a whole number of concurrent pairs
+    assert scaled_prompts(shape, probe_s=0.1, budget_s=60) == 64  # a fast engine: at most most_prompts
+    assert scaled_prompts(shape, probe_s=20.0, budget_s=60) == 4  # a slow one: never fewer than the shape's
+    assert scaled_prompts(shape, probe_s=0.0, budget_s=60) == 64
 
 
 def test_undo_of_a_rollout_takes_each_unit_it_deployed_to_its_revision_from_before_it(tmp_path):
@@ -418,3 +529,24 @@ def test_undo_of_a_rollout_takes_each_unit_it_deployed_to_its_revision_from_befo
     assert rollout.run()
     assert [s for s in steps_of(steps, "a") if s.startswith("revert")][-1] == "revert 0002-bbbbbbbbbbbb"
     assert undo_targets(path) == {}  # the last one was an undo: the next goes back one revision a unit
+
+
+@pytest.mark.parametrize("host, engine", [("thor-02", "gpt-oss-120b"), ("thor-01", "on-demand"), ("thor-01", "whisper")])
+def test_a_stand_ins_unit_is_the_engines_installed_unit_with_only_its_port_moved(host, engine):
+    """The shipped example's unit files, as the deploy renders them (ExecStart's flags on continued lines)."""
+    from thorfleet.core.paths import unit_file, unit_name
+    from thorfleet.fleet import load_fleet
+    from thorfleet.host_files import host_files
+    from thorfleet.roles.engines.stand_in import StandInFailed, stand_in_unit_file
+
+    from ..conftest import ROOT
+
+    fleet = load_fleet(ROOT / "inventory" / "lab.py", secrets=False)
+    (installed,) = [f.content for f in host_files(fleet.hosts[host], fleet) if f.dest == unit_file(unit_name(engine))]
+    port = fleet.hosts[host].config.engines[engine].port
+    moved = stand_in_unit_file(engine, installed, port, port + 1000)
+    changed = [(old, new) for old, new in zip(installed.splitlines(), moved.splitlines()) if old != new]
+    assert [new for _, new in changed][0].startswith("Description=stand-in of thorfleet ")
+    assert [(old.strip(), new.strip()) for old, new in changed[1:]] == [(f"--port {port} \\", f"--port {port + 1000} \\")]
+    with pytest.raises(StandInFailed, match=f"has 0 `--port {port + 1}`, not one"):
+        stand_in_unit_file(engine, installed, port + 1, port + 1000)

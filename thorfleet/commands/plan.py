@@ -60,7 +60,7 @@ def _show(inventory: str, fleet: "Fleet", plans: dict[str, "UnitPlan"]) -> None:
     from rich.table import Table
 
     from thorfleet.commands.common import console, errors
-    from thorfleet.rollout.outages import outages
+    from thorfleet.rollout.outages import cover
 
     for host, unit in plans.items():
         for dest, diff in unit.diffs.items():
@@ -80,7 +80,10 @@ def _show(inventory: str, fleet: "Fleet", plans: dict[str, "UnitPlan"]) -> None:
     changing = [host for host, unit in plans.items() if unit.changed]
     console.print(f"{len(changing)} of {len(plans)} unit(s) would change" + (f": {', '.join(changing)}" if changing else ""),
                   highlight=False)
-    for line in outages(fleet, [[host] for host in plans], set(changing)):
+    covered = cover(fleet, [[host] for host in plans], set(changing))
+    for line in covered.covered:
+        console.print(f"a rollout of one unit a batch: {line}", highlight=False, markup=False)
+    for line in covered.lost:
         errors.print(f"warning: a rollout of one unit a batch: {line}", style="yellow", highlight=False, markup=False)
     for host, unit in plans.items():
         if unit.error:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from thorfleet.commands.common import Finite, console, errors, load
 from thorfleet.rollout.batches import parse_size, plan
-from thorfleet.rollout.outages import outages
+from thorfleet.rollout.outages import cover
 from thorfleet.rollout.run import OutageRefused, Rollout
 from thorfleet.core.pyinfra_cli import DEPLOY_FILE
 from thorfleet.rollout.steps import LiveSteps
@@ -36,11 +36,15 @@ def _sizes(ctx, param, values) -> list:
 @click.option("--skip-unreachable", is_flag=True, help="Report an unreachable unit as skipped instead of failed.")
 @click.option("--every-unit", is_flag=True, help="Drain, deploy and gate every unit, even those whose plan shows nothing to change.")
 @click.option("--allow-outage", is_flag=True, help="Go ahead although a model would have no server while a batch is drained "
-                                                   "(its only unit, or all its units, in one batch).")
+                                                   "(its only unit, or all its units, in one batch) and no stand-in can "
+                                                   "serve it meanwhile (a container engine, or no room in the memory plan).")
 @click.option("--no-perf-gate", is_flag=True, help="Skip the canary's performance gate (a short bench before and after its change).")
 @click.option("--perf-tolerance", default=10.0, show_default=True, type=Finite(0, 100), metavar="PCT",
               help="The performance gate fails when the canary's output tok/s falls or its mean TTFT rises by more than this "
                    "(and its repeated runs after are worse than those before beyond chance).")
+@click.option("--perf-budget", default=60.0, show_default=True, type=Finite(5, 3600), metavar="SECONDS",
+              help="About how long the performance gate measures the canary on each side of its change: each run "
+                   "sends as many prompts as fit (more prompts, less noise).")
 @click.option("--no-rollback", is_flag=True, help="Leave a unit that fails out of the gateway as it is, for inspection, instead "
                                                   "of deploying its previous revision again.")
 @click.option("--undo", is_flag=True, help="Undo the last rollout of this inventory: each unit it deployed back to its revision "
@@ -48,7 +52,7 @@ def _sizes(ctx, param, values) -> list:
                                            "same drain, deploy, gate and enable steps, with the configuration recorded on the unit.")
 @click.option("--to", "to", metavar="REV", help="With --undo: this revision (its number, or the start of its name) instead.")
 def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unreachable, every_unit, allow_outage, no_perf_gate,
-                    perf_tolerance, no_rollback, undo, to) -> None:
+                    perf_tolerance, perf_budget, no_rollback, undo, to) -> None:
     """Deploy the fleet without taking it down: the canary first, then batches; each unit whose plan shows
     a change drained at the gateway, deployed, gated (its verify checks and a request through the
     gateway) and put back; one that fails goes back to its previous revision."""
@@ -82,7 +86,7 @@ def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unre
                                        "some of them")
         state = RolloutState(str(fleet.inventory), plan(hosts, canary, sizes), max_fail,
                              perf_gate=[canary] if canary and not no_perf_gate and not undo else [],
-                             perf_tolerance=perf_tolerance / 100, undo=(to or "") if undo else None, undo_to=undo_to)
+                             perf_tolerance=perf_tolerance / 100, perf_budget_s=perf_budget, undo=(to or "") if undo else None, undo_to=undo_to)
     if not fleet.with_role("gateway"):
         errors.print("warning: the inventory has no gateway: units are deployed in batches without draining", style="yellow")
     console.print("batches: " + " | ".join(", ".join(batch) for batch in state.batches), highlight=False)
@@ -90,7 +94,7 @@ def rollout_command(inventory, limit, canary, sizes, max_fail, resume, skip_unre
     log = lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
     try:
         ok = Rollout(steps, state, path, skip_unreachable, log, every_unit,
-                     lambda changing: outages(fleet, state.batches, changing), allow_outage, not no_rollback).run()
+                     lambda changing: cover(fleet, state.batches, changing), allow_outage, not no_rollback).run()
     except OutageRefused as err:
         errors.print(str(err), highlight=False)
         sys.exit(1)

@@ -22,28 +22,42 @@ from thorfleet.roles.engines.deploy import health_url
 @dataclass(frozen=True)
 class GateShape:
     """Small enough for a gate (seconds per run on a Thor), large enough that prompt processing and
-    decoding both count."""
+    decoding both count. `prompts` is the least a run sends: the gate scales it to its time budget."""
 
     concurrency: int = 2
     prompts: int = 4
     input_len: int = 256
     output_len: int = 32
     repeats: int = 5  # 5 runs a side: the rank test then tells a regression at 2.5 % despite one stray run
+    most_prompts: int = 64  # a fast engine's runs stop growing here
+
+
+def scaled_prompts(shape: GateShape, probe_s: float, budget_s: float) -> int:
+    """Prompts a run sends so that an engine's `repeats` runs take about `budget_s`, from a probe run of
+    `shape.prompts` that took `probe_s`: more prompts a run where the budget allows (less noise), never
+    fewer than the shape's, a multiple of its concurrency."""
+    per_run = budget_s / shape.repeats
+    wanted = int(shape.prompts * per_run / probe_s) if probe_s > 0 else shape.most_prompts
+    wanted -= wanted % shape.concurrency
+    return max(shape.prompts, min(shape.most_prompts, wanted))
 
 
 # (figure, what it is, +1 when higher is better)
 FIGURES = (("output_throughput", "output tok/s", 1), ("mean_ttft_ms", "mean TTFT ms", -1))
 
 
-def measure(host: FleetHost, shape: GateShape = GateShape()) -> dict[str, list[dict[str, Any]]]:
-    """Each chat engine of the unit, straight (not through the gateway): `repeats` runs of the shape
-    after a warm-up; an engine that does not answer is left out. Unreachable when the unit cannot be reached."""
+def measure(host: FleetHost, budget_s: float, like: dict[str, list[dict[str, Any]]] | None = None,
+            shape: GateShape = GateShape()) -> dict[str, list[dict[str, Any]]]:
+    """Each chat engine of the unit, straight (not through the gateway): `repeats` runs after a warm-up,
+    each of as many prompts as fit the engines' share of `budget_s` (a probe run tells), or of as many as
+    the runs in `like` (the measurement before the change, so that both sides send the same); an engine
+    that does not answer is left out. Unreachable when the unit cannot be reached."""
     found = {}
+    gated = {name: engine for name, engine in host.config.engines.items()
+             if engine.serves == CHAT and engine.kind != ROUTER}  # a router's models load on demand: not gated yet
     client = ssh_client(host)
     try:
-        for name, engine in host.config.engines.items():
-            if engine.serves != CHAT or engine.kind == ROUTER:  # a router's models load on demand: not gated yet
-                continue
+        for name, engine in gated.items():
             key = engine.api_key.read() if engine.api_key else None
             address = health_url(engine).split("//", 1)[1].split("/", 1)[0]
             remote_host, remote_port = address.rsplit(":", 1)
@@ -54,11 +68,17 @@ def measure(host: FleetHost, shape: GateShape = GateShape()) -> dict[str, list[d
                 except OSError:
                     continue
                 run_load(endpoint, prompts.prompts(words, shape.concurrency, 10_000_000), 8, shape.concurrency)  # warm-up
+                if like and like.get(name):
+                    count = like[name][0]["prompts"]
+                else:
+                    _, probe_s = run_load(endpoint, prompts.prompts(words, shape.prompts, 15_000_000), shape.output_len,
+                                          shape.concurrency)
+                    count = scaled_prompts(shape, probe_s, budget_s / len(gated))
                 runs = []
                 for repeat in range(shape.repeats):
-                    results, duration = run_load(endpoint, prompts.prompts(words, shape.prompts, 20_000_000 + 1000 * repeat),
+                    results, duration = run_load(endpoint, prompts.prompts(words, count, 20_000_000 + 1000 * repeat),
                                                  shape.output_len, shape.concurrency)
-                    runs.append(summarize(results, duration, shape.concurrency))
+                    runs.append({**summarize(results, duration, shape.concurrency), "prompts": count})
                 found[name] = runs
     finally:
         client.close()

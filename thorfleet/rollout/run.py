@@ -15,7 +15,9 @@ from thorfleet.rollout.batches import stops
 from thorfleet.rollout.state import DONE, FAILED, PENDING, SKIPPED, UNCHANGED, RolloutState, UnitOutcome
 from thorfleet.core.ssh import Unreachable
 from thorfleet.revisions.unit import RevisionUnavailable, chosen
+from thorfleet.rollout.outages import Cover, StandIn
 from thorfleet.rollout.perf_gate import judge
+from thorfleet.roles.engines.stand_in import StandInFailed
 from thorfleet.rollout.steps import Steps
 
 
@@ -25,13 +27,15 @@ class OutageRefused(Exception):
 
 class Rollout:
     def __init__(self, steps: Steps, state: RolloutState, path: Path, skip_unreachable: bool, log: Callable[[str], None],
-                 every_unit: bool = False, outages: Callable[[set[str]], list[str]] = lambda changing: [],
+                 every_unit: bool = False, outages: Callable[[set[str]], Cover] = lambda changing: Cover(),
                  allow_outage: bool = False, rollback: bool = True):
         """`every_unit`: drain, deploy and gate every unit, not only those whose plan shows a change (an
-        undo always does); `outages`: for the units that change, the models that would have no server
-        (outages.py); `rollback`: a unit that fails is deployed again with its revision from before."""
+        undo always does); `outages`: for the units that change, the stand-ins that keep models served
+        and the models that would still have no server (outages.py); `rollback`: a unit that fails is
+        deployed again with its revision from before."""
         self.steps, self.state, self.path, self.skip_unreachable, self.log = steps, state, path, skip_unreachable, log
         self.every_unit, self.outages, self.allow_outage, self.rollback = every_unit, outages, allow_outage, rollback
+        self.stand_ins: dict[str, list[StandIn]] = {}
 
     def run(self) -> bool:
         """True when every unit is done, unchanged (or skipped as unreachable, when asked). OutageRefused
@@ -70,12 +74,15 @@ class Rollout:
         if not every_unit:
             self.log(f"planning: what a deploy would change on {', '.join(pending)}")
         changing = set(pending) if every_unit else self.steps.changing(pending)
-        lost = self.outages(changing)
-        for line in lost:
+        covered = self.outages(changing)
+        for line in covered.covered:
+            self.log(f"stand-in: {line}")
+        for line in covered.lost:
             self.log(f"{'warning' if self.allow_outage else 'error'}: {line}")
-        if lost and not self.allow_outage:
+        if covered.lost and not self.allow_outage:
             raise OutageRefused("nothing was touched: give such a model a unit in another batch, or pass --allow-outage "
                                 "(its clients get 503 with Retry-After meanwhile)")
+        self.stand_ins = covered.stand_ins
         for host in pending:
             unit = self.state.units.get(host)
             if host not in changing:
@@ -108,35 +115,56 @@ class Rollout:
             outcome.state, outcome.reason = FAILED, target
             self.log(f"{host}: FAILED: {target}")
             return self._saved(outcome, started)
+        stand_ins = self.stand_ins.get(host, [])
         try:
-            for line in self.steps.drain(host):
+            for line in self.steps.start_stand_ins(host, stand_ins) if stand_ins else []:
                 self.log(f"{host}: {line}")
-            if target is None:
-                gated = host in self.state.perf_gate
-                before = self.steps.measure(host) if gated else {}
-                ok, outcome.reason = self.steps.deploy(host)
-                if ok:
-                    ok, outcome.gate = self.steps.gate(host)
-                if ok and gated:
-                    ok, outcome.perf = judge(before, self.steps.measure(host), self.state.perf_tolerance)
-                    self.log(f"{host}: performance gate: {outcome.perf}")
-                    outcome.reason = "" if ok else "the performance gate failed"
-            else:
-                ok, said = self.steps.revert(host, target)
-                outcome.gate, outcome.reason = (said, "") if ok else ("", said)
-            back = not ok and target is None and self.rollback and self._rolled_back(host, outcome, revisions)
-            try:
-                outcome.after = self.steps.engines(host)
-            except Unreachable as err:
-                ok, outcome.reason = False, outcome.reason or f"after the deploy: {err}"
-            self.steps.enable(host, ok or back)  # a failed unit stays out of the gateway, unless it is back as it was
-            outcome.state = DONE if ok else FAILED
-            fate = "done" if ok else "FAILED, rolled back and back in the gateway" if back else "FAILED, left out of the gateway"
-            self.log(f"{host}: {fate}: {outcome.reason or outcome.gate}")
-        except (GatewayError, Unreachable) as err:
+            self._drain_deploy_gate(host, outcome, revisions, target)
+        except (GatewayError, Unreachable, StandInFailed) as err:
             outcome.state, outcome.reason = FAILED, str(err)
             self.log(f"{host}: {err}")
+        finally:
+            if stand_ins:
+                self._stop_stand_ins(host, stand_ins)
         return self._saved(outcome, started)
+
+    def _drain_deploy_gate(self, host: str, outcome: UnitOutcome, revisions: list[dict[str, Any]],
+                           target: dict[str, Any] | None) -> None:
+        for line in self.steps.drain(host):
+            self.log(f"{host}: {line}")
+        if target is None:
+            gated = host in self.state.perf_gate
+            before = self.steps.measure(host, self.state.perf_budget_s) if gated else {}
+            ok, outcome.reason = self.steps.deploy(host)
+            if ok:
+                ok, outcome.gate = self.steps.gate(host)
+            if ok and gated:
+                ok, outcome.perf = judge(before, self.steps.measure(host, self.state.perf_budget_s, before), self.state.perf_tolerance)
+                self.log(f"{host}: performance gate: {outcome.perf}")
+                outcome.reason = "" if ok else "the performance gate failed"
+        else:
+            ok, said = self.steps.revert(host, target)
+            outcome.gate, outcome.reason = (said, "") if ok else ("", said)
+        back = not ok and target is None and self.rollback and self._rolled_back(host, outcome, revisions)
+        try:
+            outcome.after = self.steps.engines(host)
+        except Unreachable as err:
+            ok, outcome.reason = False, outcome.reason or f"after the deploy: {err}"
+        self.steps.enable(host, ok or back)  # a failed unit stays out of the gateway, unless it is back as it was
+        outcome.state = DONE if ok else FAILED
+        fate = "done" if ok else "FAILED, rolled back and back in the gateway" if back else "FAILED, left out of the gateway"
+        self.log(f"{host}: {fate}: {outcome.reason or outcome.gate}")
+
+    def _stop_stand_ins(self, host: str, stand_ins: list[StandIn]) -> None:
+        """Once the unit is back (or failed): its stand-ins out of the gateways and stopped; a stand-in that
+        cannot be removed is said, and fails a unit that was done (it still serves the old revision)."""
+        try:
+            for line in self.steps.stop_stand_ins(host, stand_ins):
+                self.log(f"{host}: {line}")
+        except (GatewayError, Unreachable) as err:
+            outcome = self.state.outcome(host)
+            outcome.state, outcome.reason = FAILED, f"its stand-in could not be removed: {err}"
+            self.log(f"{host}: {outcome.reason}")
 
     def _rolled_back(self, host: str, outcome: UnitOutcome, revisions: list[dict[str, Any]]) -> bool:
         """The failed unit deployed again with the revision it had before the rollout; whether that passed its gate."""

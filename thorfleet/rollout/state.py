@@ -41,6 +41,7 @@ class RolloutState:
     stopped: str = ""  # why the rollout stopped early ('' when it ran to the end)
     perf_gate: list[str] = field(default_factory=list)  # units benchmarked before and after their change (the canary)
     perf_tolerance: float = 0.10  # the share a figure's median may worsen by before the gate fails
+    perf_budget_s: float = 60.0  # about how long the gate's runs take on each side of the change
     undo: str | None = None  # an undo: the revision asked for ('' for the one before the newest); None: a deploy
     undo_to: dict[str, str] = field(default_factory=dict)  # an undo of a rollout: each unit's revision from before it
 

@@ -2,8 +2,10 @@
 (rollout/run.py) drives it, `LiveSteps` does it on the fleet (SSH, the gateways' runtime API, pyinfra,
 `thorfleet verify`), and the unit tests drive the same logic with fakes in seconds."""
 
+import shlex
 import subprocess
 import tempfile
+import time
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,12 +17,19 @@ from thorfleet.core.ssh import Unreachable, ssh_client
 from thorfleet.core.pyinfra_cli import pyinfra_command
 from thorfleet.fleet import ConfigError, Fleet, load_fleet
 from thorfleet.plan import plan
+from thorfleet.rollout.outages import StandIn
 from thorfleet.rollout.perf_gate import measure
+from thorfleet.roles.engines.stand_in import (StandInFailed, installed_unit_command, stand_in_unit_file, start_command,
+                                               stop_command)
 from thorfleet.revisions.unit import RevisionUnavailable, fetch_revision, unit_revisions
-from thorfleet.roles.gateway.runtime import Gateway, GatewayError
+from thorfleet.roles.gateway.runtime import STAND_IN, Gateway, GatewayError
 from thorfleet.verify import run_suite
 
 DEPLOY_TIMEOUT = 3600
+
+
+def stand_in_server(stand_in: StandIn) -> str:
+    return f"{stand_in.unit}.{stand_in.engine}{STAND_IN}"
 
 
 class Steps(Protocol):
@@ -39,8 +48,16 @@ class Steps(Protocol):
     def revert(self, host: str, revision: dict[str, Any]) -> tuple[bool, str]:
         """The unit deployed again with that revision's configuration and gated by it: (passed, what happened)."""
 
-    def measure(self, host: str) -> dict[str, list[dict[str, Any]]]:
-        """Each chat engine of the unit, a short bench run repeated (perf_gate.py); Unreachable."""
+    def measure(self, host: str, budget_s: float, like: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Each chat engine of the unit, a short bench run repeated within about `budget_s`, or shaped
+        `like` an earlier measurement (perf_gate.py); Unreachable."""
+
+    def start_stand_ins(self, host: str, stand_ins: list[StandIn]) -> list[str]:
+        """Each stand-in started on the unit and added to its gateways' backends; what happened, a line each.
+        StandInFailed (or GatewayError, Unreachable) when one does not start."""
+
+    def stop_stand_ins(self, host: str, stand_ins: list[StandIn]) -> list[str]:
+        """Each stand-in drained and removed at its gateways, then stopped; what happened, a line each."""
 
     def drain(self, host: str) -> list[str]:
         """The unit out of every gateway, its open requests waited for; what happened, a line each. GatewayError."""
@@ -92,6 +109,56 @@ class LiveSteps:
         finally:
             client.close()
 
+    def start_stand_ins(self, host: str, stand_ins: list[StandIn]) -> list[str]:
+        said, fleet_host = [], self.fleet.hosts[host]
+        for stand_in in stand_ins:
+            engine = fleet_host.config.engines[stand_in.engine]
+            started = time.monotonic()
+            status, installed = self._on_unit(host, installed_unit_command(stand_in.engine), 60)
+            unit = stand_in_unit_file(stand_in.engine, installed, engine.port, stand_in.port) if status == 0 else ""
+            status, output = self._on_unit(host, start_command(stand_in.engine, engine, stand_in.port),
+                                           engine.health_timeout + 60, unit.encode())
+            if status != 0 or not unit:
+                reason = next((line for line in output.splitlines() if line.startswith("thorfleet:")), output.strip()[-600:])
+                raise StandInFailed(f"the stand-in of {stand_in.engine} did not start, so the unit was not drained: {reason}")
+            said.append(f"stand-in of {stand_in.engine} answering on port {stand_in.port} after {time.monotonic() - started:.1f} s")
+            for gateway, backend, address in stand_in.servers:
+                up = self._gateway(gateway).add_stand_in(backend, stand_in_server(stand_in), address, stand_in.port,
+                                                         engine.health_timeout)
+                said.append(f"stand-in of {stand_in.engine} UP in {backend} at {gateway} after {up:.1f} s")
+        return said
+
+    def stop_stand_ins(self, host: str, stand_ins: list[StandIn]) -> list[str]:
+        said = []
+        for stand_in in stand_ins:
+            for gateway, backend, _ in stand_in.servers:
+                waited = self._gateway(gateway).remove_stand_in(backend, stand_in_server(stand_in))
+                said.append(f"stand-in of {stand_in.engine} drained in {waited:.1f} s and removed from {backend} at {gateway}")
+            status, output = self._on_unit(host, stop_command(stand_in.engine), 120)
+            said.append(f"stand-in of {stand_in.engine} stopped" if status == 0 else
+                        f"warning: the stand-in of {stand_in.engine} did not stop: {output.strip()[-300:]}")
+        return said
+
+    def _gateway(self, name: str) -> Gateway:
+        found = next((g for g in self.gateways if g.fleet_host.name == name), None)
+        if found is None:
+            raise GatewayError(f"the gateway {name} is not connected")
+        return found
+
+    def _on_unit(self, host: str, command: str, timeout: float, stdin: bytes = b"") -> tuple[int, str]:
+        """A root command on the unit, given `stdin`: (exit status, its output and errors)."""
+        client = ssh_client(self.fleet.hosts[host])
+        try:
+            given, stdout, stderr = client.exec_command(f"sudo -n sh -c {shlex.quote(command)}", timeout=timeout)
+            given.write(stdin)
+            given.channel.shutdown_write()
+            out = stdout.read().decode(errors="replace") + stderr.read().decode(errors="replace")
+            return stdout.channel.recv_exit_status(), out
+        except (OSError, paramiko.SSHException) as err:
+            raise Unreachable(f"{host}: the SSH connection dropped: {type(err).__name__}: {err}") from None
+        finally:
+            client.close()
+
     def drain(self, host: str) -> list[str]:
         said = []
         for gateway in self.gateways:
@@ -103,8 +170,8 @@ class LiveSteps:
     def revisions(self, host: str) -> list[dict[str, Any]]:
         return unit_revisions(self.fleet.hosts[host])
 
-    def measure(self, host: str) -> dict[str, list[dict[str, Any]]]:
-        return measure(self.fleet.hosts[host])
+    def measure(self, host: str, budget_s: float, like: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, list[dict[str, Any]]]:
+        return measure(self.fleet.hosts[host], budget_s, like)
 
     def deploy(self, host: str) -> tuple[bool, str]:
         """The deploy as `pyinfra -y INVENTORY deploy.py --limit HOST`, its output in log_dir/HOST.log."""

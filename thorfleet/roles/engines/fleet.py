@@ -8,7 +8,7 @@ from thorfleet.core.fleet import MODEL_FACTS, EngineEndpoint, FleetHost, FleetPr
 from thorfleet.core.model_shape import ModelFacts
 from thorfleet.core.role import Problem
 from thorfleet.roles.engines.config import ContainerEngine, NativeEngine
-from thorfleet.roles.engines.memory import plan_advice, plan_problems
+from thorfleet.roles.engines.memory import host_plan, plan_advice, plan_problems
 
 ROLE = "engines"
 
@@ -34,6 +34,15 @@ def endpoints(fleet: FleetView) -> tuple[EngineEndpoint, ...]:
 def _facts_of(host: FleetHost, fleet: FleetView) -> Callable[[Any], ModelFacts | None]:
     known = fleet.fact(MODEL_FACTS)
     return lambda model: known(model, host.config.model_store)
+
+
+def memory_room(host: FleetHost, fleet: FleetView, twice: list[str]) -> tuple[int | None, int]:
+    """(what the unit's engines need with those named in `twice` counted twice, as while a rollout runs a
+    stand-in of each beside it; None when a need is not known on this controller), the room for engines."""
+    plan = {need.name: need for need in host_plan(host.config, _facts_of(host, fleet))}
+    needs = [*plan.values(), *(plan[name] for name in twice)]
+    known = all(need.known for need in needs)
+    return (sum(need.total for need in needs) if known else None), host.config.memory.for_engines
 
 
 def memory_problems(fleet: FleetView) -> Iterator[FleetProblem]:

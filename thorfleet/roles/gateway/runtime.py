@@ -20,6 +20,8 @@ from thorfleet.core.wait import wait_until
 from thorfleet.roles.gateway.files import SOCKET
 from thorfleet.roles.gateway.routes import ROUTES, Route
 
+STAND_IN = ".stand-in"  # the name of a rollout's stand-in server ends so: unit.engine.stand-in
+
 
 class GatewayError(Exception):
     """The gateway did not answer as expected (the message says what it said)."""
@@ -64,26 +66,55 @@ class Gateway:
 
     def servers(self) -> list[dict[str, Any]]:
         """Every engine server of every backend: backend, server (unit.engine), unit, status (UP,
-        DOWN, DRAIN, MAINT…), open requests and requests served so far."""
+        DOWN, DRAIN, MAINT…), open requests, requests served so far, whether it is a rollout's
+        stand-in, and its last health check (L7OK…)."""
         rows = []
         for row in csv.DictReader(self._api("show stat").lstrip("# ").splitlines()):
             if row["svname"] in ("FRONTEND", "BACKEND"):
                 continue
             rows.append({"backend": row["pxname"], "server": row["svname"], "unit": row["svname"].split(".", 1)[0],
-                         "status": row["status"], "open": int(row["scur"] or 0), "served": int(row["stot"] or 0)})
+                         "status": row["status"], "open": int(row["scur"] or 0), "served": int(row["stot"] or 0),
+                         "stand_in": row["svname"].endswith(STAND_IN), "check": row.get("check_status", "").strip("* ")})
         return rows
 
     def set_state(self, rows: list[dict[str, Any]], state: str) -> list[str]:
         """These servers (rows of `servers()`) to `state` (ready, drain or maint); their names."""
         for row in rows:
-            answer = self._api(f"set server {row['backend']}/{row['server']} state {state}").strip()
-            if answer:
-                raise GatewayError(f"set server {row['backend']}/{row['server']} state {state}: {answer}")
+            self._api_quiet(f"set server {row['backend']}/{row['server']} state {state}")
         return [row["server"] for row in rows]
 
     def set_unit_state(self, unit: str, state: str) -> list[str]:
-        """Every server of `unit` to `state`; the servers it changed."""
-        return self.set_state([row for row in self.servers() if row["unit"] == unit], state)
+        """Every server of `unit` to `state` (its stand-ins during a rollout left as they are); the servers it changed."""
+        return self.set_state([row for row in self.servers() if row["unit"] == unit and not row["stand_in"]], state)
+
+    def add_stand_in(self, backend: str, server: str, address: str, port: int, timeout: float) -> float:
+        """A server added to `backend` at run time (HAProxy's `add server`: gone at the next reload), health
+        checked as the configured ones are, and enabled; the seconds until it was UP."""
+        self._api_quiet(f"add server {backend}/{server} {address}:{port} check inter {self.config.check_interval_s}s fall 2 rise 1",
+                        "New server registered")
+        self._api_quiet(f"enable health {backend}/{server}")
+        self._api_quiet(f"enable server {backend}/{server}")
+        up = wait_until(lambda: any(r["server"] == server and r["backend"] == backend and r["status"] == "UP"
+                                    and r["check"] == "L7OK" for r in self.servers()), timeout)  # its first check passed
+        if up is None:
+            raise GatewayError(f"{backend}/{server} was added but not UP within {timeout:.0f} s")
+        return up
+
+    def remove_stand_in(self, backend: str, server: str) -> float:
+        """The server drained (its open requests waited for) and deleted; the seconds the drain took."""
+        if not any(r["server"] == server and r["backend"] == backend for r in self.servers()):
+            return 0.0
+        self._api_quiet(f"set server {backend}/{server} state drain")
+        waited = self.wait_idle({server}, self.config.drain_timeout_s)
+        self._api_quiet(f"set server {backend}/{server} state maint")
+        self._api_quiet(f"del server {backend}/{server}", "Server deleted")
+        return waited
+
+    def _api_quiet(self, command: str, expected: str = "") -> None:
+        """A runtime API command that answers nothing (or `expected`) when it worked."""
+        answer = self._api(command).strip()
+        if answer and not (expected and answer.startswith(expected)):
+            raise GatewayError(f"{self.fleet_host.name}: {command}: {answer}")
 
     def wait_idle(self, servers: set[str], timeout: float) -> float:
         """Wait until no request is open on these servers; the seconds it took."""
