@@ -19,9 +19,13 @@ WHISPER = "/opt/thorfleet/builds/whisper.cpp"
 
 
 def builds_only(tmp_path, **host_vars):
-    per_host = {name: {"roles": ROLES} for name in ("sim-01", "sim-02", "sim-03")}
+    """The lab with the builds role only, and a controller cache of builds of its own (empty at first), so that
+    sim-01 compiles whatever the lab's other tests left in .cache/builds."""
+    own_cache = {"controller_cache": str(tmp_path / "build-cache")}
+    per_host = {name: {"roles": ROLES, "builds": own_cache} for name in ("sim-01", "sim-02", "sim-03")}
     for name, extra in host_vars.items():
-        per_host[name].update(extra)
+        extra = dict(extra)
+        per_host[name].update(extra, builds={**own_cache, **extra.pop("builds", {})})
     return project_with(tmp_path, per_host)
 
 
@@ -37,7 +41,8 @@ def lab_whisper(ref=None):
 
 @pytest.fixture(scope="module")
 def built(lab_units, tmp_path_factory):
-    """sim-01 builds both engines, then sim-02 its llama.cpp (the lab's shared ccache makes that one fast)."""
+    """sim-01 builds both engines, then sim-02 gets its llama.cpp, the same build, from sim-01 through the
+    controller (builds.share), compiling nothing."""
     inventory = builds_only(tmp_path_factory.mktemp("builds"))
     first = converge(inventory, "--limit", "sim-01")
     assert first.returncode == 0, first.output[-4000:]
@@ -58,6 +63,11 @@ def test_units_run_the_built_programs_at_the_pinned_refs(lab_units, built):
     assert ssh(sim03, "test -e /opt/thorfleet/builds").returncode != 0  # containers only
     log = ssh(sim01, f"cat {LLAMA}/logs/$(basename $(readlink {LLAMA}/current)).log").stdout
     assert "Including CPU backend" in log and "Including CUDA backend" not in log  # sim's cuda: false
+    # sim-02's is sim-01's build, copied: installed from it, no source or build tree on sim-02.
+    copied = ssh(sim02, f"cat {LLAMA}/logs/$(basename $(readlink {LLAMA}/current)).log").stdout
+    assert "installed from sim-01" in copied and "Including CPU backend" not in copied, copied
+    assert ssh(sim02, f"test -e {LLAMA}/src || test -e {LLAMA}/work").returncode != 0
+    assert current(sim02, LLAMA) == current(sim01, LLAMA)
 
 
 def test_second_converge_does_not_rebuild(lab_units, built):

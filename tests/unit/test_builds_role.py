@@ -1,6 +1,9 @@
 """The builds role: build identity, the build script, and the operation with fake facts."""
 
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import build_id, build_script, configure_args
@@ -215,3 +218,115 @@ def test_cuda_toolkit_fact_reads_nvcc_by_path(tmp_path):
     assert CudaToolkit().process(run(str(tmp_path))) == {"version": "Cuda compilation tools, release 13.0, V13.0.88",
                                                           "architectures": ["compute_90", "compute_110"]}
     assert CudaToolkit().process(run(str(tmp_path / "none"))) is None
+
+
+# Build once for the fleet (roles/builds/shared.py): the builder, the copy, and the install on the others.
+
+def test_the_first_unit_reached_that_needs_the_same_build_compiles_it_for_the_others(tmp_path):
+    from thorfleet.roles.builds.shared import builder_of
+
+    from .helpers import fleet_of
+
+    engine = {"engines": {"e": {"kind": "llama-server", "model": "m", "port": 8000}}}
+    fleet = fleet_of(tmp_path, {
+        "group_vars/all.yml": {"roles": ["builds", "models", "engines"],
+                               "models": {"m": {"source": "huggingface", "id": "o/m", "file": "m.gguf"}}, **engine},
+        "host_vars/c.yml": {"builds": {"llama_cpp": {"ref": "b7000"}}},  # another build: its own
+        "host_vars/d.yml": {"builds": {"share": False}},  # shares nothing: compiles its own
+    }, groups={"llm": ["a", "b", "c", "d"]})
+    every = {"a", "b", "c", "d"}
+    assert {h: builder_of(fleet.hosts[h], fleet, "llama_cpp", every) for h in sorted(every)} == \
+        {"a": "a", "b": "a", "c": "c", "d": "a"}  # d's own deploy.py choice is itself: builds.share is false
+    assert builder_of(fleet.hosts["b"], fleet, "llama_cpp", {"b", "c"}) == "b"  # a is not in this deploy (--limit)
+
+
+def copied(tmp_path, record=None):
+    """The copy operation's arguments, with the controller's cache in tmp_path (holding `record`'s build)."""
+    import json
+
+    build = llama(cuda=False)
+    cache = tmp_path / "cache"
+    if record:
+        (cache / "llama.cpp").mkdir(parents=True)
+        (cache / "llama.cpp" / f"{build_id(build)}.tar.gz").write_bytes(b"archive")
+        (cache / "llama.cpp" / f"{build_id(build)}.json").write_text(json.dumps(record))
+    return ("llama_cpp", build, ROOT, 2, "sim-01", str(cache)), build
+
+
+def test_a_copied_build_that_is_current_or_kept_needs_no_copy(tmp_path):
+    from thorfleet.roles.builds.operations import engine_build_copied
+
+    args, build = copied(tmp_path)
+    commands, noops = run_operation(engine_build_copied, installed(build_id(build), [build_id(build)]), *args)
+    assert commands == [] and noops == [f"llama.cpp {build.ref} is current ({build_id(build)})"]
+    commands, _ = run_operation(engine_build_copied, installed("newer", ["newer", build_id(build)]), *args)
+    assert commands == [f"ln -sfn builds/{build_id(build)} {ROOT}/llama.cpp/current.new && "
+                        f"mv -T {ROOT}/llama.cpp/current.new {ROOT}/llama.cpp/current"]
+
+
+def test_a_new_build_is_copied_off_its_builder_once_then_uploaded_checked_and_switched_to(tmp_path):
+    from thorfleet.roles.builds.operations import engine_build_copied
+
+    args, build = copied(tmp_path)
+    wanted, cache = build_id(build), tmp_path / "cache" / "llama.cpp"
+    commands, _ = run_operation(engine_build_copied, installed("old", ["old"]), *args)
+    assert commands[0].startswith("FunctionCommand(copy_off_builder") and "sim-01" in commands[0]
+    sources = f"{ROOT}/llama.cpp/sources"
+    assert commands[1] == f"mkdir -p {ROOT}/llama.cpp/logs {sources}"
+    assert commands[2:4] == [(f"{sources}/{wanted}.build.tar.gz", str(cache / f"{wanted}.tar.gz")),
+                             (f"{sources}/{wanted}.build.expect", str(cache / f"{wanted}.expect"))]
+    assert commands[4][0] == f"{ROOT}/llama.cpp/logs/{wanted}.install.sh" and commands[5] == f"bash {commands[4][0]}"
+    said = said_before_its_first_command(engine_build_copied, installed("old", ["old"]), *args)
+    assert said[-1:] == [f"will copy llama.cpp {build.ref} ({wanted}) from sim-01, which builds it for the fleet"]
+    # In the controller's cache already (a unit added later): no builder asked, the same upload and install.
+    args, _ = copied(tmp_path / "later", {"sha256": "x", "arch": "x86_64", "source": "sim-01", "bytes": 31_000_000})
+    commands, _ = run_operation(engine_build_copied, installed("old", ["old"]), *args)
+    assert not any(str(c).startswith("FunctionCommand") for c in commands) and commands[-1].startswith("bash ")
+    said = said_before_its_first_command(engine_build_copied, installed("old", ["old"]), *args)
+    assert said[-1:] == [f"will copy llama.cpp {build.ref} ({wanted}) from the controller's cache (built on sim-01): 31 MB"]
+
+
+def _copied_build(tmp_path, arch: str, corrupt: bool = False, program: str = "#!/bin/sh\nexit 0\n"):
+    """A unit's folder with the archive and expectation a copy uploads; the install script's result."""
+    import hashlib
+    import platform
+
+    from thorfleet.roles.builds.files import copied_paths, install_script
+
+    build = llama(cuda=False)
+    tree = tmp_path / "tree" / build_id(build)
+    (tree / "bin").mkdir(parents=True)
+    for target in build.targets:
+        (tree / "bin" / target).write_text(program)
+        (tree / "bin" / target).chmod(0o755)
+    (tree / "stamp.json").write_text("{}")
+    root = tmp_path / "builds"
+    archive, expect, _ = copied_paths(str(root), "llama_cpp", build)
+    Path(archive).parent.mkdir(parents=True)
+    subprocess.run(["tar", "-czf", archive, "-C", str(tree.parent), tree.name], check=True)
+    digest = hashlib.sha256(Path(archive).read_bytes()).hexdigest()
+    if corrupt:
+        Path(archive).write_bytes(Path(archive).read_bytes()[:-10] + b"0123456789")
+    Path(expect).write_text(f"{digest} {arch or platform.machine()}\n")
+    script = install_script(str(root), "llama_cpp", build, 2, "sim-01")
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True), root / "llama.cpp", build
+
+
+def test_a_copied_build_is_installed_and_switched_to_once_its_checksum_arch_and_programs_pass(tmp_path):
+    result, directory, build = _copied_build(tmp_path, arch="")
+    assert result.returncode == 0, result.stderr
+    assert (directory / "current").readlink().as_posix() == f"builds/{build_id(build)}"
+    assert (directory / "current" / "bin" / "llama-server").exists() and not list((directory / "sources").iterdir())
+
+
+@pytest.mark.parametrize("case, reason", [
+    ({"corrupt": True}, "its archive's sha256 is not the one recorded when it was copied off the builder"),
+    ({"arch": "riscv64"}, "it was built on riscv64 and this unit is "),
+    ({"program": "#!/bin/sh\necho 'libcuda.so.1: cannot open' >&2; exit 127\n"},
+     "the --help check of llama-server failed: libcuda.so.1: cannot open"),
+])
+def test_a_copied_build_that_fails_a_check_leaves_current_alone(tmp_path, case, reason):
+    result, directory, build = _copied_build(tmp_path, **{"arch": "", **case})
+    assert result.returncode == 1 and f"from sim-01 was not installed: {reason}" in result.stderr, result.stderr
+    assert not (directory / "current").exists() and not (directory / "builds" / build_id(build)).exists()
+    assert not list((directory / "sources").iterdir())  # the upload is not kept

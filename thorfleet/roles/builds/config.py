@@ -106,6 +106,13 @@ class BuildsConfig(StrictModel):
         "CMake as `CMAKE_CUDA_COMPILER` and the folder as `CUDAToolkit_ROOT`, whatever the login shell's PATH says.",
     )
     keep: int = Field(2, ge=1, le=20, description="Installed builds kept per engine (current included), for rollback.")
+    share: bool = Field(
+        True, description="Build once for the fleet: of the units a deploy reaches that need the same build (same id), the "
+        "first in the inventory compiles it and the others get its installed tree through the controller (checksummed, "
+        "installed with the same smoke check and switch). `false`: this unit compiles its own.")
+    controller_cache: SingleLine = Field(
+        ".cache/builds", description="The controller's copies of shared builds (`<engine>/<id>.tar.gz` and its record), "
+        "relative to where pyinfra runs: a unit added later gets the build from here without a compile.")
     llama_cpp: LlamaCppBuild = Field(default_factory=LlamaCppBuild, description="llama.cpp (llama-server, llama-bench).")
     whisper_cpp: WhisperCppBuild = Field(default_factory=WhisperCppBuild, description="whisper.cpp (whisper-server, whisper-cli).")
 

@@ -7,6 +7,9 @@
     <root>/<engine>/builds/<id>/bin      an installed build, with stamp.json saying what it is
     <root>/<engine>/current -> builds/<id>
     <root>/<engine>/logs/<id>.log        the build's log (and logs/<id>.sh, the script that ran)
+    <root>/<engine>/sources/<id>.build.tar.gz, .build.expect
+                                         a build compiled on another unit (roles/builds/shared.py), until installed
+                                         by logs/<id>.install.sh
 """
 
 import hashlib
@@ -94,3 +97,18 @@ def build_script(root: str, key: str, build: BuildConfig, keep: int, cuda_home: 
         keep=keep,
         archive=archive_on_unit(root, key, build) if build.source_archive else None,
     )
+
+
+def copied_paths(root: str, key: str, build: BuildConfig) -> tuple[str, str, str]:
+    """(archive, its expected sha256 and arch, the install script) of a build copied from another unit."""
+    directory, wanted = engine_dir(root, key), build_id(build)
+    return (f"{directory}/sources/{wanted}.build.tar.gz", f"{directory}/sources/{wanted}.build.expect",
+            f"{directory}/logs/{wanted}.install.sh")
+
+
+def install_script(root: str, key: str, build: BuildConfig, keep: int, source: str) -> str:
+    """The shell script that checks, unpacks, smoke-checks and switches to a build compiled on `source`."""
+    archive, expect, _ = copied_paths(root, key, build)
+    return render_template("roles/builds/install.sh.j2", engine=ENGINES[key], dir=engine_dir(root, key), id=build_id(build),
+                           archive=shlex.quote(archive), expect=shlex.quote(expect), source=source,
+                           targets=" ".join(build.targets), smoke_arg=SMOKE_ARG, keep=keep)

@@ -6,7 +6,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
@@ -15,7 +15,9 @@ from thorfleet.core.install import Commands
 from thorfleet.core.will import will
 from thorfleet.roles.builds.config import BuildConfig
 from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
-from thorfleet.roles.builds.files import ENGINES, archive_on_unit, build_id, build_script, engine_dir
+from thorfleet.roles.builds.files import (ENGINES, archive_on_unit, build_id, build_script, copied_paths, engine_dir,
+                                          install_script)
+from thorfleet.roles.builds.shared import CachedBuild, copy_off_builder
 
 
 def switch_command(directory: str, build: str) -> str:
@@ -41,6 +43,19 @@ def cuda_problem(key: str, build: BuildConfig, cuda_home: str, toolkit: dict[str
     return None
 
 
+def already_there(key: str, build: BuildConfig, directory: str) -> list[str] | None:
+    """Nothing when the build is current, the switch when it is kept from before; None when it is not there."""
+    wanted = build_id(build)
+    found = host.get_fact(InstalledBuilds, engine_dir=directory)
+    if found["current"] == wanted:
+        host.noop(f"{ENGINES[key]} {build.ref} is current ({wanted})")
+        return []
+    if wanted in found["builds"]:
+        will(f"switch {ENGINES[key]} back to its kept build {wanted}")
+        return [switch_command(directory, wanted)]
+    return None
+
+
 @operation()
 def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: str) -> Commands:
     """The configured build of one engine is current: already (nothing runs), kept from before
@@ -48,13 +63,9 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
     switch)."""
     directory = engine_dir(root, key)
     wanted = build_id(build)
-    found = host.get_fact(InstalledBuilds, engine_dir=directory)
-    if found["current"] == wanted:
-        host.noop(f"{ENGINES[key]} {build.ref} is current ({wanted})")
-        return
-    if wanted in found["builds"]:
-        will(f"switch {ENGINES[key]} back to its kept build {wanted}")
-        yield switch_command(directory, wanted)
+    there = already_there(key, build, directory)
+    if there is not None:
+        yield from there
         return
     if build.cuda:
         toolkit = host.get_fact(CudaToolkit, cuda_home=cuda_home)
@@ -76,5 +87,31 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
         archive = archive_on_unit(root, key, build)
         yield FileUploadCommand(str(local), archive, remote_temp_filename=host.get_temp_filename(archive))
     yield FileUploadCommand(StringIO(build_script(root, key, build, keep, cuda_home)), script,
+                            remote_temp_filename=host.get_temp_filename(script))
+    yield f"bash {shlex.quote(script)}"
+
+
+@operation()
+def engine_build_copied(key: str, build: BuildConfig, root: str, keep: int, builder: str, cache: str) -> Commands:
+    """The configured build of one engine is current, compiled once for the fleet on `builder` (or found in
+    the controller's cache): copied off the builder into the controller's cache once, uploaded, checked
+    (sha256, architecture, each program's --help) and switched to as a build of the unit's own is."""
+    directory = engine_dir(root, key)
+    there = already_there(key, build, directory)
+    if there is not None:
+        yield from there
+        return
+    cached = CachedBuild(cache, key, build_id(build))
+    record = cached.record()
+    source = f"the controller's cache (built on {record['source']})" if record else f"{builder}, which builds it for the fleet"
+    will(f"copy {ENGINES[key]} {build.ref} ({cached.build}) from {source}"
+         + (f": {record['bytes'] / 1e6:.0f} MB" if record else ""))
+    if record is None:
+        yield FunctionCommand(copy_off_builder, (builder, directory, cached), {})
+    archive, expect, script = copied_paths(root, key, build)
+    yield f"mkdir -p {shlex.quote(directory + '/logs')} {shlex.quote(directory + '/sources')}"
+    for local, remote in ((cached.archive, archive), (cached.expect_path, expect)):
+        yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
+    yield FileUploadCommand(StringIO(install_script(root, key, build, keep, record["source"] if record else builder)), script,
                             remote_temp_filename=host.get_temp_filename(script))
     yield f"bash {shlex.quote(script)}"

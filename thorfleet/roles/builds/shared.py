@@ -1,0 +1,115 @@
+"""Builds made once for the fleet (`builds.share`): of the units a deploy reaches that need the same
+build, the first in the inventory compiles it; the controller copies its installed tree off that unit
+once (a checksummed archive in `builds.controller_cache`) and every other unit installs it from there.
+
+    <controller_cache>/<engine>/<id>.tar.gz    the installed tree (bin/, commit, stamp.json)
+    <controller_cache>/<engine>/<id>.expect    `SHA256 ARCH`, what the unit checks the archive against
+    <controller_cache>/<engine>/<id>.json      sha256, the architecture it runs on, the unit it came from, bytes
+
+The record is written last, so an archive without one (a copy cut short) is copied again.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent.lock  # type: ignore[import-untyped]  # pyinfra runs units in gevent greenlets
+from pyinfra.api.command import QuoteString, StringCommand
+
+from thorfleet.core.fleet import FleetHost, FleetView
+from thorfleet.roles.builds.files import ENGINES, build_id
+from thorfleet.roles.builds.fleet import needed_builds
+
+
+CACHE = "the controller's cache"  # where a unit copies a build from when no unit needs to compile it
+
+
+def source_of(unit: FleetHost, fleet: FleetView, key: str, reached: set[str]) -> str:
+    """Where `unit` gets its build of `key`: itself (it compiles: it shares nothing, or it is the
+    builder), CACHE (the controller holds the build already), or the builder's name."""
+    builds = unit.config.builds
+    if not builds.share:
+        return unit.name
+    if CachedBuild(builds.controller_cache, key, build_id(getattr(builds, key))).record() is not None:
+        return CACHE
+    return builder_of(unit, fleet, key, reached)
+
+
+def builder_of(unit: FleetHost, fleet: FleetView, key: str, reached: set[str]) -> str:
+    """The unit that compiles `unit`'s build of `key` for the fleet: the first in the inventory, among
+    those this deploy reaches, that shares builds and needs the same build; `unit` itself otherwise."""
+    wanted = build_id(getattr(unit.config.builds, key))
+    for host in fleet.hosts.values():
+        if (host.name in reached and host.config.builds.share and key in needed_builds(host, fleet)
+                and build_id(getattr(host.config.builds, key)) == wanted):
+            return host.name
+    return unit.name
+
+
+@dataclass(frozen=True)
+class CachedBuild:
+    """The controller's copy of one build."""
+
+    cache: str
+    key: str
+    build: str
+
+    @property
+    def archive(self) -> Path:
+        return Path(self.cache) / ENGINES[self.key] / f"{self.build}.tar.gz"
+
+    @property
+    def expect_path(self) -> Path:
+        return self.archive.with_name(f"{self.build}.expect")
+
+    @property
+    def record_path(self) -> Path:
+        return self.archive.with_name(f"{self.build}.json")
+
+    def record(self) -> dict[str, Any] | None:
+        """What the copy is (sha256, arch, source, bytes), or None when there is no complete copy."""
+        try:
+            found = json.loads(self.record_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) and self.archive.is_file() else None
+
+
+_copying: dict[Path, gevent.lock.Semaphore] = {}
+
+
+def copy_off_builder(state: Any, host: Any, builder: str, directory: str, cached: CachedBuild) -> bool:
+    """Run on the controller as the deploy reaches this step (a FunctionCommand; the builder's build is
+    done by then, pyinfra running each operation on every unit before the next): the builder's installed
+    tree archived, downloaded into the controller's cache and recorded, once however many units ask."""
+    with _copying.setdefault(cached.archive, gevent.lock.Semaphore()):
+        if cached.record() is not None:
+            return True
+        source = state.inventory.get_host(builder)
+        remote = f"/tmp/thorfleet-build-{cached.build}.tar.gz"
+        ok, output = source.run_shell_command(StringCommand(
+            "tar", "-czf", QuoteString(remote), "-C", QuoteString(f"{directory}/builds"), QuoteString(cached.build),
+            "&&", "uname", "-m"), _sudo=True)
+        if not ok:
+            host.log_styled(f"thorfleet: {builder}, which compiles {ENGINES[cached.key]} {cached.build} for the fleet, has no "
+                            "such build to copy (its build failed or did not run: see its lines above); nothing was "
+                            "changed here", fg="red")
+            return False
+        cached.archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.archive.with_suffix(".partial")
+        copied = source.get_file(remote, str(partial))
+        source.run_shell_command(StringCommand("rm", "-f", QuoteString(remote)), _sudo=True)
+        if not copied:
+            host.log_styled(f"thorfleet: the copy of {cached.build} off {builder} failed; nothing was changed here", fg="red")
+            return False
+        digest = hashlib.file_digest(partial.open("rb"), "sha256").hexdigest()
+        partial.replace(cached.archive)
+        record = {"sha256": digest, "arch": output.stdout_lines[-1].strip(), "source": builder,
+                  "bytes": cached.archive.stat().st_size}
+        cached.expect_path.write_text(f"{digest} {record['arch']}\n")
+        cached.record_path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        host.log(f"{ENGINES[cached.key]} {cached.build} copied off {builder}: {record['bytes'] / 1e6:.1f} MB")
+    return True
+
