@@ -28,6 +28,7 @@ DEB_CACHE = layout.DOWNLOADS / "debs"
 SYSTEM_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps",
     "python3", "sudo", "ca-certificates", "docker.io", "docker-cli", "less", "kmod",
+    "aria2", "uftp",  # the transports benchmarks/fanout.py compares (issue 29)
 ]
 
 
@@ -37,7 +38,7 @@ def packages() -> list[str]:
 
 
 def recipe() -> dict:
-    return {"suite": SUITE, "packages": packages(), "version": 2}
+    return {"suite": SUITE, "packages": packages(), "version": 3}
 
 
 def mirror() -> str:
@@ -103,8 +104,9 @@ def _configure(root: Path) -> None:
     (root / "etc/sudoers.d/90-lab-login").chmod(0o440)
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    # Services that cannot work inside a container, or would reach out of the lab.
-    for unit in ("systemd-timesyncd.service", "apt-daily.timer", "apt-daily-upgrade.timer", "getty@tty1.service"):
+    # Services that cannot work inside a container, or would reach out of the lab; and Debian's uftpd,
+    # which its package starts on every address, taking files from any sender (the benchmark starts its own).
+    for unit in ("systemd-timesyncd.service", "apt-daily.timer", "apt-daily-upgrade.timer", "getty@tty1.service", "uftp.service"):
         (root / "etc/systemd/system" / unit).unlink(missing_ok=True)
         (root / "etc/systemd/system" / unit).symlink_to("/dev/null")
     (root / "etc/apt/apt.conf.d/90-lab-no-recommends").write_text('APT::Install-Recommends "false";\n')
