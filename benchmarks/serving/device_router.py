@@ -75,6 +75,7 @@ def main(vocab: str, out: str, only: str = "") -> None:
     build_bin = Path(engine_argv(config, ROUTER, router)[0][0]).parent
     qwen3_8b_model(config, Path(vocab), build_bin)
     if not paths["qwen3-coder"].exists():
+        paths["qwen3-coder"].parent.mkdir(parents=True, exist_ok=True)
         start = time.time()
         write_qwen3moe(Path(vocab), paths["qwen3-coder"], QWEN3_CODER_30B_A3B, "Qwen3-Coder-30B-A3B-shaped (random weights)")
         print(f"== MoE model written in {time.time() - start:.0f} s", flush=True)
