@@ -223,21 +223,31 @@ def test_cuda_toolkit_fact_reads_nvcc_by_path(tmp_path):
 # Build once for the fleet (roles/builds/shared.py): the builder, the copy, and the install on the others.
 
 def test_the_first_unit_reached_that_needs_the_same_build_compiles_it_for_the_others(tmp_path):
-    from thorfleet.roles.builds.shared import builder_of
+    import json
+
+    from thorfleet.roles.builds.shared import CACHE, CachedBuild, source_of
 
     from .helpers import fleet_of
 
     engine = {"engines": {"e": {"kind": "llama-server", "model": "m", "port": 8000}}}
     fleet = fleet_of(tmp_path, {
-        "group_vars/all.yml": {"roles": ["builds", "models", "engines"],
+        "group_vars/all.yml": {"roles": ["builds", "models", "engines"], "builds": {"controller_cache": str(tmp_path / "cache")},
                                "models": {"m": {"source": "huggingface", "id": "o/m", "file": "m.gguf"}}, **engine},
         "host_vars/c.yml": {"builds": {"llama_cpp": {"ref": "b7000"}}},  # another build: its own
         "host_vars/d.yml": {"builds": {"share": False}},  # shares nothing: compiles its own
     }, groups={"llm": ["a", "b", "c", "d"]})
     every = {"a", "b", "c", "d"}
-    assert {h: builder_of(fleet.hosts[h], fleet, "llama_cpp", every) for h in sorted(every)} == \
-        {"a": "a", "b": "a", "c": "c", "d": "a"}  # d's own deploy.py choice is itself: builds.share is false
-    assert builder_of(fleet.hosts["b"], fleet, "llama_cpp", {"b", "c"}) == "b"  # a is not in this deploy (--limit)
+    assert {h: source_of(fleet.hosts[h], fleet, "llama_cpp", every) for h in sorted(every)} == \
+        {"a": "a", "b": "a", "c": "c", "d": "d"}
+    assert source_of(fleet.hosts["b"], fleet, "llama_cpp", {"b", "c"}) == "b"  # a is not in this deploy (--limit)
+    # Once the controller holds a's build, no unit that shares compiles it; c's build and d still compile.
+    build = fleet.hosts["a"].config.builds.llama_cpp
+    cached = CachedBuild(str(tmp_path / "cache"), "llama_cpp", build_id(build))
+    cached.archive.parent.mkdir(parents=True)
+    cached.archive.write_bytes(b"archive")
+    cached.record_path.write_text(json.dumps({"sha256": "x", "arch": "x86_64", "source": "a", "bytes": 7}))
+    assert {h: source_of(fleet.hosts[h], fleet, "llama_cpp", every) for h in sorted(every)} == \
+        {"a": CACHE, "b": CACHE, "c": "c", "d": "d"}
 
 
 def copied(tmp_path, record=None):

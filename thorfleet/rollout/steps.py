@@ -115,10 +115,13 @@ class LiveSteps:
             engine = fleet_host.config.engines[stand_in.engine]
             started = time.monotonic()
             status, installed = self._on_unit(host, installed_unit_command(stand_in.engine), 60)
-            unit = stand_in_unit_file(stand_in.engine, installed, engine.port, stand_in.port) if status == 0 else ""
+            if status != 0:
+                raise StandInFailed(f"the stand-in of {stand_in.engine} cannot be made, so the unit was not drained: "
+                                    f"its unit file could not be read: {installed.strip()[-300:]}")
+            unit = stand_in_unit_file(stand_in.engine, installed, engine.port, stand_in.port)
             status, output = self._on_unit(host, start_command(stand_in.engine, engine, stand_in.port),
                                            engine.health_timeout + 60, unit.encode())
-            if status != 0 or not unit:
+            if status != 0:
                 reason = next((line for line in output.splitlines() if line.startswith("thorfleet:")), output.strip()[-600:])
                 raise StandInFailed(f"the stand-in of {stand_in.engine} did not start, so the unit was not drained: {reason}")
             said.append(f"stand-in of {stand_in.engine} answering on port {stand_in.port} after {time.monotonic() - started:.1f} s")

@@ -97,19 +97,27 @@ def copy_off_builder(state: Any, host: Any, builder: str, directory: str, cached
                             "such build to copy (its build failed or did not run: see its lines above); nothing was "
                             "changed here", fg="red")
             return False
-        cached.archive.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.archive.with_suffix(".partial")
-        copied = source.get_file(remote, str(partial))
-        source.run_shell_command(StringCommand("rm", "-f", QuoteString(remote)), _sudo=True)
+        try:
+            cached.archive.parent.mkdir(parents=True, exist_ok=True)
+            copied = source.get_file(remote, str(partial))
+            if copied:
+                digest = hashlib.file_digest(partial.open("rb"), "sha256").hexdigest()
+                partial.replace(cached.archive)
+                record = {"sha256": digest, "arch": output.stdout_lines[-1].strip(), "source": builder,
+                          "bytes": cached.archive.stat().st_size}
+                cached.expect_path.write_text(f"{digest} {record['arch']}\n")
+                cached.record_path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")  # last: the copy is whole
+        except OSError as err:  # the controller's cache: full, or not writable
+            copied, why = False, f"{type(err).__name__}: {err}"
+        else:
+            why = "the download failed"
+        finally:
+            source.run_shell_command(StringCommand("rm", "-f", QuoteString(remote)), _sudo=True)
         if not copied:
-            host.log_styled(f"thorfleet: the copy of {cached.build} off {builder} failed; nothing was changed here", fg="red")
+            host.log_styled(f"thorfleet: the copy of {cached.build} off {builder} into {cached.archive.parent} failed ({why}); "
+                            "nothing was changed here", fg="red")
             return False
-        digest = hashlib.file_digest(partial.open("rb"), "sha256").hexdigest()
-        partial.replace(cached.archive)
-        record = {"sha256": digest, "arch": output.stdout_lines[-1].strip(), "source": builder,
-                  "bytes": cached.archive.stat().st_size}
-        cached.expect_path.write_text(f"{digest} {record['arch']}\n")
-        cached.record_path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         host.log(f"{ENGINES[cached.key]} {cached.build} copied off {builder}: {record['bytes'] / 1e6:.1f} MB")
     return True
 

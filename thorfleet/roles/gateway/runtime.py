@@ -89,7 +89,9 @@ class Gateway:
 
     def add_stand_in(self, backend: str, server: str, address: str, port: int, timeout: float) -> float:
         """A server added to `backend` at run time (HAProxy's `add server`: gone at the next reload), health
-        checked as the configured ones are, and enabled; the seconds until it was UP."""
+        checked as the configured ones are, and enabled; the seconds until it was UP. One left by an
+        interrupted rollout is drained and replaced."""
+        self.remove_stand_in(backend, server)
         self._api_quiet(f"add server {backend}/{server} {address}:{port} check inter {self.config.check_interval_s}s fall 2 rise 1",
                         "New server registered")
         self._api_quiet(f"enable health {backend}/{server}")
