@@ -34,9 +34,10 @@ class FakeHost:
         return "/tmp/pyinfra-upload"
 
 
-def run_operation(op, facts: dict, *args, **kwargs):
-    """The commands an operation yields for these facts, uploads as (dest, content), and its no-op messages."""
-    host, commands = _ran(op, facts, *args, **kwargs)
+def run_operation(op, facts: dict, *args, pyinfra_state=None, **kwargs):
+    """The commands an operation yields for these facts, uploads as (dest, content), and its no-op messages
+    (`pyinfra_state`: the deploy's state, for operations that keep something there)."""
+    host, commands = _ran(op, facts, *args, pyinfra_state=pyinfra_state, **kwargs)
     return commands, host.noops
 
 
@@ -49,9 +50,9 @@ def said_before_its_first_command(op, facts: dict, *args, **kwargs) -> list[str]
     return host.logged
 
 
-def _ran(op, facts: dict, *args, **kwargs):
+def _ran(op, facts: dict, *args, pyinfra_state=None, **kwargs):
     host = FakeHost(facts)
-    with ctx_host.use(host), ctx_state.use(SimpleNamespace(config=SimpleNamespace(DIFF=False))):
+    with ctx_host.use(host), ctx_state.use(pyinfra_state or SimpleNamespace(config=SimpleNamespace(DIFF=False))):
         yielded = list(op._inner(*args, **kwargs))
     return host, [_shown(c) for c in yielded]
 

@@ -7,12 +7,14 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from thorfleet.roles.models import hub
 from thorfleet.roles.models.facts import ModelState, VenvPackages
-from thorfleet.roles.models.operations import FETCHER, HUB_VENV, hub_cli, model, prune
+from thorfleet.roles.models import fanout
+from thorfleet.roles.models.operations import FETCHER, HUB_VENV, fan_out, fanout_receiver, hub_cli, model, prune
 from thorfleet.fleet.schema import HostConfig
 from thorfleet.core.http_files import send_file
 
@@ -200,3 +202,80 @@ def test_fetcher_deletes_a_download_that_does_not_match(tmp_path, mirror):
     assert result.returncode == 1
     assert "a.gguf sha256" in result.stderr and "deleted, the next deploy fetches it again" in result.stderr
     assert not (tmp_path / "dest/a.gguf").exists()
+
+
+# model_store.fetch: fleet (the multicast fan-out, fanout.py)
+
+FLEET = {"fetch": "fleet", "serve_address": "10.231.0.1"}
+
+
+def fleet_spec(name, verified: bool):
+    return {"name": name, "dest": f"/models/{name}", "key": f"modelscope/org/{name}/default",
+            "files": [{"path": "a.gguf", "size": 100, "sha256": "a" * 64}], "verified": verified}
+
+
+def states(*specs, free=10 << 30):
+    by_dest = {s["dest"]: {"files": {"a.gguf": {"verified": s["verified"], "bytes": 0}}, "free": free} for s in specs}
+    return {"ModelState": lambda dest, files: by_dest[dest]}
+
+
+def test_fleet_mode_joins_the_session_for_exactly_the_files_the_unit_lacks():
+    store = config({}, **FLEET).model_store
+    lacking, present = fleet_spec("m", False), fleet_spec("n", True)
+    commands, _ = run_operation(fan_out, states(lacking, present), [lacking, present], store, "10.231.0.12")
+    assert len(commands) == 1 and "receive" in commands[0]
+    assert "'modelscope/org/m/default/a.gguf'" in commands[0] and "org/n/" not in commands[0]
+
+
+def test_fleet_mode_declines_when_nothing_is_lacking_or_there_is_no_room():
+    store = config({}, **FLEET).model_store
+    for specs, free, said in (([fleet_spec("m", True)], 10 << 30, "all 1 model files verified: nothing to receive"),
+                              ([fleet_spec("m", False)], 10, "not enough room for the fan-out")):
+        state = SimpleNamespace(config=SimpleNamespace(DIFF=False))
+        commands, noops = run_operation(fan_out, states(*specs, free=free), specs, store, "10.231.0.12",
+                                        pyinfra_state=state)
+        assert commands == [] and noops[0].startswith(said)
+        assert fanout.session(state).answered == {"thor-01"}  # the others do not wait for it
+
+
+def test_uftp_is_installed_only_after_debians_open_service_is_masked():
+    commands, _ = run_operation(fanout_receiver, {"UftpReceiver": {"installed": False, "masked": False}})
+    assert commands[0] == "systemctl mask --now uftp.service" and "apt-get install -y --no-install-recommends uftp" in commands[1]
+    commands, noops = run_operation(fanout_receiver, {"UftpReceiver": {"installed": True, "masked": True}})
+    assert commands == [] and noops == ["uftp installed, its own always-on service masked"]
+
+
+@pytest.mark.parametrize("store, why", [
+    ({"fetch": "fleet"}, "fetch 'fleet' needs serve_address"),
+    ({**FLEET, "serve_address": "fd00::1"}, "needs an IPv4 serve_address"),
+    ({**FLEET, "fanout_group": "239.1.1.1"}, "not a source-specific multicast address"),
+    ({**FLEET, "fanout_group": "232.255.255.255"}, "not a source-specific multicast address"),
+])
+def test_fleet_mode_settings_are_checked(store, why):
+    with pytest.raises(Exception, match=why):
+        config({}, **store)
+
+
+def test_the_sender_is_named_by_its_address_and_the_data_goes_to_the_next_group():
+    store = config({}, **FLEET, fanout_group="232.7.0.1").model_store
+    assert fanout.server_id(store) == "0x0AE70001" and fanout.data_group(store) == "232.7.0.2"
+
+
+def test_fetcher_takes_the_fan_outs_copy_and_fetches_a_wrong_one_again(tmp_path, mirror):
+    root, url = mirror
+    data = bytes(range(256)) * 40
+    sha = hashlib.sha256(data).hexdigest()
+    (root / "b.gguf").write_bytes(data)
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "a.gguf").write_bytes(data)
+    (incoming / "b.gguf").write_bytes(data[:-1] + b"!")  # arrived damaged
+    s = spec(tmp_path, [{"path": p, "size": len(data), "sha256": sha} for p in ("a.gguf", "b.gguf")], mirror=url,
+             incoming=str(incoming))
+    result = run_fetcher(tmp_path, s)
+    assert result.returncode == 0, result.stderr
+    assert "b.gguf: the fan-out's copy is wrong" in result.stdout and not (incoming / "b.gguf").exists()
+    dest = tmp_path / "dest"
+    assert (dest / "a.gguf").read_bytes() == data and (dest / "b.gguf").read_bytes() == data
+    assert (dest / "a.gguf").stat().st_ino == (incoming / "a.gguf").stat().st_ino  # linked, not copied
+    assert run_fetcher(tmp_path, s).returncode == 0  # stamped: a second run reads nothing

@@ -29,8 +29,13 @@ def apt_packages(packages: list[str], jetpack: Sequence[str] = ()) -> Commands:
     if missing_jetpack:
         yield jetpack_install_command(missing_jetpack)
     if missing:
-        install = f"{APT_ENV} apt-get install -y --no-install-recommends {shlex.join(missing)}"
-        yield f"{install} || {{ {APT_ENV} apt-get update && {install}; }}"
+        yield install_command(missing)
+
+
+def install_command(packages: list[str]) -> str:
+    """Install `packages`, refreshing the package lists only when the install fails without them."""
+    install = f"{APT_ENV} apt-get install -y --no-install-recommends {shlex.join(packages)}"
+    return f"{install} || {{ {APT_ENV} apt-get update && {install}; }}"
 
 
 # Jetson Linux's package that lists NVIDIA's Jetson apt source for the unit's release.

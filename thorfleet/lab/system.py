@@ -25,7 +25,10 @@ HOST_TOOLS = {
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
     "git": "git",
+    "uftp": "uftp",  # the models' fan-out (model_store.fetch: fleet) sends from the controller
 }
+# Debian's uftp package starts an uftpd open to any sender at install: masked before it can start.
+MASKED_FIRST = {"uftp": "/etc/systemd/system/uftp.service"}
 
 
 def require_root_linux() -> None:
@@ -44,6 +47,10 @@ def ensure_host_tools(log=print) -> None:
         raise LabError(f"missing tools and no apt-get to install them: install the packages {', '.join(missing)}")
     log(f"installing the controller's lab tools: {', '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for package in missing:
+        if package in MASKED_FIRST and not os.path.lexists(MASKED_FIRST[package]):
+            os.makedirs(os.path.dirname(MASKED_FIRST[package]), exist_ok=True)
+            os.symlink("/dev/null", MASKED_FIRST[package])
     for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
         result = subprocess.run(args, env=env, capture_output=True, text=True)
         if result.returncode:

@@ -5,7 +5,7 @@ from pydantic import Field
 from thorfleet.core.fleet import MODEL_CATALOGUE, MODEL_FACTS
 from thorfleet.core.role import Role
 from thorfleet.core.types import Name
-from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig, shared_destinations
+from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig, listeners, shared_destinations
 from thorfleet.roles.models.deploy import apply
 from thorfleet.roles.models.fleet import Catalogue
 from thorfleet.roles.models.shapes import known
@@ -18,6 +18,7 @@ ROLE = Role(
     },
     apply=apply,
     problems=shared_destinations,
+    listeners=listeners,
     checks="thorfleet.roles.models.verify",
     fleet={MODEL_FACTS: lambda fleet: known, MODEL_CATALOGUE: lambda fleet: Catalogue()},
 )

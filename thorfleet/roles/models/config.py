@@ -1,14 +1,28 @@
 """Config of the models role: which model files land where, from which hub."""
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from thorfleet.core.role import Listener
 from thorfleet.core.types import AbsPath, BindAddress, RelativePath, Sha256, SingleLine, StrictModel, Url, matching
 
+def _ssm_group(value: str) -> str:
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if not (isinstance(address, ipaddress.IPv4Address) and address in SSM_RANGE and address < SSM_RANGE.broadcast_address):
+        raise ValueError(f"{value!r} is not a source-specific multicast address (232.0.0.0 to 232.255.255.254)")
+    return value
+
+
+SSM_RANGE = ipaddress.IPv4Network("232.0.0.0/8")
+FanoutGroup = Annotated[str, AfterValidator(_ssm_group)]
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -63,10 +77,12 @@ class ModelStoreConfig(StrictModel):
     modelscope_endpoint: Url | None = Field(None, description="`MODELSCOPE_ENDPOINT` for a mirror or the lab; the public hub when unset.")
     hf_version: SingleLine = Field("2.4.0", description="Pinned `huggingface_hub` (its `hf` CLI), installed beside modelscope when a model comes from Hugging Face.")
     hf_endpoint: Url | None = Field(None, description="`HF_ENDPOINT` for Hugging Face mirrors; the public hub when unset.")
-    fetch: Literal["unit", "controller"] = Field(
+    fetch: Literal["unit", "controller", "fleet"] = Field(
         "unit", description="`unit`: each unit downloads from the hub. `controller`: the controller downloads each file "
         "once into `controller_cache` and serves it to the units on `serve_address` while the deploy runs (units "
-        "without internet, or many units and one uplink).",
+        "without internet, or many units and one uplink). `fleet`: the same cache, sent to all the units that lack a "
+        "file in one authenticated multicast session (uftp) from `serve_address`, so that N units take the time of one "
+        "(docs/distribution.md); what a unit misses comes from the cache over HTTP as with `controller`.",
     )
     controller_cache: SingleLine = Field(
         ".cache/models", description="For `fetch: controller`: the controller's model cache, relative to where pyinfra runs."
@@ -76,12 +92,22 @@ class ModelStoreConfig(StrictModel):
         "without authentication (models are public files), only while a deploy runs.",
     )
     serve_port: int = Field(7081, ge=1024, le=65535, description="For `fetch: controller`: the port the cache is served on.")
+    fanout_group: FanoutGroup = Field(
+        "232.7.0.1", description="For `fetch: fleet`: the multicast group uftp announces on; the session's data goes to the "
+        "next address. Source-specific (232.0.0.0/8), so that units take sessions only from the controller.",
+    )
+    fanout_port: int = Field(7044, ge=1024, le=65535, description="For `fetch: fleet`: the UDP port the units' uftpd "
+                             "listens on, only while a deploy sends them files.")
+    fanout_rate_mbit: int = Field(900, ge=1, description="For `fetch: fleet`: the rate uftp sends at, in Mbit/s: a little "
+                                  "under the slowest link between the controller and the units (900 for 1 GbE).")
     prune: bool = Field(False, description="Delete the model folders thorfleet filled under `root` that no model of the host uses any more; otherwise they stay.")
 
     @model_validator(mode="after")
     def _served_somewhere(self) -> Self:
-        if self.fetch == "controller" and not self.serve_address:
-            raise ValueError("fetch 'controller' needs serve_address: the controller's address that the units reach")
+        if self.fetch != "unit" and not self.serve_address:
+            raise ValueError(f"fetch {self.fetch!r} needs serve_address: the controller's address that the units reach")
+        if self.fetch == "fleet" and ":" in str(self.serve_address):
+            raise ValueError("fetch 'fleet' needs an IPv4 serve_address: the fan-out's multicast group is IPv4")
         return self
 
     def dest(self, model: ModelConfig) -> str:
@@ -109,3 +135,13 @@ def shared_destinations(config: Any) -> Iterator[tuple[tuple[str, ...], str]]:
         if dest in seen and config.models[seen[dest]] != model:
             yield ("models", name, "dest"), f"{dest} is also the folder of model {seen[dest]!r}; they would overwrite each other"
         seen.setdefault(dest, name)
+
+
+def listeners(host: Any) -> list[Listener]:
+    """uftpd binds its port on every address (multicast needs it), only while a deploy sends files; it
+    joins the group on the unit's inventory address and takes sessions only from the controller's key."""
+    store = host.config.model_store
+    if store.fetch != "fleet":
+        return []
+    return [Listener(("model_store", "fanout_port"), "0.0.0.0", store.fanout_port, "uftpd (the models' fan-out, during a deploy)",
+                     privileged=True)]

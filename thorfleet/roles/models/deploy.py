@@ -4,23 +4,26 @@ from typing import Any
 
 from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.context import state
+from pyinfra.operations import files
 
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.render import RenderedFile
+from thorfleet.roles.models import fanout
 from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.roles.models.controller_cache import ensure, serve
 from thorfleet.roles.models.facts import FETCHER_SOURCE
 from thorfleet.roles.models.fleet import needed_models
 from thorfleet.roles.models.hub import HubError, model_files
-from thorfleet.roles.models.operations import CLI, hub_cli, model, prune
+from thorfleet.roles.models.operations import CLI, fan_out, fanout_receiver, hub_cli, model, prune
 
 
 def requirements(config: Any, needed: dict[str, Any]) -> list[str]:
     """The hub CLIs the unit needs: none when the controller fetches for it, or for plain URLs."""
     store, sources = config.model_store, {m.source for m in needed.values()}
-    if store.fetch == "controller":
+    if store.fetch != "unit":
         return []
     wanted = []
     if "modelscope" in sources:
@@ -43,12 +46,13 @@ def model_spec(name: str, config: Any) -> dict[str, Any]:
     store, entry = config.model_store, config.models[name]
     try:
         listed = model_files(entry, store)
-        mirror = f"{serve(store)}/{ensure(entry, listed, store)}" if store.fetch == "controller" else None
+        key = ensure(entry, listed, store) if store.fetch != "unit" else None
     except HubError as err:
         raise PyinfraError(f"models.{name}: {err}") from None
     return {
         "name": name, "dest": store.dest(entry), "source": entry.source, "id": entry.id, "revision": entry.revision,
-        "url": entry.url, "mirror": mirror, "cli": CLI,
+        "url": entry.url, "mirror": key and f"{serve(store)}/{key}", "cli": CLI, "key": key,
+        "incoming": f"{fanout.incoming(store)}/{key}" if store.fetch == "fleet" else None,
         "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed],
     }
 
@@ -63,9 +67,18 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
             hub_cli(name=f"Hub CLIs: {', '.join(wanted)}", requirements=wanted, index_url=config.base.pip_index_url, _sudo=True)
         files_installed(name="Model fetcher", files=[RenderedFile(FETCHER, FETCHER_SOURCE, mode="755", role="models")],
                         _sudo=True)
-        for name in sorted(needed):
-            spec = model_spec(name, config)
-            model(name=f"Model {name} ({len(spec['files'])} files)", spec=spec, env=hub_env(store), _sudo=True)
+        specs = [model_spec(name, config) for name in sorted(needed)]
+        if store.fetch == "fleet":
+            fanout.controller_key(store)  # uftp missing on the controller: said now, before any unit is touched
+            fanout.expect(state, unit.name)
+            fanout_receiver(name="uftp for the fleet's fan-out", _sudo=True)
+            fan_out(name="Models fanned out from the controller (multicast)", specs=specs, store=store,
+                    address=unit.address, _sudo=True)
+        for spec in specs:
+            model(name=f"Model {spec['name']} ({len(spec['files'])} files)", spec=spec, env=hub_env(store), _sudo=True)
+        if store.fetch == "fleet":
+            files.directory(name="The fan-out's incoming folder cleared", path=fanout.incoming(store), present=False,
+                            _sudo=True)
     if store.prune:
         prune(name=f"Prune unused models under {store.root}", root=store.root,
               keep=sorted({store.dest(m) for m in needed.values()}), _sudo=True)

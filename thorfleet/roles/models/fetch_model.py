@@ -2,9 +2,10 @@
 """thorfleet's model fetcher, run on the unit by the models role: `fetch_model.py SPEC.json`;
 and `fetch_model.py --state DEST FILES_JSON`, the models role's fact (the same stamp check, no file read).
 
-SPEC: {"name", "dest", "source", "id", "revision", "url", "mirror", "cli", "files": [{"path", "size", "sha256"}]}.
+SPEC: {"name", "dest", "source", "id", "revision", "url", "mirror", "incoming", "cli", "files": [{"path", "size", "sha256"}]}.
 Files already verified (a stamp in DEST/.thorfleet-verified.json matching their size and mtime)
-are not read again. Others are hashed; a wrong one is deleted. Missing ones are fetched with the
+are not read again. Others are hashed; a wrong one is deleted. Missing ones are taken from
+`incoming` (where the fleet's multicast fan-out put them) when they are there and right, else fetched with the
 hub's own CLI (`modelscope download` or `hf download`, both resume from their partial files), or
 with curl (resuming) from a URL or from the controller's cache (`mirror`), then checked against the size and sha256 the hub published (or the config gave).
 Exit 0: every file verified. Exit 1: a message saying which file and why, on stderr.
@@ -13,6 +14,7 @@ Exit 0: every file verified. Exit 1: a message saying which file and why, on std
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +76,33 @@ def curl(url: str, target: Path) -> int:
     return status
 
 
+def take_incoming(spec: dict[str, Any], dest: Path, todo: list[dict[str, Any]], stamps: dict[str, Any]) -> list[dict[str, Any]]:
+    """Files the fan-out delivered, checked and linked (or copied) into place; returns those still to fetch.
+    A wrong copy is deleted there and fetched again, never used."""
+    left = []
+    for want in todo:
+        received = Path(spec["incoming"]) / want["path"]
+        problem, stamp = ("not received", None) if not received.is_file() else verify(received, want)
+        if stamp is not None:
+            path = dest / want["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = Path(f"{path}.part")
+            part.unlink(missing_ok=True)
+            try:
+                os.link(received, part)
+            except OSError:  # another filesystem
+                shutil.copy2(received, part)
+            os.replace(part, path)
+            stamps[want["path"]] = {**stamp, "mtime_ns": path.stat().st_mtime_ns}
+            continue
+        if received.is_file():
+            print(f"{spec['name']}: {want['path']}: the fan-out's copy is wrong ({problem}); deleted, fetching it again",
+                  flush=True)
+            received.unlink()
+        left.append(want)
+    return left
+
+
 def download(spec: dict[str, Any], dest: Path, files: list[dict[str, Any]]) -> int:
     paths = [f["path"] for f in files]
     if spec.get("mirror"):  # model_store.fetch: controller
@@ -127,6 +156,8 @@ def main(spec_path: str) -> int:
             print(f"{spec['name']}: {want['path']}: {problem}; deleted, fetching it again", flush=True)
             path.unlink()
         todo.append(want)
+    if todo and spec.get("incoming"):
+        todo = take_incoming(spec, dest, todo, stamps)
     save_stamps(dest, stamps)
     if todo:
         status = download(spec, dest, todo)

@@ -5,10 +5,12 @@ import shlex
 from io import StringIO
 from typing import Any
 
-from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
+from pyinfra.context import state as pyinfra_state
 
+from thorfleet.core.apt import install_command
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
 from thorfleet.core.will import will
@@ -16,7 +18,9 @@ from thorfleet.core.paths import HUB_VENV
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.paths import MODEL_SPECS as SPECS
 from thorfleet.core.pip import pip_install_command
-from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
+from thorfleet.roles.models import fanout
+from thorfleet.roles.models.config import ModelStoreConfig
+from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, UftpReceiver, VenvPackages
 
 CLI = {"modelscope": f"{HUB_VENV}/bin/modelscope", "hf": f"{HUB_VENV}/bin/hf"}
 
@@ -56,7 +60,8 @@ def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
         )
         return
     sizes_known = all(f["size"] is not None for f in pending)
-    will(f"download {gib(need) if sizes_known else 'an unknown size'} of model {name} ({len(pending)} of {len(spec['files'])} "
+    how = "place (from the fan-out, else the controller's cache)" if spec.get("incoming") else "download"
+    will(f"{how} {gib(need) if sizes_known else 'an unknown size'} of model {name} ({len(pending)} of {len(spec['files'])} "
          f"files to fetch or finish)")
     spec_file = f"{SPECS}/{name}.json"
     yield f"mkdir -p {SPECS}"
@@ -64,6 +69,45 @@ def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
                             remote_temp_filename=host.get_temp_filename(spec_file))
     assignments = "".join(f"{k}={shlex.quote(v)} " for k, v in sorted(env.items()))
     yield f"{assignments}python3 {FETCHER} {shlex.quote(spec_file)}"
+
+
+@operation()
+def fanout_receiver() -> Commands:
+    """uftpd, the fan-out's receiver, installed with Debian's own uftp service masked first: that one
+    starts at install and takes files from any sender on every address."""
+    found = host.get_fact(UftpReceiver)
+    if found["installed"] and found["masked"]:
+        host.noop("uftp installed, its own always-on service masked")
+        return
+    will(("mask Debian's open uftp service" if not found["masked"] else "") +
+         (", then " if not found["masked"] and not found["installed"] else "") + ("install uftp" if not found["installed"] else ""))
+    if not found["masked"]:
+        yield "systemctl mask --now uftp.service"
+    if not found["installed"]:
+        yield install_command(["uftp"])
+
+
+@operation()
+def fan_out(specs: list[dict[str, Any]], store: ModelStoreConfig, address: str) -> Commands:
+    """The files this unit lacks, received with every other unit's in one multicast session from the
+    controller (fanout.py); the unit declines when it lacks nothing, or has no room for what it lacks
+    (each model's own operation then says so)."""
+    lacking, need, free = [], 0, None
+    for spec in specs:
+        state = host.get_fact(ModelState, dest=spec["dest"], files=spec["files"])
+        free = state["free"] if free is None else min(free, state["free"])
+        for f in spec["files"]:
+            if not state["files"][f["path"]]["verified"]:
+                lacking.append(f"{spec['key']}/{f['path']}")
+                need += max((f["size"] or 0) - state["files"][f["path"]]["bytes"], 0)
+    if not lacking or need > (free or 0):
+        fanout.decline(pyinfra_state, host.name)
+        host.noop(f"all {sum(len(s['files']) for s in specs)} model files verified: nothing to receive" if not lacking
+                  else "not enough room for the fan-out: each model's operation below says how much it needs")
+        return
+    unique = sorted(set(lacking))
+    will(f"receive {len(unique)} model files ({gib(need)}) in the fleet's multicast session from the controller")
+    yield FunctionCommand(fanout.receive, (store, address, unique), {})
 
 
 @operation()

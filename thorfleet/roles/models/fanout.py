@@ -1,0 +1,192 @@
+"""Models fanned out to the fleet (`model_store.fetch: fleet`): the files the units lack, sent once from
+the controller's cache to all of them in one authenticated multicast session (uftp; the measurements
+and the choice: docs/distribution.md).
+
+How a deploy runs it, in pyinfra's order (each operation on every unit before the next):
+- while the deploy is planned, every unit that needs models is *expected* in the session;
+- the fan-out operation on each unit: with nothing to receive it *declines*; otherwise (a
+  FunctionCommand, run on the controller) it starts a uftpd on the unit, bound to its inventory
+  address and taking sessions only from the controller's key, *joins*, waits for the send and stops
+  its uftpd whatever happened;
+- the last unit to join or decline (or the first after JOIN_WAIT, when one never comes) runs uftp:
+  one session per set of units that lack the same files; each joined unit learns which arrived;
+- each model's fetcher then takes its files from the unit's incoming folder, checking their sha256,
+  and fetches what is missing or wrong from the cache over HTTP, as `fetch: controller` does.
+"""
+
+import ipaddress
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]  # pyinfra runs units in gevent greenlets
+import gevent.event  # type: ignore[import-untyped]
+from pyinfra import logger
+from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.exceptions import PyinfraError
+
+from thorfleet.core.paths import MODEL_SPECS
+from thorfleet.roles.models.config import ModelStoreConfig
+
+RECEIVER_UNIT = "thorfleet-fanout"  # the transient systemd unit running a unit's uftpd during the deploy
+SERVER_LIST = f"{MODEL_SPECS}/fanout-servers"  # uftpd -S: the one sender it takes sessions from, and its key
+JOIN_WAIT = 60.0  # seconds the first joined unit waits for the others before the send starts without them
+CIPHER = ["-Y", "aes256-gcm", "-h", "sha256", "-e", "ecdh_ecdsa"]  # encrypted, signed, keys exchanged with ECDH
+
+
+def incoming(store: ModelStoreConfig) -> str:
+    """Where a unit's uftpd puts what it receives, under the model store (so taking a file is a link)."""
+    return f"{store.root}/.thorfleet-incoming"
+
+
+def data_group(store: ModelStoreConfig) -> str:
+    return str(ipaddress.IPv4Address(store.fanout_group) + 1)
+
+
+def server_id(store: ModelStoreConfig) -> str:
+    """uftp's sender id: its IPv4 address in hex, as uftpd's server list names it."""
+    return f"0x{int(ipaddress.IPv4Address(store.serve_address)):08X}"
+
+
+def controller_key(store: ModelStoreConfig) -> tuple[Path, str]:
+    """The controller's ECDSA key (made on first use, beside the model cache, never served) and its fingerprint."""
+    if not shutil.which("uftp") or not shutil.which("uftp_keymgt"):
+        raise PyinfraError("model_store.fetch is 'fleet', but uftp is not installed on the controller: install Debian's "
+                           "or Ubuntu's uftp package here (apt install uftp), or set model_store.fetch to 'controller'")
+    key = Path(store.controller_cache).expanduser().resolve().parent / "fanout" / "controller.key"
+    if not key.is_file():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        subprocess.run(["uftp_keymgt", "-g", "ec:prime256v1", str(key)], check=True, capture_output=True)
+        key.chmod(0o600)
+    shown = subprocess.run(["uftp_keymgt", str(key)], capture_output=True, text=True)
+    found = (shown.stdout + shown.stderr).partition("fingerprint: ")[2].split()
+    if not found:
+        raise PyinfraError(f"uftp_keymgt could not read the controller's fan-out key {key}: {shown.stderr.strip()}; "
+                           "delete it and a new one is made")
+    return key, found[0]
+
+
+@dataclass
+class Receiver:
+    name: str
+    address: str  # the unit's inventory address, which its uftpd is bound to
+    files: set[str]  # what it lacks, relative to the controller's cache
+
+
+@dataclass
+class Session:
+    """One deploy's fan-out: who is expected, who answered, and what reached whom."""
+
+    expected: set[str] = field(default_factory=set)
+    answered: set[str] = field(default_factory=set)
+    receivers: dict[str, Receiver] = field(default_factory=dict)
+    started: bool = False
+    done: Any = field(default_factory=gevent.event.Event)
+    arrived: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def session(state: Any) -> Session:
+    """The deploy's session, kept on pyinfra's state (one per deploy)."""
+    if not hasattr(state, "thorfleet_fanout"):
+        state.thorfleet_fanout = Session()
+    found: Session = state.thorfleet_fanout
+    return found
+
+
+def expect(state: Any, unit: str) -> None:
+    session(state).expected.add(unit)
+
+
+def decline(state: Any, unit: str) -> None:
+    session(state).answered.add(unit)
+
+
+def receive(state: Any, host: Any, store: ModelStoreConfig, address: str, files: list[str]) -> bool:
+    """Run on the controller for one unit (a FunctionCommand): its uftpd up, the session joined and
+    waited for, its uftpd stopped. Never fails the unit: what did not arrive, the fetcher gets over HTTP."""
+    joined = session(state)
+    into = incoming(store)
+    key, fingerprint = controller_key(store)
+    ok, output = host.run_shell_command(StringCommand(
+        "systemctl", "stop", f"{RECEIVER_UNIT}.service", "2>/dev/null;",
+        "mkdir", "-p", QuoteString(f"{into}/.partial"), QuoteString(MODEL_SPECS), "&&",
+        "printf", "'%s\\n'", QuoteString(f"{server_id(store)}|{store.serve_address}|{fingerprint}"),
+        ">", QuoteString(SERVER_LIST), "&&",
+        # Only while the deploy runs: stopped below, and by systemd after an hour if the deploy dies.
+        "systemd-run", f"--unit={RECEIVER_UNIT}", "--collect", "--quiet", "-p", "RuntimeMaxSec=3600",
+        "-p", "ProtectSystem=strict", "-p", QuoteString(f"ReadWritePaths={into}"), "-p", "ProtectHome=yes",
+        "-p", "PrivateTmp=yes", "-p", "NoNewPrivileges=yes",
+        "uftpd", "-d", "-q", "-x", "1", "-I", QuoteString(address), "-p", str(store.fanout_port),
+        "-M", store.fanout_group, "-D", QuoteString(into), "-T", QuoteString(f"{into}/.partial"),
+        "-S", SERVER_LIST, "-K", "ec:prime256v1"), _sudo=True)
+    if not ok:
+        host.log_styled(f"thorfleet: uftpd did not start here ({' '.join(output.stderr_lines[-2:])}); "
+                        "the models come from the controller's cache over HTTP instead", fg="yellow", log_func=logger.warning)
+        decline(state, host.name)
+        return True
+    try:
+        joined.receivers[host.name] = Receiver(host.name, address, set(files))
+        joined.answered.add(host.name)
+        _wait_or_send(state, joined, store, key)
+    finally:
+        host.run_shell_command(StringCommand("systemctl", "stop", f"{RECEIVER_UNIT}.service"), _sudo=True)
+    got = joined.arrived[host.name] & set(files)
+    host.log(f"fan-out: {len(got)} of {len(files)} files received by multicast from the controller"
+             + ("" if len(got) == len(files) else "; the fetcher gets the rest over HTTP"))
+    return True
+
+
+def _wait_or_send(state: Any, joined: Session, store: ModelStoreConfig, key: Path) -> None:
+    deadline = time.monotonic() + JOIN_WAIT
+    while not joined.started:
+        failed = {h.name for h in state.failed_hosts}
+        if joined.expected <= joined.answered | failed or time.monotonic() > deadline:
+            joined.started = True
+            try:
+                _send(joined, store, key)
+            finally:
+                joined.done.set()
+        else:
+            gevent.sleep(0.2)
+    joined.done.wait()
+
+
+def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
+    """One uftp session per set of units that lack the same files; records what reached each."""
+    wanting: dict[str, set[str]] = defaultdict(set)
+    for receiver in joined.receivers.values():
+        for path in receiver.files:
+            wanting[path].add(receiver.name)
+    groups: dict[frozenset[str], list[str]] = defaultdict(list)
+    for path, lacking in sorted(wanting.items()):
+        groups[frozenset(lacking)].append(path)
+    root = Path(store.controller_cache).expanduser().resolve()
+    for units, paths in groups.items():
+        by_id = {_client_id(joined.receivers[u].address): u for u in units}
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory() as scratch:
+            status = Path(scratch) / "status"
+            sent = subprocess.run(
+                ["uftp", "-I", str(store.serve_address), "-U", server_id(store), "-M", store.fanout_group,
+                 "-P", data_group(store), "-p", str(store.fanout_port), "-R", str(store.fanout_rate_mbit * 1000), *CIPHER,
+                 "-k", str(key), "-H", ",".join(by_id), "-E", f"{root}/", "-S", str(status), "-x", "1",
+                 *(str(root / p) for p in paths)], capture_output=True, text=True)
+            lines = status.read_text().splitlines() if status.is_file() else []
+        for line in lines:  # RESULT;target;filename;size;status;speed
+            fields = line.split(";")
+            if fields[0] == "RESULT" and fields[4] in ("copy", "overwrite") and fields[1] in by_id:
+                joined.arrived[by_id[fields[1]]].add(fields[2])
+        size = sum((root / p).stat().st_size for p in paths)
+        logger.info(f"fan-out: {len(paths)} files, {size / 1e6:.1f} MB, sent once to {len(units)} units in "
+                    f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode})")
+
+
+def _client_id(address: str) -> str:
+    """uftp names a receiver by the IPv4 address its uftpd is bound to."""
+    return socket.gethostbyname(address)
