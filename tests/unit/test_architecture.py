@@ -107,7 +107,7 @@ def test_the_package_installs_no_top_level_roles_module():
 def test_host_config_keys_come_from_the_registry():
     role_keys = [key for role in ROLES for key in role.config]
     assert list(HostConfig.model_fields) == ["roles", *role_keys]
-    assert HostConfig().roles == ROLE_NAMES == ["base", "power", "docker", "builds", "models", "engines", "gateway", "unit_metrics", "monitoring"]
+    assert HostConfig().roles == ROLE_NAMES == ["base", "power", "image_mirror", "docker", "builds", "models", "engines", "gateway", "unit_metrics", "monitoring"]
     for role in ROLES:
         assert callable(role.apply) and callable(role.files) and callable(role.problems)
         if role.checks:

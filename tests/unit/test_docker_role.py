@@ -13,7 +13,7 @@ from thorfleet.fleet.schema import HostConfig
 
 from .fake_host import failure_of, run_operation
 
-OWNED = owned_settings(HostConfig().docker)
+OWNED = owned_settings(HostConfig().docker, [])
 
 
 def fact(settings=None, exists=True, error=None):
@@ -76,8 +76,10 @@ def test_broken_existing_file_is_not_overwritten():
 
 def test_owned_settings_follow_the_config():
     config = HostConfig.model_validate({"docker": {"registry_mirrors": ["https://mirror.example"], "data_root": "/mnt/nvme/docker"}})
-    owned = owned_settings(config.docker)
+    owned = owned_settings(config.docker, [])
     assert owned["registry-mirrors"] == ["https://mirror.example"]
+    fleet_first = owned_settings(config.docker, ["http://10.0.0.3:5000", "https://mirror.example"])
+    assert fleet_first["registry-mirrors"] == ["http://10.0.0.3:5000", "https://mirror.example"]  # each once
     assert owned["data-root"] == "/mnt/nvme/docker"
     assert "registry-mirrors" not in OWNED and "data-root" not in OWNED
 

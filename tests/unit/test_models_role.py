@@ -14,7 +14,8 @@ import pytest
 from thorfleet.roles.models import hub
 from thorfleet.roles.models.facts import ModelState, VenvPackages
 from thorfleet.roles.models import fanout
-from thorfleet.roles.models.operations import FETCHER, HUB_VENV, fan_out, fanout_receiver, hub_cli, model, prune
+from thorfleet.core.apt import apt_packages
+from thorfleet.roles.models.operations import FETCHER, HUB_VENV, fan_out, hub_cli, model, prune
 from thorfleet.fleet.schema import HostConfig
 from thorfleet.core.http_files import send_file
 
@@ -239,10 +240,15 @@ def test_fleet_mode_declines_when_nothing_is_lacking_or_there_is_no_room():
 
 
 def test_uftp_is_installed_only_after_debians_open_service_is_masked():
-    commands, _ = run_operation(fanout_receiver, {"UftpReceiver": {"installed": False, "masked": False}})
+    facts = {"DebPackages": {}, "MaskedServices": []}
+    commands, _ = run_operation(apt_packages, facts, ["uftp"], masked=["uftp.service"])
     assert commands[0] == "systemctl mask --now uftp.service" and "apt-get install -y --no-install-recommends uftp" in commands[1]
-    commands, noops = run_operation(fanout_receiver, {"UftpReceiver": {"installed": True, "masked": True}})
-    assert commands == [] and noops == ["uftp installed, its own always-on service masked"]
+    commands, noops = run_operation(apt_packages, {"DebPackages": {"uftp": ["4"]}, "MaskedServices": ["uftp.service"]},
+                                    ["uftp"], masked=["uftp.service"])
+    assert commands == [] and noops == ["all 1 apt packages are installed, uftp.service masked"]
+    commands, _ = run_operation(apt_packages, {"DebPackages": {"uftp": ["4"]}, "MaskedServices": []}, ["uftp"],
+                                masked=["uftp.service"])
+    assert commands == ["systemctl mask --now uftp.service"]  # installed by hand earlier: masked now
 
 
 @pytest.mark.parametrize("store, why", [

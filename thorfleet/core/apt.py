@@ -4,6 +4,8 @@ monitoring, unit_metrics), with JetPack's components from NVIDIA's Jetson apt so
 import shlex
 from collections.abc import Sequence
 
+from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
@@ -15,17 +17,26 @@ APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
 
 @operation()
-def apt_packages(packages: list[str], jetpack: Sequence[str] = ()) -> Commands:
+def apt_packages(packages: list[str], jetpack: Sequence[str] = (), masked: Sequence[str] = ()) -> Commands:
     """Install the packages that are missing, JetPack's components from NVIDIA's Jetson apt source
     first. The package lists are refreshed only when an install fails without them (or JetPack's
-    packages are not known yet), so that a unit with everything present converges with no network."""
+    packages are not known yet), so that a unit with everything present converges with no network.
+    `masked`: services a package would start at install (Debian's uftp and docker-registry start open
+    daemons), masked first, so that they never run; thorfleet runs its own units instead."""
     installed = host.get_fact(DebPackages)
+    unmasked = [s for s in masked if s not in host.get_fact(MaskedServices, services=list(masked))] if masked else []
     missing_jetpack = [p for p in jetpack if p not in installed]
     missing = [p for p in packages if p not in installed and p not in missing_jetpack]
-    if not missing and not missing_jetpack:
-        host.noop(f"all {len(packages) + len(jetpack)} apt packages are installed")
+    if not missing and not missing_jetpack and not unmasked:
+        host.noop(f"all {len(packages) + len(jetpack)} apt packages are installed"
+                  + (f", {', '.join(masked)} masked" if masked else ""))
         return
-    will(f"install apt packages: {', '.join(missing_jetpack + missing)}")
+    plans = [f"mask {', '.join(unmasked)}"] if unmasked else []
+    if missing_jetpack or missing:
+        plans.append(f"install apt packages: {', '.join(missing_jetpack + missing)}")
+    will(", then ".join(plans))
+    if unmasked:
+        yield StringCommand("systemctl", "mask", "--now", *(QuoteString(s) for s in unmasked))
     if missing_jetpack:
         yield jetpack_install_command(missing_jetpack)
     if missing:
@@ -53,3 +64,13 @@ def jetpack_install_command(packages: list[str]) -> str:
                "reflash with JetPack 7, or set base.jetpack to [] and builds.cuda_home to where the CUDA toolkit is.")
     return (f"offered() ( {offered} ); offered || {APT_ENV} apt-get update -qq || true; "
             f"offered || {{ echo {shlex.quote(missing)} >&2; exit 1; }}; {APT_ENV} apt-get install -y {names}")
+
+
+class MaskedServices(FactBase[list[str]]):
+    """Which of `services` systemd has masked."""
+
+    def command(self, services: list[str]) -> str:
+        return f'for s in {shlex.join(services)}; do [ "$(systemctl is-enabled "$s" 2>/dev/null)" = masked ] && echo "$s"; done; true'
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]

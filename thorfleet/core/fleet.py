@@ -174,3 +174,6 @@ class ModelCatalogue(Protocol):
 
 
 MODEL_CATALOGUE: FactKey[ModelCatalogue] = FactKey("models.catalogue")
+
+# The fleet's pull-through mirrors of Docker Hub (`http://host:port`), for the units' daemon.json.
+IMAGE_MIRRORS: FactKey[list[str]] = FactKey("image_mirror.urls")

@@ -73,5 +73,8 @@ class Role:
     fleet_problems: Callable[[FleetView], Iterable[FleetProblem]] = _no_fleet_problems
     # What it listens on, on a host that applies it (fleet/listeners.py keeps one table per unit).
     listeners: Callable[[FleetHost], Iterable[Listener]] = _no_listeners
+    # Whether no host goes on to the next role before this one is done on every host of the deploy (pyinfra
+    # orders two hosts' different operations by their depth alone): the image mirror, before any unit pulls.
+    barrier: bool = False
     # Debian packages it always installs (the lab's image carries them, so that units converge offline).
     packages: tuple[str, ...] = ()

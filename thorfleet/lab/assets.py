@@ -1,8 +1,9 @@
 """Everything the lab units cannot fetch themselves, prepared once on the controller and cached."""
 
 import shutil
+import subprocess
 
-from thorfleet.lab import container_images, downloads, lab_models, sources
+from thorfleet.lab import container_images, downloads, lab_models, layout, sources
 from thorfleet.lab import unit as units
 from thorfleet.lab.layout import UnitLayout
 from thorfleet.lab.system import LabError
@@ -23,6 +24,21 @@ def prepare(log=print) -> None:
     downloads.wheelhouse(wheel_requirements(), UNIT_PYTHON)
     lab_models.ensure_models(log)
     container_images.build()
+
+
+def publish_images(log=print) -> None:
+    """The stand-in images in the lab's registry (the stand-in for Docker Hub, which an image mirror
+    proxies), unless it holds this build of them."""
+    stamp = layout.REGISTRY / "published"
+    if stamp.is_file() and stamp.read_text() == container_images.image_id():
+        return
+    for tag in container_images.TAGS:
+        result = subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"docker-archive:{container_images.ARCHIVE}:{tag}",
+                                 f"docker://{layout.CONTROLLER_ADDRESS}:{layout.REGISTRY_PORT}/{tag}"], capture_output=True, text=True)
+        if result.returncode:
+            raise LabError(f"skopeo could not put {tag} into the lab's registry: {result.stderr.strip()[-400:]}")
+    stamp.write_text(container_images.image_id())
+    log(f"lab registry: {', '.join(container_images.TAGS)}")
 
 
 def load_images(unit: UnitLayout, log=print) -> None:

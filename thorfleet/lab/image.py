@@ -38,7 +38,7 @@ def packages() -> list[str]:
 
 
 def recipe() -> dict:
-    return {"suite": SUITE, "packages": packages(), "version": 3}
+    return {"suite": SUITE, "packages": packages(), "version": 4}
 
 
 def mirror() -> str:
@@ -104,9 +104,10 @@ def _configure(root: Path) -> None:
     (root / "etc/sudoers.d/90-lab-login").chmod(0o440)
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    # Services that cannot work inside a container, or would reach out of the lab; and Debian's uftpd,
-    # which its package starts on every address, taking files from any sender (the benchmark starts its own).
-    for unit in ("systemd-timesyncd.service", "apt-daily.timer", "apt-daily-upgrade.timer", "getty@tty1.service", "uftp.service"):
+    # Services that cannot work inside a container, or would reach out of the lab; and the open daemons
+    # Debian's uftp and docker-registry packages start on every address (thorfleet runs its own, as a deploy does).
+    for unit in ("systemd-timesyncd.service", "apt-daily.timer", "apt-daily-upgrade.timer", "getty@tty1.service", "uftp.service",
+                 "docker-registry.service"):
         (root / "etc/systemd/system" / unit).unlink(missing_ok=True)
         (root / "etc/systemd/system" / unit).symlink_to("/dev/null")
     (root / "etc/apt/apt.conf.d/90-lab-no-recommends").write_text('APT::Install-Recommends "false";\n')

@@ -47,6 +47,7 @@ def up(count: int = layout.DEFAULT_UNITS, log=print, link: str | None = None) ->
     network.ensure_bridge()
     network.limit_controller(link)
     services.start(log)
+    assets.publish_images(log)
     wanted = [layout.unit(i) for i in range(1, count + 1)]
     for extra in layout.existing_units()[count:]:
         log(f"removing {extra.name} (beyond --units {count})")

@@ -26,9 +26,11 @@ HOST_TOOLS = {
     "ssh-keygen": "openssh-client",
     "git": "git",
     "uftp": "uftp",  # the models' fan-out (model_store.fetch: fleet) sends from the controller
+    "docker-registry": "docker-registry",  # the lab's stand-in for Docker Hub, which the image mirror proxies
+    "skopeo": "skopeo",  # puts the stand-in images into it
 }
-# Debian's uftp package starts an uftpd open to any sender at install: masked before it can start.
-MASKED_FIRST = {"uftp": "/etc/systemd/system/uftp.service"}
+# Debian's uftp and docker-registry packages start open daemons at install: masked before they can start.
+MASKED_FIRST = {"uftp": "/etc/systemd/system/uftp.service", "docker-registry": "/etc/systemd/system/docker-registry.service"}
 
 
 def require_root_linux() -> None:

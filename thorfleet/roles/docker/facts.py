@@ -50,6 +50,10 @@ class DockerImages(FactBase[Iterable[str]]):
     def requires_command(self, *args: Any, **kwargs: Any) -> str:
         return "docker"
 
+    @staticmethod
+    def default() -> Iterable[str]:  # no output: Docker has no image yet
+        return []
+
     def command(self) -> str:
         return "docker image ls --format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' 2>/dev/null || true"
 

@@ -3,6 +3,7 @@
 import json
 
 from thorfleet.core.checks import CheckedUnit
+from thorfleet.core.fleet import IMAGE_MIRRORS
 from thorfleet.roles.docker.files import DAEMON_JSON, merge_daemon_json, owned_settings
 from thorfleet.roles.docker.operations import image_ref
 
@@ -10,7 +11,7 @@ from thorfleet.roles.docker.operations import image_ref
 def test_daemon_json_has_thorfleets_settings(unit: CheckedUnit) -> None:
     with unit.host.sudo():
         settings = json.loads(unit.host.file(DAEMON_JSON).content_string)
-    assert merge_daemon_json(settings, owned_settings(unit.config.docker)) == settings
+    assert merge_daemon_json(settings, owned_settings(unit.config.docker, unit.fleet.fact(IMAGE_MIRRORS))) == settings
 
 
 def test_docker_runs_with_the_configured_default_runtime(unit: CheckedUnit) -> None:

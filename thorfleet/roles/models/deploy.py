@@ -7,6 +7,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import state
 from pyinfra.operations import files
 
+from thorfleet.core.apt import apt_packages
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
@@ -17,7 +18,7 @@ from thorfleet.roles.models.controller_cache import ensure, serve
 from thorfleet.roles.models.facts import FETCHER_SOURCE
 from thorfleet.roles.models.fleet import needed_models
 from thorfleet.roles.models.hub import HubError, model_files
-from thorfleet.roles.models.operations import CLI, fan_out, fanout_receiver, hub_cli, model, prune
+from thorfleet.roles.models.operations import CLI, fan_out, hub_cli, model, prune
 
 
 def requirements(config: Any, needed: dict[str, Any]) -> list[str]:
@@ -71,7 +72,8 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         if store.fetch == "fleet":
             fanout.controller_key(store)  # uftp missing on the controller: said now, before any unit is touched
             fanout.expect(state, unit.name)
-            fanout_receiver(name="uftp for the fleet's fan-out", _sudo=True)
+            # Debian's own uftp service would take files from any sender, on every address.
+            apt_packages(name="uftp for the fleet's fan-out", packages=["uftp"], masked=["uftp.service"], _sudo=True)
             fan_out(name="Models fanned out from the controller (multicast)", specs=specs, store=store,
                     address=unit.address, _sudo=True)
         for spec in specs:

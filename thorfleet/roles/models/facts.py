@@ -43,13 +43,3 @@ class ManagedModelFolders(FactBase[list[str]]):
     def process(self, output: list[str]) -> list[str]:
         return sorted(line.strip() for line in output if line.strip())
 
-
-class UftpReceiver(FactBase[dict[str, bool]]):
-    """`{"installed": bool, "masked": bool}`: uftpd present, and Debian's own uftp service masked."""
-
-    def command(self) -> str:
-        return ("command -v uftpd >/dev/null && echo installed; "
-                "test \"$(systemctl is-enabled uftp.service 2>/dev/null)\" = masked && echo masked; true")
-
-    def process(self, output: list[str]) -> dict[str, bool]:
-        return {"installed": "installed" in output, "masked": "masked" in output}

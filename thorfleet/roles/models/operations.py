@@ -10,7 +10,6 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.context import state as pyinfra_state
 
-from thorfleet.core.apt import install_command
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
 from thorfleet.core.will import will
@@ -20,7 +19,7 @@ from thorfleet.core.paths import MODEL_SPECS as SPECS
 from thorfleet.core.pip import pip_install_command
 from thorfleet.roles.models import fanout
 from thorfleet.roles.models.config import ModelStoreConfig
-from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, UftpReceiver, VenvPackages
+from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
 
 CLI = {"modelscope": f"{HUB_VENV}/bin/modelscope", "hf": f"{HUB_VENV}/bin/hf"}
 
@@ -69,22 +68,6 @@ def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
                             remote_temp_filename=host.get_temp_filename(spec_file))
     assignments = "".join(f"{k}={shlex.quote(v)} " for k, v in sorted(env.items()))
     yield f"{assignments}python3 {FETCHER} {shlex.quote(spec_file)}"
-
-
-@operation()
-def fanout_receiver() -> Commands:
-    """uftpd, the fan-out's receiver, installed with Debian's own uftp service masked first: that one
-    starts at install and takes files from any sender on every address."""
-    found = host.get_fact(UftpReceiver)
-    if found["installed"] and found["masked"]:
-        host.noop("uftp installed, its own always-on service masked")
-        return
-    will(("mask Debian's open uftp service" if not found["masked"] else "") +
-         (", then " if not found["masked"] and not found["installed"] else "") + ("install uftp" if not found["installed"] else ""))
-    if not found["masked"]:
-        yield "systemctl mask --now uftp.service"
-    if not found["installed"]:
-        yield install_command(["uftp"])
 
 
 @operation()
