@@ -1,6 +1,8 @@
 """`model_store.fetch: fleet` in the lab: each file over the uplink once, to every unit in one multicast
 session; a unit dropping out, a corrupted copy and an interrupted deploy (issue 29)."""
 
+import os
+import re
 import subprocess
 import sys
 import time
@@ -9,7 +11,7 @@ import pytest
 
 from thorfleet.lab import faults, layout
 
-from .helpers import ROOT, converge, project_with, ssh
+from .helpers import ROOT, converge, project_with, ssh, thorfleet
 from .test_models import GGUF, gguf_sha, unit_sha  # noqa: F401  (gguf_sha is a fixture)
 
 pytestmark = pytest.mark.lab
@@ -70,6 +72,11 @@ def test_each_file_crosses_the_uplink_once_and_reaches_every_unit_in_one_session
         got = received(result.output, unit)
         assert got is not None and got[0] == got[1] >= 1, (unit, got, result.output[-3000:])
     assert "sent once to 3 units" in result.output
+    held = thorfleet("hosts", str(fleet), "--artifacts", cwd=ROOT, env={**os.environ, "COLUMNS": "250"})
+    assert held.returncode == 0, held.stdout + held.stderr
+    for unit in UNITS:  # every unit's GGUF, and where it came from
+        assert re.search(rf"{unit} .* model .*{GGUF} .* fan-out", held.stdout), held.stdout
+    assert "controller's cache" not in held.stdout  # no file of any unit needed the HTTP fallback
     again = converge(fleet)
     assert again.returncode == 0 and again.changed() == [], again.changed()
     assert "sent once" not in again.output

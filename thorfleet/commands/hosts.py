@@ -1,10 +1,11 @@
-"""`thorfleet hosts INVENTORY [--memory | --listeners]`."""
+"""`thorfleet hosts INVENTORY [--memory | --listeners | --artifacts]`."""
 
 import sys
 
 import click
 from rich.table import Table
 
+from thorfleet.artifacts import artifacts_table
 from thorfleet.commands.common import console, errors, load
 from thorfleet.fleet.listeners import unit_listeners
 from thorfleet.memory_plan import learn_models, plan_table
@@ -16,9 +17,17 @@ from thorfleet.roles.models.fleet import needed_models
 @click.option("--memory", is_flag=True, help="Show each unit's memory plan instead (asks the hub once for each model's "
               "size and GGUF header, remembered in model_store.controller_cache); exit status 1 when a unit cannot fit.")
 @click.option("--listeners", is_flag=True, help="Show every address and port each unit listens on, and the key that sets it.")
-def hosts(inventory: str, memory: bool, listeners: bool) -> None:
+@click.option("--artifacts", is_flag=True, help="Ask each unit (over SSH, all at once) which model files, engine builds and "
+              "images it holds, and where each came from; exit status 1 when a unit cannot be asked.")
+def hosts(inventory: str, memory: bool, listeners: bool, artifacts: bool) -> None:
     """Show each host with its groups, engines, ports and models."""
     fleet = load(inventory, secrets=False, memory_plan=not memory)
+    if artifacts:
+        table, failed = artifacts_table(f"{inventory}: what each unit holds", list(fleet.hosts.values()))
+        console.print(table)
+        for why in failed:
+            errors.print(f"error: {why}", style="bold red", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1 if failed else 0)
     if listeners:
         table = Table(title=f"{inventory}: what listens on each unit")
         for column in ("host", "address:port", "what", "set by"):

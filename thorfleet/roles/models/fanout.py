@@ -124,6 +124,7 @@ def receive(state: Any, host: Any, store: ModelStoreConfig, address: str, files:
         "-p", "PrivateTmp=yes", "-p", "NoNewPrivileges=yes",
         "uftpd", "-d", "-q", "-x", "1", "-I", QuoteString(address), "-p", str(store.fanout_port),
         "-M", store.fanout_group, "-D", QuoteString(into), "-T", QuoteString(f"{into}/.partial"),
+        "-i",  # move each file on its own: a later session's folder must not replace an earlier one's
         "-S", SERVER_LIST, "-K", "ec:prime256v1"), _sudo=True)
     if not ok:
         host.log_styled(f"thorfleet: uftpd did not start here ({' '.join(output.stderr_lines[-2:])}); "

@@ -3,7 +3,8 @@
 and `fetch_model.py --state DEST FILES_JSON`, the models role's fact (the same stamp check, no file read).
 
 SPEC: {"name", "dest", "source", "id", "revision", "url", "mirror", "incoming", "cli", "files": [{"path", "size", "sha256"}]}.
-Files already verified (a stamp in DEST/.thorfleet-verified.json matching their size and mtime)
+Files already verified (a stamp in DEST/.thorfleet-verified.json matching their size and mtime,
+and saying where the file came from)
 are not read again. Others are hashed; a wrong one is deleted. Missing ones are taken from
 `incoming` (where the fleet's multicast fan-out put them) when they are there and right, else fetched with the
 hub's own CLI (`modelscope download` or `hf download`, both resume from their partial files), or
@@ -93,7 +94,7 @@ def take_incoming(spec: dict[str, Any], dest: Path, todo: list[dict[str, Any]], 
             except OSError:  # another filesystem
                 shutil.copy2(received, part)
             os.replace(part, path)
-            stamps[want["path"]] = {**stamp, "mtime_ns": path.stat().st_mtime_ns}
+            stamps[want["path"]] = {**stamp, "mtime_ns": path.stat().st_mtime_ns, "from": "fan-out"}
             continue
         if received.is_file():
             print(f"{spec['name']}: {want['path']}: the fan-out's copy is wrong ({problem}); deleted, fetching it again",
@@ -101,6 +102,11 @@ def take_incoming(spec: dict[str, Any], dest: Path, todo: list[dict[str, Any]], 
             received.unlink()
         left.append(want)
     return left
+
+
+def origin(spec: dict[str, Any]) -> str:
+    """Where `download` takes files from, as `thorfleet hosts --artifacts` shows it."""
+    return "controller's cache" if spec.get("mirror") else "hub" if spec["source"] != "url" else "url"
 
 
 def download(spec: dict[str, Any], dest: Path, files: list[dict[str, Any]]) -> int:
@@ -150,8 +156,8 @@ def main(spec_path: str) -> int:
             continue
         if path.is_file():
             problem, stamp = verify(path, want)
-            if problem is None:
-                stamps[want["path"]] = stamp
+            if stamp is not None:
+                stamps[want["path"]] = {**stamp, "from": stamps.get(want["path"], {}).get("from", "found in place")}
                 continue
             print(f"{spec['name']}: {want['path']}: {problem}; deleted, fetching it again", flush=True)
             path.unlink()
@@ -168,13 +174,13 @@ def main(spec_path: str) -> int:
         for want in todo:
             path = dest / want["path"]
             problem, stamp = ("missing after the download", None) if not path.is_file() else verify(path, want)
-            if problem:
+            if stamp is None:
                 if path.is_file():
                     path.unlink()
                 print(f"thorfleet: {spec['name']}: {want['path']} {problem}; deleted, the next deploy fetches it again",
                       file=sys.stderr)
                 return 1
-            stamps[want["path"]] = stamp
+            stamps[want["path"]] = {**stamp, "from": origin(spec)}
         save_stamps(dest, stamps)
     print(f"{spec['name']}: {len(spec['files'])} files verified in {dest}")
     return 0
