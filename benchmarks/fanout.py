@@ -1,6 +1,8 @@
-"""Placing one model-sized file on N lab units, three ways side by side in one run (issue 29): a star
-from the controller (what `model_store.fetch: controller` does today), uftp (authenticated,
-encrypted multicast) and aria2 (BitTorrent: the controller seeds, the units trade pieces).
+"""Placing one model-sized file on N lab units, side by side in one run (issue 29): three transports
+on their own, a star from the controller (HTTP), uftp (authenticated, encrypted multicast) and aria2
+(BitTorrent: the controller seeds, the units trade pieces); and two whole deploys of the models role,
+`model_store.fetch: controller` (the star) and `fetch: fleet` (uftp), each a `pyinfra` run timed from
+its start to its end, connections, facts and sha256 checks on the units included.
 
     sudo .venv/bin/thorfleet lab up --units 8 --link 200mbit
     sudo .venv/bin/python benchmarks/fanout.py [--size-mb 256] [--counts 1,2,4,8] [--rounds 1]
@@ -13,9 +15,12 @@ link's counter): the copies that crossed the controller's one link. Results: doc
 import argparse
 import hashlib
 import os
+import json
 import shlex
+import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,7 +57,7 @@ def sent_by_controller() -> int:
 
 def fresh(units: list[layout.UnitLayout]) -> None:
     """An empty folder on each unit, and no transfer of an earlier run still going."""
-    on_units(units, lambda unit: f"pkill -x aria2c; pkill -x uftpd; rm -rf {DEST} && mkdir -p {DEST}")
+    on_units(units, lambda unit: f"pkill -x aria2c; sudo pkill -x uftpd; sudo rm -rf {DEST} && mkdir -p {DEST}")
 
 
 def star(units: list[layout.UnitLayout], source: Path, rate_kbit: int) -> None:
@@ -126,7 +131,34 @@ def aria2(units: list[layout.UnitLayout], source: Path, rate_kbit: int) -> None:
             tracker.wait()
 
 
-METHODS = {"star (HTTP from the controller)": star, "uftp (multicast)": uftp, "aria2 (BitTorrent)": aria2}
+def deploy(fetch: str) -> Callable[[list[layout.UnitLayout], Path, int], None]:
+    """A whole deploy of the models role onto the units with `model_store.fetch: <fetch>`: the file is a
+    model of the lab's ModelScope endpoint, already in the controller's cache (so the hub is not timed)."""
+    def place(units: list[layout.UnitLayout], source: Path, rate_kbit: int) -> None:
+        project = source.parent / f"project-{fetch}"
+        (project / "inventory").mkdir(parents=True, exist_ok=True)
+        (project / "group_vars").mkdir(exist_ok=True)
+        hosts = ", ".join(f'("{u.name}", unit_data("{u.name}"))' for u in units)
+        (project / "inventory/bench.py").write_text(
+            "from thorfleet.inventory import attach_config\nfrom thorfleet.lab.inventory import unit_data\n\n"
+            f"units = [{hosts}]\n\nattach_config(globals())\n")
+        (project / "group_vars/all.yml").write_text(json.dumps({
+            "roles": ["models"],
+            "model_store": {"fetch": fetch, "serve_address": CONTROLLER, "controller_cache": str(source.parent / "cache"),
+                            "modelscope_endpoint": f"http://{CONTROLLER}:{layout.HTTP_PORT}",
+                            "fanout_rate_mbit": max(1, int(rate_kbit * 0.95 / 1000))},
+            "models": {"bench": {"id": f"thorfleet-lab/{BENCH_REPO}", "include": [NAME], "file": NAME, "dest": DEST}},
+            "engines": {"bench": {"kind": "llama-server", "model": "bench", "port": 8100}}}))
+        result = subprocess.run([sys.executable, "-m", "pyinfra", "-y", str(project / "inventory/bench.py"), "deploy.py"],
+                                cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=1800)
+        if result.returncode:
+            raise SystemExit(f"the deploy with fetch {fetch} failed:\n{result.stdout[-3000:]}")
+    return place
+
+
+BENCH_REPO = "fanout-bench"  # the benchmark's file, as a model of the lab's ModelScope endpoint
+METHODS = {"star (HTTP from the controller)": star, "uftp (multicast)": uftp, "aria2 (BitTorrent)": aria2,
+           "deploy: fetch controller (star)": deploy("controller"), "deploy: fetch fleet (uftp)": deploy("fleet")}
 
 
 def link_rate_kbit() -> int:
@@ -147,10 +179,13 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--counts", default="1,2,4,8")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--methods", default=",".join(m.split()[0] for m in METHODS), help="of: star, uftp, aria2")
+    parser.add_argument("--methods", default="star,uftp,aria2,controller,fleet",
+                        help="of: star, uftp, aria2 (the transports), controller, fleet (whole deploys)")
     parser.add_argument("--keep", action="store_true", help="leave the last placement and its logs on the units")
     args = parser.parse_args()
-    methods = {name: method for name, method in METHODS.items() if name.split()[0] in args.methods.split(",")}
+    wanted = args.methods.split(",")
+    methods = {name: method for name, method in METHODS.items()
+               if name.split()[0] in wanted or (name.startswith("deploy") and name.split()[2] in wanted)}
     counts = [int(n) for n in args.counts.split(",")]
     units = [layout.UnitLayout(index) for index in range(1, max(counts) + 1)]
     rate = link_rate_kbit()
@@ -163,8 +198,14 @@ def main() -> None:
         os.chmod(scratch, 0o755)
         digest = hashlib.file_digest(source.open("rb"), "sha256").hexdigest()
         size = source.stat().st_size
+        served = layout.LAB / "models/thorfleet-lab" / BENCH_REPO  # the lab's hub serves it from here
+        shutil.rmtree(served, ignore_errors=True)
+        served.mkdir(parents=True)
+        os.link(source, served / NAME)
         console.print(f"{size / 1e6:.0f} MB of random bytes, links held to {rate / 1000:g} Mbit/s: "
                       f"one copy takes {size * 8 / (rate * 1000):.1f} s at the link's rate")
+        if any(name.startswith("deploy") for name in methods):  # the controller's cache filled, untimed
+            deploy("controller")(units[:1], source, rate)
         figures: dict[tuple[str, int], list[tuple[float, int]]] = {}
         for round_number in range(args.rounds):
             for count in counts:
@@ -185,6 +226,7 @@ def main() -> None:
                                   f"uplink {uplink / size:4.2f} copies")
         if not args.keep:
             fresh(units)
+        shutil.rmtree(served)
     table = Table(title=f"{size / 1e6:.0f} MB to N units, links {rate / 1000:g} Mbit/s (medians of {args.rounds} round(s))")
     table.add_column("method")
     for count in counts:

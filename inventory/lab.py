@@ -26,5 +26,7 @@ containers = [("thor-03", {**_login, "ssh_hostname": "192.168.55.103"})]
 # The fleet's gateway (HAProxy, docs/gateway.md): one endpoint routing each model to the units serving it.
 # Any small Linux box will do; one that is not a Thor gets `roles: [base, gateway]` in its host_vars.
 gateway = ["thor-03"]
+# Optional: a pull-through mirror of Docker Hub that every unit's Docker asks first (docs/roles/image_mirror.md).
+# image_mirror = ["thor-03"]
 
 attach_config(globals())

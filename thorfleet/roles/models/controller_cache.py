@@ -25,6 +25,7 @@ from thorfleet.roles.models.hub import HUGGINGFACE, MODELSCOPE, HubError, HubFil
 
 _lock = threading.Lock()
 _server: ThreadingHTTPServer | None = None
+uplink_bytes = 0  # what this deploy downloaded from the hubs (the fan-out's log says it)
 
 
 def cache_key(model: ModelConfig) -> str:
@@ -70,10 +71,12 @@ def _download(url: str, target: Path, want: HubFile, progress: Progress) -> None
         raise HubError(f"{url} could not be read: {getattr(err, 'reason', err)}") from None
     if start and response.status != 206:
         start = 0  # the server ignored the range: start over
+    global uplink_bytes
     task = progress.add_task(target.name, total=want.size, completed=start)
     with response, open(part, "ab" if start else "wb") as out:
         while block := response.read(1 << 20):
             out.write(block)
+            uplink_bytes += len(block)
             progress.advance(task, len(block))
     part.replace(target)
     if not _verified(target, want):

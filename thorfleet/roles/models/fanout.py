@@ -32,6 +32,7 @@ from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import PyinfraError
 
 from thorfleet.core.paths import MODEL_SPECS
+from thorfleet.roles.models import controller_cache
 from thorfleet.roles.models.config import ModelStoreConfig
 
 RECEIVER_UNIT = "thorfleet-fanout"  # the transient systemd unit running a unit's uftpd during the deploy
@@ -185,7 +186,8 @@ def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
                 joined.arrived[by_id[fields[1]]].add(fields[2])
         size = sum((root / p).stat().st_size for p in paths)
         logger.info(f"fan-out: {len(paths)} files, {size / 1e6:.1f} MB, sent once to {len(units)} units in "
-                    f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode})")
+                    f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode}); from the hubs this deploy: "
+                    f"{controller_cache.uplink_bytes / 1e6:.1f} MB")
 
 
 def _client_id(address: str) -> str:
