@@ -3,10 +3,8 @@ the host and the fleet view; then record the unit's revision (thorfleet/revision
 went through."""
 
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.api.operation import operation
-from pyinfra.context import host as current_host
 
-from thorfleet.core.install import Commands
+from thorfleet.core.barrier import barrier
 from thorfleet.core.render import project_templates
 from thorfleet.fleet.inventory import FLEET_KEY, HOST_KEY
 from thorfleet.revisions.record import record
@@ -26,12 +24,6 @@ def apply_roles(host) -> None:
             if fleet_host.applies(role.name):
                 role.apply(fleet_host, fleet)
             if role.barrier and any(h.applies(role.name) for h in fleet.hosts.values()):
-                # One call site on every host: one operation that waits for every host's earlier ones.
-                barrier(name=f"{role.name} done on every host of the deploy", role=role.name)
+                barrier(name=f"{role.name} done on every host of the deploy", what=f"{role.name} done")
         record(fleet_host, fleet)
 
-
-@operation()
-def barrier(role: str) -> Commands:
-    current_host.noop(f"{role} is done on every host")
-    yield from ()

@@ -125,3 +125,18 @@ def test_a_source_archive_from_the_controller_builds_without_git(lab_units, buil
     assert ssh(unit, f"cat {WHISPER}/current/commit").stdout.strip() == WHISPER_NEXT_TAG
     assert ssh(unit, f"{WHISPER}/current/bin/whisper-server --help").returncode == 0
     assert converge(built, "--limit", unit.name).returncode == 0 and current(unit, WHISPER) == before
+
+
+def test_a_builder_with_more_operations_before_its_build_is_waited_for(lab_units, tmp_path):
+    """sim-01 compiles for the fleet in the same deploy as sim-02 copies from it, with one operation
+    more than sim-02 before its build (a Docker image to pull): sim-02 still copies only once
+    sim-01's build is done (the builds' barrier), whatever pyinfra's order of the two."""
+    inventory = builds_only(tmp_path, **{"sim-01": {"roles": ["base", "docker", "builds"],
+                                                    "docker": {"pull_images": ["thorfleet-lab/vllm:standin"]}},
+                                         "sim-02": {"roles": ["base", "docker", "builds"]}})
+    for unit in lab_units[:2]:  # sim-01 compiles in this deploy (ccache makes it quick), sim-02 copies
+        ssh(unit, f"sudo rm -rf {LLAMA} {WHISPER}")
+    result = converge(inventory, "--limit", "sim-01", "--limit", "sim-02")
+    assert result.returncode == 0, result.output[-4000:]
+    assert "Builds compiled for the fleet" in result.output
+    assert current(lab_units[1], LLAMA) == current(lab_units[0], LLAMA)

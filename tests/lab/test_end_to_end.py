@@ -133,7 +133,9 @@ def test_bench_measures_every_engine_of_the_fleet_and_compare_catches_a_regressi
     assert report.count("Serving Benchmark Result") == 19 and "| sim-03 | qwen3-vllm | vllm |" in report  # 5 engines, 3 routed models, 2 shapes; 3 cold starts
     for plot in ("throughput.png", "ttft.png", "whisper.png"):
         assert (tmp_path / "first" / plot).read_bytes()[:4] == b"\x89PNG"
-    same = thorfleet("bench", "compare", str(tmp_path / "first"), str(tmp_path / "second"), "--tolerance", "10000")
+    # Every figure of two runs paired and shown; a tolerance no change reaches (a cold start's time per
+    # output token can be near 0 ms in one run, its tokens arriving together after the load: CI saw 0.01 → 1.94 ms).
+    same = thorfleet("bench", "compare", str(tmp_path / "first"), str(tmp_path / "second"), "--tolerance", "1e9")
     assert same.returncode == 0 and same.stdout.count(" ok ") > 50, same.stdout
     # The first run again with one figure halved: exactly that figure regresses.
     injected = runs[0]
