@@ -26,4 +26,3 @@ def apply_roles(host) -> None:
             if role.barrier and any(h.applies(role.name) for h in fleet.hosts.values()):
                 barrier(name=f"{role.name} done on every host of the deploy", what=f"{role.name} done")
         record(fleet_host, fleet)
-

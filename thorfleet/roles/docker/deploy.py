@@ -27,7 +27,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         reached = {h.name for h in state.activated_hosts}
         first = [i for i in pull if first_puller(fleet, i, reached) == unit.name]
         if first:
-                images(name="Docker images: each first by one unit, through the mirror", pull=first, archives={}, _sudo=True)
+            images(name="Docker images: each first by one unit, through the mirror", pull=first, archives={}, _sudo=True)
     if pull or docker.image_archives:
         images(name="Docker images", pull=pull, archives=docker.image_archives, _sudo=True)
 

@@ -11,6 +11,10 @@ from pydantic import AfterValidator, Field, model_validator
 from thorfleet.core.role import Listener
 from thorfleet.core.types import AbsPath, BindAddress, RelativePath, Sha256, SingleLine, StrictModel, Url, matching
 
+
+SSM_RANGE = ipaddress.IPv4Network("232.0.0.0/8")
+
+
 def _ssm_group(value: str) -> str:
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(value)
@@ -21,7 +25,6 @@ def _ssm_group(value: str) -> str:
     return value
 
 
-SSM_RANGE = ipaddress.IPv4Network("232.0.0.0/8")
 FanoutGroup = Annotated[str, AfterValidator(_ssm_group)]
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -81,7 +84,7 @@ class ModelStoreConfig(StrictModel):
         "unit", description="`unit`: each unit downloads from the hub. `controller`: the controller downloads each file "
         "once into `controller_cache` and serves it to the units on `serve_address` while the deploy runs (units "
         "without internet, or many units and one uplink). `fleet`: the same cache, sent to all the units that lack a "
-        "file in one authenticated multicast session (uftp) from `serve_address`, so that N units take the time of one "
+        "file in one authenticated multicast session (uftp) from `serve_address`, so that N units take close to the time of one "
         "(docs/distribution.md); what a unit misses comes from the cache over HTTP as with `controller`.",
     )
     controller_cache: SingleLine = Field(

@@ -170,7 +170,11 @@ def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
         groups[frozenset(lacking)].append(path)
     root = Path(store.controller_cache).expanduser().resolve()
     for units, paths in groups.items():
-        by_id = {_client_id(joined.receivers[u].address): u for u in units}
+        try:
+            by_id = {socket.gethostbyname(joined.receivers[u].address): u for u in units}  # uftp's receiver ids
+        except OSError as err:  # an inventory address the controller cannot resolve: the star serves them
+            logger.warning(f"fan-out: no session for {', '.join(sorted(units))} ({err}); their files come over HTTP")
+            continue
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as scratch:
             status = Path(scratch) / "status"
@@ -189,7 +193,3 @@ def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
                     f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode}); from the hubs this deploy: "
                     f"{controller_cache.uplink_bytes / 1e6:.1f} MB")
 
-
-def _client_id(address: str) -> str:
-    """uftp names a receiver by the IPv4 address its uftpd is bound to."""
-    return socket.gethostbyname(address)
