@@ -9,44 +9,13 @@ from typing import Any
 from rich.table import Table
 
 from thorfleet.core.fleet import FleetHost
+from thorfleet.core.holdings import listing
 from thorfleet.core.ssh import Unreachable, run, ssh_client
-
-# Run on the unit with the model store and the builds root; reads stamps and links only, hashes nothing.
-SCRIPT = r"""
-import glob, json, os, subprocess, sys
-models, builds = sys.argv[1], sys.argv[2]
-found = {"models": [], "builds": [], "images": []}
-for stamps in sorted(glob.glob(os.path.join(models, "**", ".thorfleet-verified.json"), recursive=True)):
-    try:
-        listed = json.load(open(stamps))
-    except (OSError, ValueError):
-        continue
-    for path, stamp in sorted(listed.items()):
-        found["models"].append({"name": os.path.join(os.path.dirname(stamps), path), "bytes": stamp.get("size"),
-                                "id": (stamp.get("sha256") or "")[:12], "from": stamp.get("from", "-")})
-for engine in sorted(os.listdir(builds)) if os.path.isdir(builds) else []:
-    current = os.path.join(builds, engine, "current")
-    if os.path.islink(current):
-        build = os.path.basename(os.readlink(current))
-        tree = os.path.join(builds, engine, "builds", build)
-        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(tree) for f in names)
-        copied = os.path.exists(os.path.join(builds, engine, "logs", build + ".install.sh"))
-        found["builds"].append({"name": engine, "bytes": size, "id": build,
-                                "from": "the fleet's build (copied)" if copied else "compiled here"})
-try:
-    listed = subprocess.run(["docker", "image", "ls", "--format", "{{json .}}"], capture_output=True, text=True, timeout=30)
-    for line in listed.stdout.splitlines():
-        image = json.loads(line)
-        found["images"].append({"name": image["Repository"] + ":" + image["Tag"], "size": image["Size"], "id": image["ID"][:19]})
-except (OSError, subprocess.SubprocessError, ValueError):
-    pass
-print(json.dumps(found))
-"""
 
 
 def held(host: FleetHost) -> dict[str, Any]:
     """What the unit holds, or {"error": why} when it cannot be asked."""
-    command = shlex.join(["sudo", "-n", "python3", "-c", SCRIPT, host.config.model_store.root, host.config.builds.root])
+    command = shlex.join(["sudo", "-n", *listing(host.config.model_store.root, host.config.builds.root)])
     try:
         client = ssh_client(host)
     except Unreachable as err:

@@ -1,5 +1,6 @@
 """llama.cpp and whisper.cpp built on lab units from the lab's git mirrors (CPU flags, group_vars/sim.yml)."""
 
+import re
 import subprocess
 
 import pytest
@@ -140,3 +141,7 @@ def test_a_builder_with_more_operations_before_its_build_is_waited_for(lab_units
     assert result.returncode == 0, result.output[-4000:]
     assert "Builds compiled for the fleet" in result.output
     assert current(lab_units[1], LLAMA) == current(lab_units[0], LLAMA)
+    closing = result.output.split("Artifacts placed by this deploy", 1)[1]  # the deploy's closing table
+    build = current(lab_units[0], LLAMA).removeprefix("builds/")
+    assert re.search(rf"│ sim-01 +│ llama.cpp {build} +│ +- │ +[\d.]+ │ compiled here +│ [\d.]+ s", closing), closing
+    assert re.search(rf"│ sim-02 +│ llama.cpp {build} +│ +- │ +[\d.]+ │ the fleet's build \(copied\) +│ [\d.]+ s", closing), closing

@@ -648,6 +648,17 @@ def test_an_engine_key_rotation_fails_no_request(fresh_lab, tmp_path):
 
 
 ROUTER_MODELS = ("qwen3-long", "qwen3-coder-on-demand", "gpt-oss-on-demand")  # sim-01's router (group_vars/router.yml)
+# llama.cpp's router may evict a model between a request's "is it loaded" and its proxying: that one request
+# fails (llama.cpp#28698, docs/roles/engines.md). Only a load over more models than models_max meets it.
+EVICTION_RACE = "proxy error: Could not establish connection"
+
+
+def unexplained_failures(load: "Load") -> list[str]:
+    """The failed requests of a load over more models than the router holds, less the eviction race's,
+    which must stay rare (one request in 20 at most)."""
+    raced = [error for error in load.failed if EVICTION_RACE in error]
+    assert len(raced) * 20 <= len(load.results), f"{len(raced)} of {len(load.results)} requests met the eviction race"
+    return [error for error in load.failed if EVICTION_RACE not in error]
 
 
 def router_now(unit) -> tuple[int, dict[str, str]]:
@@ -696,7 +707,7 @@ def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and
         sampling.set()
         sampler.join(10)
     served = {model: sum(1 for r in load.by_model[model] if r.ok) for model in ROUTER_MODELS}
-    assert load.failed == [] and all(served.values()), (load.failed[:5], served)
+    assert unexplained_failures(load) == [] and all(served.values()), (load.failed[:5], served)
     # Each model loaded at some point, and unloaded at a later one to make room; never more than two at once.
     held = [[m for m, state in states.items() if state in ("loading", "loaded", "sleeping")] for _, states in samples]
     assert len(samples) > 20 and max(len(h) for h in held) <= 2, held
@@ -719,18 +730,23 @@ def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and
     assert main_pid(sim01, "thorfleet-on-demand") == pid
     with Load(2, ROUTER_MODELS) as load:
         wait_for("each model served", lambda: all(any(r.ok for r in load.by_model[m]) for m in ROUTER_MODELS), timeout=90)
-    assert load.failed == []
+    assert unexplained_failures(load) == []
 
-    # One model's flag changed under load: the router reloads its preset (that model alone unloaded), not
-    # restarted: the two others answer throughout.
+    # One model's flag changed under load on two models (as many as the router holds, so that nothing is
+    # evicted): the router reloads its preset (that model alone unloaded), not restarted: the other
+    # answers throughout.
+    pair = ("qwen3-long", "gpt-oss-on-demand")
+    with Load(2, pair) as warm:
+        wait_for("both models served", lambda: all(any(r.ok for r in warm.by_model[m]) for m in pair), timeout=90)
+    assert sorted(m for m, state in router_now(sim01)[1].items() if state == "loaded") == sorted(pair)
     changed = project_with(tmp_path / "changed", {"sim-01": {"engines": {"on-demand": {"models": {"gpt-oss-on-demand": {
         "args": {"top-k": 30}}}}}}})
-    with Load(4, ROUTER_MODELS) as load:
+    with Load(4, pair) as load:
         done = converge(changed, "--limit", "sim-01")
         time.sleep(3)
     assert done.returncode == 0, done.output[-3000:]
     assert [op for op in done.changed() if op.startswith("engines")] == ["engines | Engine on-demand (llama-router)"], done.changed()
-    untouched = [r for m in ROUTER_MODELS if m != "gpt-oss-on-demand" for r in load.by_model[m]]
+    untouched = load.by_model["qwen3-long"]
     assert untouched and all(r.ok for r in untouched), [r.error for r in untouched if not r.ok][:3]
     # The changed model's requests may fail while its instance is replaced (docs/roles/engines.md); then it serves.
     assert all("is not running" in r.error or "failed to load" in r.error for r in load.by_model["gpt-oss-on-demand"] if not r.ok)

@@ -72,6 +72,12 @@ def test_each_file_crosses_the_uplink_once_and_reaches_every_unit_in_one_session
         got = received(result.output, unit)
         assert got is not None and got[0] == got[1] >= 1, (unit, got, result.output[-3000:])
     assert "sent once to 3 units" in result.output
+    closing = result.output.split("Artifacts placed by this deploy", 1)[1]
+    for unit in UNITS:  # the deploy's closing table: each unit's files from the fan-out
+        assert re.search(rf"│ {unit} +│ model [^│]+│ +(\d+) │ [^│]+│ fan-out \1 +│ [\d.]+ s", closing), closing
+    uplink = re.search(r"models over the uplink: ([\d.]+) MB \(the controller's cache from the hubs ([\d.]+) MB, units from "
+                       r"the internet 0.0 MB\)", closing)
+    assert uplink and uplink[1] == uplink[2] and float(uplink[1]) > 1, closing
     held = thorfleet("hosts", str(fleet), "--artifacts", cwd=ROOT, env={**os.environ, "COLUMNS": "250"})
     assert held.returncode == 0, held.stdout + held.stderr
     for unit in UNITS:  # every unit's GGUF, and where it came from
@@ -79,7 +85,7 @@ def test_each_file_crosses_the_uplink_once_and_reaches_every_unit_in_one_session
     assert "controller's cache" not in held.stdout  # no file of any unit needed the HTTP fallback
     again = converge(fleet)
     assert again.returncode == 0 and again.changed() == [], again.changed()
-    assert "sent once" not in again.output
+    assert "sent once" not in again.output and "Artifacts placed by this deploy" not in again.output
 
 
 def test_a_unit_that_drops_out_mid_session_does_not_stall_the_others_and_still_gets_its_copy(
@@ -104,6 +110,7 @@ def test_a_unit_that_drops_out_mid_session_does_not_stall_the_others_and_still_g
         got = received(output, unit)
         assert got is not None and got[0] == (0 if unit == dropped.name else got[1]), (unit, got)
     assert f"[{dropped.name}] fan-out: 0 of" in output and "the fetcher gets the rest over HTTP" in output
+    assert re.search(rf"│ {dropped.name} +│ model [^│]+│ +(\d+) │ [^│]+│ controller's cache \1 +│", output), output[-3000:]
     assert_every_model_right(lab_units, gguf_sha)
 
 

@@ -45,14 +45,20 @@ def said_before_its_first_command(op, facts: dict, *args, **kwargs) -> list[str]
     """What an operation logs before its first command: what pyinfra's change detection (and so
     `thorfleet plan`) sees of it."""
     host = FakeHost(facts)
-    with ctx_host.use(host), ctx_state.use(SimpleNamespace(config=SimpleNamespace(DIFF=False))):
+    with ctx_host.use(host), ctx_state.use(fake_state()):
         next(iter(op._inner(*args, **kwargs)), None)
     return host.logged
 
 
+def fake_state() -> SimpleNamespace:
+    """pyinfra's state as operations see it: its config, and its callback handlers (the closing tables')."""
+    handlers: list = []
+    return SimpleNamespace(config=SimpleNamespace(DIFF=False), handlers=handlers, add_callback_handler=handlers.append)
+
+
 def _ran(op, facts: dict, *args, pyinfra_state=None, **kwargs):
     host = FakeHost(facts)
-    with ctx_host.use(host), ctx_state.use(pyinfra_state or SimpleNamespace(config=SimpleNamespace(DIFF=False))):
+    with ctx_host.use(host), ctx_state.use(pyinfra_state or fake_state()):
         yielded = list(op._inner(*args, **kwargs))
     return host, [_shown(c) for c in yielded]
 

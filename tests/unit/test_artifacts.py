@@ -7,7 +7,7 @@ import sys
 
 from click.testing import CliRunner
 
-from thorfleet.artifacts import SCRIPT
+from thorfleet.core.holdings import SCRIPT
 from thorfleet.commands import main
 
 from .helpers import fleet_of

@@ -8,8 +8,9 @@ from typing import Any
 
 from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.api.operation import operation
-from pyinfra.context import host
+from pyinfra.context import host, state
 
+from thorfleet.core import closing_table
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
 from thorfleet.core.will import will
@@ -74,6 +75,7 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
             yield failure(problem or f"{ENGINES[key]}: no CUDA toolkit at {cuda_home}")
             return
         host.log(f"{ENGINES[key]}: CUDA toolkit at {cuda_home} ({toolkit['version']})")
+    closing_table.build_planned(state, host.name, root, ENGINES[key], wanted)
     script = f"{directory}/logs/{wanted}.sh"
     # A build takes minutes (a cold CUDA build on a Thor, or a CPU build on 2 cores): say where to watch it.
     will(f"build {ENGINES[key]} {build.ref} ({wanted}): minutes; follow it on the unit with "
@@ -106,6 +108,7 @@ def engine_build_copied(key: str, build: BuildConfig, root: str, keep: int, buil
     source = f"the controller's cache (built on {record['source']})" if record else f"{builder}, which builds it for the fleet"
     will(f"copy {ENGINES[key]} {build.ref} ({cached.build}) from {source}"
          + (f": {record['bytes'] / 1e6:.0f} MB" if record else ""))
+    closing_table.build_planned(state, host.name, root, ENGINES[key], cached.build)
     if record is None:
         yield FunctionCommand(copy_off_builder, (builder, directory, cached), {})
     archive, expect, script = copied_paths(root, key, build)

@@ -10,6 +10,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.context import state as pyinfra_state
 
+from thorfleet.core import closing_table
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
 from thorfleet.core.will import will
@@ -17,7 +18,7 @@ from thorfleet.core.paths import HUB_VENV
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.paths import MODEL_SPECS as SPECS
 from thorfleet.core.pip import pip_install_command
-from thorfleet.roles.models import fanout
+from thorfleet.roles.models import controller_cache, fanout
 from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
 
@@ -58,6 +59,7 @@ def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
             "nothing was downloaded. Free space, or point models." + name + ".dest or model_store.root elsewhere"
         )
         return
+    closing_table.model_planned(pyinfra_state, host.name, spec, pending, controller_cache.uplink_bytes)
     sizes_known = all(f["size"] is not None for f in pending)
     how = "place (from the fan-out, else the controller's cache)" if spec.get("incoming") else "download"
     will(f"{how} {gib(need) if sizes_known else 'an unknown size'} of model {name} ({len(pending)} of {len(spec['files'])} "
