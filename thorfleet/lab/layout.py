@@ -9,8 +9,10 @@ from pathlib import Path
 CACHE = Path(os.environ.get("THORFLEET_CACHE", ".cache")).resolve()
 LAB = CACHE / "lab"
 DOWNLOADS = CACHE / "downloads"
-# One ccache for every unit (same build paths on each, so a build on one unit makes the others fast).
-CCACHE = LAB / "ccache"
+# One compiler cache for every unit of every lab on this machine: builds run at the same paths on each
+# unit, so a build on one unit, or in another clone's lab, makes the others fast. The machine's, as apt's
+# and pip's caches are, and not under CACHE: a fresh clone's first build compiles from it.
+CCACHE = Path("/var/cache/thorfleet-lab/ccache")
 UNIT_CCACHE = "/var/cache/thorfleet-lab-ccache"
 # The HTTP server's record of file transfers (one JSON line each), and its optional rate limit (bytes/s).
 HTTP_TRANSFERS = LAB / "http-transfers.jsonl"
