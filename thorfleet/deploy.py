@@ -3,8 +3,10 @@ the host and the fleet view; then record the unit's revision (thorfleet/revision
 went through."""
 
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.context import state
 
 from thorfleet.core.barrier import barrier
+from thorfleet.core.closing_table import placements
 from thorfleet.core.render import project_templates
 from thorfleet.fleet.inventory import FLEET_KEY, HOST_KEY
 from thorfleet.revisions.record import record
@@ -17,6 +19,9 @@ def apply_roles(host) -> None:
             f"{host.name} has no thorfleet configuration: the inventory file must end with "
             "`attach_config(globals())` (see inventory/lab.py)"
         )
+    # The closing table's timing hooks, in place before the first operation runs (with `-y` pyinfra runs
+    # the operations' bodies, which record what they place, only as it executes them).
+    placements(state)
     with project_templates(fleet.config_dir):
         # pyinfra tells operations apart by the line numbers of their calls alone: the role's place in
         # the fleet's roles (the same on every host) keeps two roles' operations from being taken for one.

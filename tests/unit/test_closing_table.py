@@ -96,3 +96,29 @@ def test_the_listing_reads_model_folders_outside_the_store(tmp_path: Path):
                                       env={"PATH": "/nonexistent"}).stdout)
     assert found["models"] == [{"name": str(folder / "x.gguf"), "bytes": 3, "id": "cd" * 6, "from": "hub"}]
     assert found["builds"] == []
+
+
+def test_a_units_time_in_a_role_runs_from_its_first_operation_there_to_its_last(monkeypatch):
+    """pyinfra calls the start hook for hosts that skip an operation too: those are not counted."""
+    from types import SimpleNamespace
+
+    clock = iter([10.0, 11.0, 50.0, 52.0, 60.0])
+    monkeypatch.setattr(closing_table.time, "monotonic", lambda: next(clock))
+    class Host:  # pyinfra's hosts are hashable (state.ops is keyed by them)
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    builder, copier = Host("thor-01"), Host("thor-02")
+    names = {"build": {"builds | Build llama.cpp"}, "copy": {"builds | Copy llama.cpp"}, "other": {"Revision recorded"}}
+    deploy = fake_state()
+    deploy.get_op_meta = lambda op_hash: SimpleNamespace(names=names[op_hash])
+    deploy.ops = {builder: {"build": 1, "other": 1}, copier: {"copy": 1, "other": 1}}
+    hooks, record = closing_table.ClosingTable, placements(deploy)
+    hooks.operation_host_start(deploy, builder, "build")  # 10
+    hooks.operation_host_start(deploy, copier, "build")  # skipped there: not counted, no clock read
+    hooks.operation_host_success(deploy, builder, "build")  # 11
+    hooks.operation_host_start(deploy, copier, "copy")  # 50
+    hooks.operation_host_error(deploy, copier, "copy")  # 52
+    hooks.operation_host_start(deploy, builder, "other")  # not a role with artifacts
+    assert record.took("thor-01", "builds") == "1.0 s" and record.took("thor-02", "builds") == "2.0 s"
+    assert record.took("thor-01", "models") == "-"

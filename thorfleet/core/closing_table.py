@@ -121,7 +121,7 @@ class ClosingTable(BaseStateCallback):
     @staticmethod
     def operation_host_start(state: Any, host: Any, op_hash: str) -> None:
         role = _role(state, op_hash)
-        if role:
+        if role and op_hash in state.ops[host]:  # pyinfra calls this for the hosts that skip it too
             placements(state).started.setdefault((host.name, role), time.monotonic())
 
     @staticmethod
