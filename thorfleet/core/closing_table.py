@@ -3,9 +3,11 @@ each came from (the fan-out, the controller's cache, the hub; compiled there or 
 time the unit spent in that role, and the model bytes that crossed the uplink. A deploy that placed
 nothing prints nothing: a second run is quiet.
 
-While the deploy is planned, each operation with something to place records it (`model_planned`,
-`build_planned`); pyinfra's callbacks time each unit's operations of those roles; after the deploy's
-last operation each unit says what it holds, with the same listing `thorfleet hosts --artifacts` uses.
+Each operation with something to place records it when its body runs (`model_planned`,
+`build_planned`: while the deploy is planned, or with `-y` as pyinfra executes it); pyinfra's callbacks,
+hooked while the deploy is planned (thorfleet/deploy.py), time each unit's operations of those roles;
+after the deploy's last operation each unit says what it holds, with the same listing
+`thorfleet hosts --artifacts` uses.
 """
 
 import json
