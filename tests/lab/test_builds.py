@@ -145,3 +145,30 @@ def test_a_builder_with_more_operations_before_its_build_is_waited_for(lab_units
     build = current(lab_units[0], LLAMA).removeprefix("builds/")
     assert re.search(rf"│ sim-01 +│ llama.cpp {build} +│ +- │ +[\d.]+ │ compiled here +│ [\d.]+ s", closing), closing
     assert re.search(rf"│ sim-02 +│ llama.cpp {build} +│ +- │ +[\d.]+ │ the fleet's build \(copied\) +│ [\d.]+ s", closing), closing
+
+
+def test_with_the_fleets_fan_out_a_cached_build_reaches_its_units_in_one_multicast_session(lab_units, built, tmp_path):
+    """model_store.fetch: fleet: llama.cpp, which the controller's cache holds (copied off sim-01 by
+    `built`), reaches sim-01 and sim-02 in one uftp session instead of one upload each; each unit checks
+    the copy's sha256 before taking it, and a second deploy has nothing to send."""
+    cache = built.parent.parent / "build-cache"
+    fleet = {"model_store": {"fetch": "fleet", "serve_address": layout.CONTROLLER_ADDRESS,
+                             "controller_cache": str(tmp_path / "models")}, "builds": {"controller_cache": str(cache)}}
+    inventory = builds_only(tmp_path, **{"sim-01": fleet, "sim-02": fleet})
+    wanted = build_id(load_fleet(ROOT / "inventory/sim.py", secrets=False).hosts["sim-01"].config.builds.llama_cpp)
+    assert (cache / "llama.cpp" / f"{wanted}.json").is_file()  # cached: compiled nowhere, copied to both
+    for unit in lab_units[:2]:
+        ssh(unit, f"sudo rm -rf {LLAMA}")
+    result = converge(inventory)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "sent once to 2 units" in result.output, result.output[-4000:]
+    closing = result.output.split("Artifacts placed by this deploy", 1)[1]
+    for unit in lab_units[:2]:
+        assert f"[{unit.name}] fan-out: 1 of 1 builds files received by multicast" in result.output
+        assert current(unit, LLAMA) == f"builds/{wanted}"
+        assert ssh(unit, f"{LLAMA}/current/bin/llama-server --version").returncode == 0
+        assert ssh(unit, "test -e /opt/thorfleet/builds/.thorfleet-incoming").returncode != 0  # cleared
+        assert re.search(rf"│ {unit.name} +│ llama.cpp {wanted} +│ +- │ +[\d.]+ │ the fleet's build \(fan-out\) ", closing), closing
+    again = converge(inventory)
+    assert again.returncode == 0 and again.changed() == [], again.changed()
+    assert "sent once" not in again.output

@@ -1,5 +1,6 @@
 """`model_store.fetch: fleet` in the lab: each file over the uplink once, to every unit in one multicast
-session; a unit dropping out, a corrupted copy and an interrupted deploy (issue 29)."""
+session; a unit dropping out, a corrupted copy and an interrupted deploy; image archives by the same
+session (issue 29). Shared builds by it: test_builds.py."""
 
 import os
 import re
@@ -9,7 +10,8 @@ import time
 
 import pytest
 
-from thorfleet.lab import faults, layout
+from thorfleet.core.paths import IMAGE_ARCHIVES_INCOMING
+from thorfleet.lab import container_images, faults, layout
 
 from .helpers import ROOT, converge, project_with, ssh, thorfleet
 from .test_models import GGUF, gguf_sha, unit_sha  # noqa: F401  (gguf_sha is a fixture)
@@ -153,3 +155,28 @@ def test_an_interrupted_deploy_resumes_without_sending_again_what_crossed_the_up
     fetched = faults.transfers(GGUF)[before:]
     assert all(t["client"] == layout.CONTROLLER_ADDRESS for t in fetched), fetched
     assert len(fetched) == 2 and fetched[1]["start"] >= kept - (1 << 20), (kept, fetched)  # resumed, not from 0
+
+
+def test_image_archives_reach_their_units_in_one_multicast_session_and_are_loaded(lab_units, tmp_path):
+    """docker.image_archives with fetch: fleet (units without a registry): the lab's stand-in archive is
+    sent once to the two units lacking its images, checked by sha256 on each, loaded, and cleared."""
+    settings = {"fetch": "fleet", "controller_cache": str(tmp_path / "models"), "serve_address": layout.CONTROLLER_ADDRESS}
+    archives = {tag: str(container_images.ARCHIVE) for tag in container_images.TAGS}
+    loaders = ("sim-01", "sim-02")
+    project = project_with(tmp_path, {"sim-03": {"roles": ["base"]}, **{h: {
+        "roles": ["base", "docker"], "model_store": settings, "docker": {"image_archives": archives}} for h in loaders}})
+    for unit in lab_units[:2]:
+        ssh(unit, f"sudo docker rmi -f {' '.join(container_images.TAGS)}")
+    result = converge(project)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "sent once to 2 units" in result.output
+    assert "uploading the controller's" not in result.output  # both took their multicast copy
+    for unit in lab_units[:2]:
+        assert f"[{unit.name}] fan-out: 1 of 1 images files received by multicast" in result.output
+        for tag in container_images.TAGS:
+            found = ssh(unit, f"sudo docker image inspect --format '{{{{.Id}}}}' {tag}").stdout.strip()
+            assert found == container_images.image_id(), (unit.name, tag)
+        assert ssh(unit, f"sudo test -e {IMAGE_ARCHIVES_INCOMING}").returncode != 0
+    again = converge(project)
+    assert again.returncode == 0 and again.changed() == [], again.changed()
+    assert "sent once" not in again.output

@@ -1,7 +1,10 @@
 """Operation tests in pyinfra's own style: facts in, commands out, without a host."""
 
-from pyinfra.api.command import FileUploadCommand, FunctionCommand
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
+
+from pyinfra.api.command import FileUploadCommand, FunctionCommand
 
 from pyinfra.context import ctx_host, ctx_state
 
@@ -77,3 +80,31 @@ def failure_of(commands) -> str:
     """The message of an operation that yielded only a failure (and so changed nothing)."""
     assert len(commands) == 1 and commands[0][0] == "fail", commands
     return commands[0][1]
+
+
+class LocalUnit:
+    """A unit whose shell is this machine's, for the controller-side functions of FunctionCommands
+    (core/fanout.py's take_or_upload): their commands really run, uploads are local copies."""
+
+    name = "thor-01"
+
+    def __init__(self):
+        self.uploaded: list[tuple[str, str]] = []
+
+    def run_shell_command(self, command, _sudo=False):
+        done = subprocess.run(["bash", "-c", command.get_raw_value()], capture_output=True)
+        return done.returncode == 0, None
+
+    def put_file(self, local, remote, remote_temp_filename=None, _sudo=False):
+        self.uploaded.append((local, remote))
+        Path(remote).write_bytes(Path(local).read_bytes())
+        return True
+
+    def get_temp_filename(self, key):
+        return "/tmp/pyinfra-upload"
+
+    def log(self, message):
+        pass
+
+    def log_styled(self, message, **style):
+        pass

@@ -18,18 +18,20 @@ def test_the_unit_script_lists_model_files_with_their_origin_and_the_current_bui
     (models / "org/m").mkdir(parents=True)
     (models / "org/m/.thorfleet-verified.json").write_text(json.dumps(
         {"m.gguf": {"size": 2_000_000, "mtime_ns": 1, "sha256": "ab" * 32, "from": "fan-out"}}))
-    for engine, copied in (("llama.cpp", True), ("whisper.cpp", False)):
+    for engine, marks in (("llama.cpp", ["install.sh"]), ("sd.cpp", ["install.sh", "fanout"]), ("whisper.cpp", [])):
         (builds / engine / "builds/b1/bin").mkdir(parents=True)
         (builds / engine / "builds/b1/bin/tool").write_bytes(b"x" * 1000)
         (builds / engine / "logs").mkdir()
-        if copied:
-            (builds / engine / "logs/b1.install.sh").write_text("")
+        for mark in marks:  # what installing a copied build leaves: its install script, and a mark when multicast brought it
+            (builds / engine / f"logs/b1.{mark}").write_text("")
         os.symlink("builds/b1", builds / engine / "current")
+    (builds / ".thorfleet-incoming").mkdir()  # the fan-out's folder is no engine
     found = json.loads(subprocess.run([sys.executable, "-c", SCRIPT, str(models), str(builds)], capture_output=True,
                                       text=True, check=True, env={"PATH": "/nonexistent"}).stdout)  # no docker here
     assert found["models"] == [{"name": str(models / "org/m/m.gguf"), "bytes": 2_000_000, "id": "ab" * 6, "from": "fan-out"}]
     assert [(b["name"], b["id"], b["bytes"], b["from"]) for b in found["builds"]] == [
-        ("llama.cpp", "b1", 1000, "the fleet's build (copied)"), ("whisper.cpp", "b1", 1000, "compiled here")]
+        ("llama.cpp", "b1", 1000, "the fleet's build (copied)"), ("sd.cpp", "b1", 1000, "the fleet's build (fan-out)"),
+        ("whisper.cpp", "b1", 1000, "compiled here")]
     assert found["images"] == []
 
 

@@ -1,6 +1,7 @@
 """The builds role: build identity, the build script, and the operation with fake facts."""
 
 import subprocess
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from thorfleet.roles.builds.files import build_id, build_script, configure_args
 from thorfleet.roles.builds.operations import engine_build
 from thorfleet.fleet.schema import HostConfig
 
-from .fake_host import run_operation, said_before_its_first_command
+from .fake_host import LocalUnit, run_operation, said_before_its_first_command
 
 ROOT = "/opt/thorfleet/builds"
 
@@ -340,3 +341,53 @@ def test_a_copied_build_that_fails_a_check_leaves_current_alone(tmp_path, case, 
     assert result.returncode == 1 and f"from sim-01 was not installed: {reason}" in result.stderr, result.stderr
     assert not (directory / "current").exists() and not (directory / "builds" / build_id(build)).exists()
     assert not list((directory / "sources").iterdir())  # the upload is not kept
+
+
+# With model_store.fetch: fleet, copies travel in the fleet's multicast session (core/fanout.py).
+
+def test_with_the_fleets_fan_out_a_unit_receives_only_the_builds_it_lacks(tmp_path):
+    from thorfleet.core import fanout
+    from thorfleet.roles.builds.operations import engine_build_copied, fanned_out
+
+    build = llama(cuda=False)
+    store = HostConfig.model_validate({"model_store": {"fetch": "fleet", "serve_address": "10.231.0.1"}}).model_store
+    args = ({"llama_cpp": (build, "sim-01")}, ROOT, str(tmp_path / "cache"), store, "10.231.0.12")
+    commands, _ = run_operation(fanned_out, installed("old", ["old"]), *args)
+    assert len(commands) == 1 and commands[0].startswith("FunctionCommand(receive")
+    assert f"('llama_cpp', '{build_id(build)}', 'sim-01')" in commands[0]
+    state = SimpleNamespace(config=SimpleNamespace(DIFF=False))
+    commands, noops = run_operation(fanned_out, installed("newer", ["newer", build_id(build)]), *args, pyinfra_state=state)
+    assert commands == [] and noops == ["1 shared builds current or kept here: nothing to receive"]
+    assert fanout.session(state, "builds").answered == {"thor-01"}  # the others do not wait for it
+    # The copy then takes the fan-out's archive instead of uploading it; the expectation is still uploaded.
+    copy_args, _ = copied(tmp_path)
+    commands, _ = run_operation(engine_build_copied, installed("old", ["old"]), *copy_args, fanned=True)
+    assert commands[2].startswith("FunctionCommand(take_received")
+    assert f"'{ROOT}/.thorfleet-incoming/llama.cpp/{build_id(build)}.tar.gz'" in commands[2]
+    assert [c[0] for c in commands if isinstance(c, tuple)] == [f"{ROOT}/llama.cpp/sources/{build_id(build)}.build.expect",
+                                                                 f"{ROOT}/llama.cpp/logs/{build_id(build)}.install.sh"]
+
+
+@pytest.mark.parametrize("arrived", ["whole", "damaged", "missing"])
+def test_a_unit_takes_the_fan_outs_archive_only_when_its_sha256_is_the_recorded_one(tmp_path, arrived):
+    import hashlib
+    import json
+
+    from thorfleet.roles.builds.shared import CachedBuild, take_received
+
+    cached = CachedBuild(str(tmp_path / "cache"), "llama_cpp", "b1")
+    cached.archive.parent.mkdir(parents=True)
+    cached.archive.write_bytes(b"the builder's tree")
+    cached.record_path.write_text(json.dumps({"sha256": hashlib.sha256(b"the builder's tree").hexdigest()}))
+    engine = tmp_path / "unit/llama.cpp"
+    (engine / "sources").mkdir(parents=True)
+    (engine / "logs").mkdir()
+    received, archive = tmp_path / "incoming/llama.cpp/b1.tar.gz", engine / "sources/b1.build.tar.gz"
+    received.parent.mkdir(parents=True)
+    if arrived != "missing":
+        received.write_bytes(b"the builder's tree" if arrived == "whole" else b"the builder's tre!")
+    unit = LocalUnit()
+    assert take_received(None, unit, cached, str(received), str(archive))
+    assert archive.read_bytes() == b"the builder's tree" and not received.exists()
+    assert unit.uploaded == ([] if arrived == "whole" else [(str(cached.archive), str(archive))])
+    assert (engine / "logs/b1.fanout").exists() == (arrived == "whole")  # `hosts --artifacts` says "fan-out"

@@ -3,6 +3,7 @@
 import re
 import json
 
+import pytest
 
 from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from thorfleet.roles.docker.files import DAEMON_JSON, owned_settings
@@ -11,7 +12,7 @@ from thorfleet.roles.docker.operations import (
 )
 from thorfleet.fleet.schema import HostConfig
 
-from .fake_host import failure_of, run_operation
+from .fake_host import LocalUnit, failure_of, run_operation
 
 OWNED = owned_settings(HostConfig().docker, [])
 
@@ -146,3 +147,48 @@ def test_archives_are_pushed_and_loaded_once_for_all_their_images(tmp_path):
     ]
     commands, _ = run_operation(images, {"DockerImages": []}, [], {"lab/c:1": "/nope.tar"})
     assert re.search(r"docker.image_archives\['lab/c:1'\]: /nope.tar is not a file on the controller", failure_of(commands))
+
+
+
+# With model_store.fetch: fleet, archives travel in the fleet's multicast session (core/fanout.py).
+
+def test_with_the_fleets_fan_out_a_unit_receives_only_the_archives_of_images_it_lacks(tmp_path):
+    from types import SimpleNamespace
+
+    from thorfleet.core import fanout
+    from thorfleet.roles.docker.operations import archives_fanned_out
+
+    first, second = tmp_path / "first.tar", tmp_path / "second.tar"
+    first.write_bytes(b"tar")
+    second.write_bytes(b"tar")
+    archives = {"lab/a:1": str(first), "lab/b:1": str(first), "lab/c:1": str(second)}
+    store = HostConfig.model_validate({"model_store": {"fetch": "fleet", "serve_address": "10.231.0.1"}}).model_store
+    commands, _ = run_operation(archives_fanned_out, {"DockerImages": ["lab/c:1"]}, [], archives, store, "10.231.0.12")
+    assert len(commands) == 1 and commands[0].startswith("FunctionCommand(receive")
+    assert repr([str(first).lstrip("/")]) in commands[0]  # named by its path on the controller, once for both images
+    state = SimpleNamespace(config=SimpleNamespace(DIFF=False))
+    commands, noops = run_operation(archives_fanned_out, {"DockerImages": ["lab/a:1", "lab/b:1", "lab/c:1"]}, [], archives,
+                                    store, "10.231.0.12", pyinfra_state=state)
+    assert commands == [] and noops == ["all 3 archived images are present: nothing to receive"]
+    assert fanout.session(state, "images").answered == {"thor-01"}
+    commands, _ = run_operation(images, {"DockerImages": []}, [], {"lab/a:1": str(first)}, fanned=True)
+    assert commands[0].startswith("FunctionCommand(take_archive") and commands[1].startswith("docker load -i /var/tmp/thorfleet-first.tar")
+
+
+@pytest.mark.parametrize("arrived", ["whole", "damaged", "missing"])
+def test_a_unit_loads_the_fan_outs_archive_only_when_its_sha256_is_the_controllers(tmp_path, monkeypatch, arrived):
+    from thorfleet.roles.docker import operations
+
+    local = tmp_path / "controller/standins.tar"
+    local.parent.mkdir()
+    local.write_bytes(b"the images")
+    into = tmp_path / "incoming"
+    monkeypatch.setattr(operations, "ARCHIVES_DELIVERY", operations.fanout.Delivery("images", "/", str(into)))
+    received = into / str(local).lstrip("/")
+    received.parent.mkdir(parents=True)
+    if arrived != "missing":
+        received.write_bytes(b"the images" if arrived == "whole" else b"the imageS")
+    unit, remote = LocalUnit(), tmp_path / "unit.tar"
+    assert operations.take_archive(None, unit, local, str(remote))
+    assert remote.read_bytes() == b"the images" and not received.exists()
+    assert unit.uploaded == ([] if arrived == "whole" else [(str(local), str(remote))])

@@ -13,7 +13,7 @@ import pytest
 
 from thorfleet.roles.models import hub
 from thorfleet.roles.models.facts import ModelState, VenvPackages
-from thorfleet.roles.models import fanout
+from thorfleet.core import fanout
 from thorfleet.core.apt import apt_packages
 from thorfleet.roles.models.operations import FETCHER, HUB_VENV, fan_out, hub_cli, model, prune
 from thorfleet.fleet.schema import HostConfig
@@ -205,7 +205,7 @@ def test_fetcher_deletes_a_download_that_does_not_match(tmp_path, mirror):
     assert not (tmp_path / "dest/a.gguf").exists()
 
 
-# model_store.fetch: fleet (the multicast fan-out, fanout.py)
+# model_store.fetch: fleet (the multicast fan-out, core/fanout.py)
 
 FLEET = {"fetch": "fleet", "serve_address": "10.231.0.1"}
 
@@ -236,7 +236,7 @@ def test_fleet_mode_declines_when_nothing_is_lacking_or_there_is_no_room():
         commands, noops = run_operation(fan_out, states(*specs, free=free), specs, store, "10.231.0.12",
                                         pyinfra_state=state)
         assert commands == [] and noops[0].startswith(said)
-        assert fanout.session(state).answered == {"thor-01"}  # the others do not wait for it
+        assert fanout.session(state, "models").answered == {"thor-01"}  # the others do not wait for it
 
 
 def test_uftp_is_installed_only_after_debians_open_service_is_masked():

@@ -38,6 +38,7 @@ REVIEWED = {
     ("roles/engines/facts.py", "b"): "shlex.quote(binary) just above",
     ("roles/engines/facts.py", "i"): "shlex.quote(image) just above",
     ("roles/engines/facts.py", "run"): "a docker run prefix built just above from the quoted image",
+    ("roles/models/operations.py", "store.root"): "a folder of the fan-out's Delivery, given to uftpd as a QuoteString",
     ("roles/models/operations.py", "assignments"): "VAR=value words built here with shlex.quote per value",
     ("roles/models/operations.py", "' '.join((shlex.quote(d) for d in stale))"): "each path quoted",
 }

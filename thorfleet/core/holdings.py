@@ -24,9 +24,10 @@ for engine in sorted(os.listdir(builds)) if os.path.isdir(builds) else []:
         build = os.path.basename(os.readlink(current))
         tree = os.path.join(builds, engine, "builds", build)
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(tree) for f in names)
-        copied = os.path.exists(os.path.join(builds, engine, "logs", build + ".install.sh"))
+        logs = os.path.join(builds, engine, "logs", build)
+        how = "fan-out" if os.path.exists(logs + ".fanout") else "copied" if os.path.exists(logs + ".install.sh") else None
         found["builds"].append({"name": engine, "bytes": size, "id": build,
-                                "from": "the fleet's build (copied)" if copied else "compiled here"})
+                                "from": f"the fleet's build ({how})" if how else "compiled here"})
 try:
     listed = subprocess.run(["docker", "image", "ls", "--format", "{{json .}}"], capture_output=True, text=True, timeout=30)
     for line in listed.stdout.splitlines():

@@ -20,6 +20,9 @@ MODEL_FETCHER = f"{OPT}/fetch_model.py"
 MODEL_SPECS = f"{STATE}/models"
 # (In each model folder, the fetcher's verification stamps: roles/models/fetch_model.py, STAMPS.)
 
+# docker role: `docker save` archives received by the fleet's fan-out (core/fanout.py)
+IMAGE_ARCHIVES_INCOMING = f"{STATE}/images/.thorfleet-incoming"
+
 # engines role
 ENGINE_CONFIG_DIR = f"{ETC}/engines"
 ENGINE_STATE_DIR = f"{STATE}/engines"

@@ -10,7 +10,7 @@ from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host, state
 
-from thorfleet.core import closing_table
+from thorfleet.core import closing_table, fanout
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
 from thorfleet.core.will import will
@@ -18,7 +18,7 @@ from thorfleet.roles.builds.config import BuildConfig
 from thorfleet.roles.builds.facts import CudaToolkit, InstalledBuilds
 from thorfleet.roles.builds.files import (ENGINES, archive_on_unit, build_id, build_script, copied_paths, engine_dir,
                                           install_script)
-from thorfleet.roles.builds.shared import CachedBuild, copy_off_builder
+from thorfleet.roles.builds.shared import CachedBuild, copy_off_builder, fanout_delivery, receive, take_received
 
 
 def switch_command(directory: str, build: str) -> str:
@@ -42,6 +42,12 @@ def cuda_problem(key: str, build: BuildConfig, cuda_home: str, toolkit: dict[str
                     f"{', '.join(a.removeprefix('compute_') for a in offered)}): choose one of those, or install a CUDA "
                     "toolkit that knows it. Nothing was built; current is unchanged")
     return None
+
+
+def is_kept(build: BuildConfig, directory: str) -> bool:
+    """The build is current, or kept from before (switching back to it needs no archive)."""
+    wanted, found = build_id(build), host.get_fact(InstalledBuilds, engine_dir=directory)
+    return found["current"] == wanted or wanted in found["builds"]
 
 
 def already_there(key: str, build: BuildConfig, directory: str) -> list[str] | None:
@@ -94,10 +100,28 @@ def engine_build(key: str, build: BuildConfig, root: str, keep: int, cuda_home: 
 
 
 @operation()
-def engine_build_copied(key: str, build: BuildConfig, root: str, keep: int, builder: str, cache: str) -> Commands:
+def fanned_out(copies: dict[str, tuple[BuildConfig, str]], root: str, cache: str, store: fanout.Settings,
+               address: str) -> Commands:
+    """The shared builds this unit lacks (engine key → its build and builder), received with every other
+    unit's in one multicast session from the controller (core/fanout.py); the unit declines when it lacks none."""
+    lacking = [(key, build_id(build), builder) for key, (build, builder) in copies.items()
+               if not is_kept(build, engine_dir(root, key))]
+    if not lacking:
+        fanout.decline(state, "builds", host.name)
+        host.noop(f"{len(copies)} shared builds current or kept here: nothing to receive")
+        return
+    will(f"receive {', '.join(f'{ENGINES[key]} {build}' for key, build, _ in lacking)} in the fleet's multicast "
+         "session from the controller")
+    yield FunctionCommand(receive, (lacking, root, cache, store, address), {})
+
+
+@operation()
+def engine_build_copied(key: str, build: BuildConfig, root: str, keep: int, builder: str, cache: str,
+                        fanned: bool = False) -> Commands:
     """The configured build of one engine is current, compiled once for the fleet on `builder` (or found in
-    the controller's cache): copied off the builder into the controller's cache once, uploaded, checked
-    (sha256, architecture, each program's --help) and switched to as a build of the unit's own is."""
+    the controller's cache): copied off the builder into the controller's cache once, uploaded (or, `fanned`,
+    taken from the fan-out when it arrived whole), checked (sha256, architecture, each program's --help) and
+    switched to as a build of the unit's own is."""
     directory = engine_dir(root, key)
     there = already_there(key, build, directory)
     if there is not None:
@@ -113,8 +137,12 @@ def engine_build_copied(key: str, build: BuildConfig, root: str, keep: int, buil
         yield FunctionCommand(copy_off_builder, (builder, directory, cached), {})
     archive, expect, script = copied_paths(root, key, build)
     yield f"mkdir -p {shlex.quote(directory + '/logs')} {shlex.quote(directory + '/sources')}"
-    for local, remote in ((cached.archive, archive), (cached.expect_path, expect)):
-        yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
+    if fanned:
+        received = f"{fanout_delivery(root, cache).into}/{cached.archive.relative_to(cache)}"
+        yield FunctionCommand(take_received, (cached, received, archive), {})
+    else:
+        yield FileUploadCommand(str(cached.archive), archive, remote_temp_filename=host.get_temp_filename(archive))
+    yield FileUploadCommand(str(cached.expect_path), expect, remote_temp_filename=host.get_temp_filename(expect))
     yield FileUploadCommand(StringIO(install_script(root, key, build, keep, record["source"] if record else builder)), script,
                             remote_temp_filename=host.get_temp_filename(script))
     yield f"bash {shlex.quote(script)}"

@@ -7,6 +7,10 @@ once (a checksummed archive in `builds.controller_cache`) and every other unit i
     <controller_cache>/<engine>/<id>.json      sha256, the architecture it runs on, the unit it came from, bytes
 
 The record is written last, so an archive without one (a copy cut short) is copied again.
+
+With `model_store.fetch: fleet` the archives reach the units in the fleet's multicast session
+(core/fanout.py) instead of one upload per unit; a unit takes its copy only when its sha256 is the
+record's, and gets an upload over SSH otherwise.
 """
 
 import hashlib
@@ -18,8 +22,9 @@ from typing import Any
 import gevent.lock  # type: ignore[import-untyped]  # pyinfra runs units in gevent greenlets
 from pyinfra.api.command import QuoteString, StringCommand
 
+from thorfleet.core import fanout
 from thorfleet.core.fleet import FleetHost, FleetView
-from thorfleet.roles.builds.files import ENGINES, build_id
+from thorfleet.roles.builds.files import ENGINES, build_id, engine_dir
 from thorfleet.roles.builds.fleet import needed_builds
 
 
@@ -121,3 +126,38 @@ def copy_off_builder(state: Any, host: Any, builder: str, directory: str, cached
         host.log(f"{ENGINES[cached.key]} {cached.build} copied off {builder}: {record['bytes'] / 1e6:.1f} MB")
     return True
 
+
+
+def fanout_delivery(root: str, cache: str) -> fanout.Delivery:
+    """The builds' fan-out: from the controller's cache of builds into a folder beside the engines' own."""
+    return fanout.Delivery("builds", cache, f"{root}/.thorfleet-incoming")
+
+
+def receive(state: Any, host: Any, lacking: list[tuple[str, str, str]], root: str, cache: str, store: fanout.Settings,
+            address: str) -> bool:
+    """Run on the controller for one unit (a FunctionCommand): each build it lacks (key, build id, builder)
+    copied off its builder into the controller's cache if it is not there yet, then the archives received
+    with every other unit's in one multicast session."""
+    files = []
+    for key, build, builder in lacking:
+        cached = CachedBuild(cache, key, build)
+        if cached.record() is not None or copy_off_builder(state, host, builder, engine_dir(root, key), cached):
+            files.append(str(cached.archive.relative_to(cache)))
+    if not files:  # the copy's own operation says why, and fails
+        fanout.decline(state, "builds", host.name)
+        return True
+    return fanout.receive(state, host, store, fanout_delivery(root, cache), address, files)
+
+
+def take_received(state: Any, host: Any, cached: CachedBuild, received: str, archive: str) -> bool:
+    """Run on the controller for one unit (a FunctionCommand): the fan-out's copy of the archive when its
+    sha256 is the one recorded when it was copied off the builder (marked, for the closing table),
+    otherwise the controller's uploaded."""
+    record = cached.record()
+    if record is None:
+        return False  # the copy off the builder failed: its own command said why
+    taken = fanout.take_or_upload(host, cached.archive, record["sha256"], received, archive)
+    if taken == "fan-out":
+        host.run_shell_command(StringCommand("touch", QuoteString(f"{archive.rsplit('/sources/', 1)[0]}/logs/{cached.build}.fanout")),
+                               _sudo=True)
+    return taken is not None

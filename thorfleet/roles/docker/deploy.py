@@ -3,10 +3,13 @@
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host, state
 from pyinfra.facts.server import User
+from pyinfra.operations import files
 
+from thorfleet.core import fanout
 from thorfleet.core.fleet import IMAGE_MIRRORS, FleetHost, FleetView, endpoints_of
 from thorfleet.roles.docker.files import DAEMON_JSON, owned_settings
-from thorfleet.roles.docker.operations import daemon_json, default_runtime, docker_group, images
+from thorfleet.roles.docker.operations import (ARCHIVES_DELIVERY, archives_fanned_out, daemon_json, default_runtime,
+                                               docker_group, images)
 
 
 @deploy("docker")
@@ -28,8 +31,17 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         first = [i for i in pull if first_puller(fleet, i, reached) == unit.name]
         if first:
             images(name="Docker images: each first by one unit, through the mirror", pull=first, archives={}, _sudo=True)
+    store = config.model_store
+    fanned = bool(docker.image_archives) and store.fetch == "fleet"  # archives travel as models do
+    if fanned:
+        fanout.prepare(state, "images", unit.name, store)
+        archives_fanned_out(name="Image archives fanned out from the controller (multicast)", pull=pull,
+                            archives=docker.image_archives, store=store, address=unit.address, _sudo=True)
     if pull or docker.image_archives:
-        images(name="Docker images", pull=pull, archives=docker.image_archives, _sudo=True)
+        images(name="Docker images", pull=pull, archives=docker.image_archives, fanned=fanned, _sudo=True)
+    if fanned:
+        files.directory(name="The image archives' fan-out folder cleared", path=ARCHIVES_DELIVERY.into, present=False,
+                        _sudo=True)
 
 
 def images_pulled(unit: FleetHost, fleet: FleetView) -> list[str]:

@@ -1,18 +1,22 @@
 """Operations of the docker role: daemon.json merged safely, the docker group, the runtime check, images."""
 
+import hashlib
 import json
 import shlex
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from pyinfra.api.command import FileUploadCommand
+from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.api.operation import operation
-from pyinfra.context import host
+from pyinfra.context import host, state
 
+from thorfleet.core import fanout
 from thorfleet.core.accounts import Accounts
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
+from thorfleet.core.paths import IMAGE_ARCHIVES_INCOMING
+from thorfleet.core.will import will
 from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from thorfleet.roles.docker.files import DAEMON_JSON, merge_daemon_json
 
@@ -119,29 +123,75 @@ def image_ref(image: str) -> str:
 PULL_ATTEMPTS = 4
 
 
-@operation()
-def images(pull: list[str], archives: dict[str, str]) -> Commands:
-    """Images present: loaded from archives pushed from the controller (units without a registry),
-    else pulled, retrying with a growing pause (large images over a flaky link)."""
+# With model_store.fetch: fleet, image archives reach the units in the fleet's multicast session; files
+# are named by their path on the controller.
+ARCHIVES_DELIVERY = fanout.Delivery("images", "/", IMAGE_ARCHIVES_INCOMING)
+
+
+def missing_images(pull: list[str], archives: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The images wanted (by normalised reference) and the references of those not on the unit."""
     present = set(host.get_fact(DockerImages))
     wanted = {image_ref(i): i for i in [*archives, *pull]}
-    missing = [ref for ref in wanted if ref not in present]
+    return wanted, [ref for ref in wanted if ref not in present]
+
+
+def archives_to_load(wanted: dict[str, str], missing: list[str], archives: dict[str, str]) -> list[str]:
+    """The archives holding missing images, each once (one archive may hold several)."""
+    return list(dict.fromkeys(archives[wanted[ref]] for ref in missing if wanted[ref] in archives))
+
+
+@operation()
+def archives_fanned_out(pull: list[str], archives: dict[str, str], store: fanout.Settings, address: str) -> Commands:
+    """The image archives this unit needs (those holding images it lacks), received with every other
+    unit's in one multicast session from the controller (core/fanout.py); the unit declines when it needs none."""
+    wanted, missing = missing_images(pull, archives)
+    needed = [Path(a).expanduser().resolve() for a in archives_to_load(wanted, missing, archives)]
+    if not needed or not all(path.is_file() for path in needed):  # a missing archive: the images operation says so
+        fanout.decline(state, "images", host.name)
+        host.noop(f"all {len(archives)} archived images are present: nothing to receive" if not needed
+                  else "an image archive is missing on the controller: the images operation below says which")
+        return
+    size = sum(path.stat().st_size for path in needed)
+    will(f"receive {len(needed)} image archives ({size / 1e6:.0f} MB) in the fleet's multicast session from the controller")
+    yield FunctionCommand(fanout.receive, (store, ARCHIVES_DELIVERY, address, [str(p).lstrip("/") for p in needed]), {})
+
+
+_sha256: dict[tuple[Path, int, int], str] = {}
+
+
+def take_archive(state: Any, host: Any, local: Path, remote: str) -> bool:
+    """Run on the controller for one unit (a FunctionCommand): the fan-out's copy of an archive when its
+    sha256 is the controller's (hashed once per deploy), else the controller's uploaded."""
+    stat = local.stat()
+    key = (local, stat.st_mtime_ns, stat.st_size)
+    if key not in _sha256:
+        with local.open("rb") as data:
+            _sha256[key] = hashlib.file_digest(data, "sha256").hexdigest()
+    received = f"{ARCHIVES_DELIVERY.into}/{str(local).lstrip('/')}"
+    return fanout.take_or_upload(host, local, _sha256[key], received, remote) is not None
+
+
+@operation()
+def images(pull: list[str], archives: dict[str, str], fanned: bool = False) -> Commands:
+    """Images present: loaded from archives from the controller (units without a registry; `fanned`: taken
+    from the fan-out when they arrived whole, uploaded otherwise), else pulled, retrying with a growing
+    pause (large images over a flaky link)."""
+    wanted, missing = missing_images(pull, archives)
     if not missing:
         host.noop(f"all {len(wanted)} images are present")
         return
-    loaded: set[str] = set()
-    for ref in missing:
-        archive = archives.get(wanted[ref])
-        if archive is None or archive in loaded:
-            continue
+    for archive in archives_to_load(wanted, missing, archives):
         local = Path(archive).expanduser()
         if not local.is_file():
-            yield failure(f"docker.image_archives[{wanted[ref]!r}]: {archive} is not a file on the controller")
+            image = next(i for i, a in archives.items() if a == archive)
+            yield failure(f"docker.image_archives[{image!r}]: {archive} is not a file on the controller")
             return
         remote = f"/var/tmp/thorfleet-{local.name}"
-        yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
+        if fanned:
+            yield FunctionCommand(take_archive, (local.resolve(), remote), {})
+        else:
+            yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
         yield f"docker load -i {shlex.quote(remote)}; status=$?; rm -f {shlex.quote(remote)}; exit $status"
-        loaded.add(archive)
     for ref in missing:
         if wanted[ref] not in archives:
             yield (

@@ -85,7 +85,8 @@ class ModelStoreConfig(StrictModel):
         "once into `controller_cache` and serves it to the units on `serve_address` while the deploy runs (units "
         "without internet, or many units and one uplink). `fleet`: the same cache, sent to all the units that lack a "
         "file in one authenticated multicast session (uftp) from `serve_address`, so that N units take close to the time of one "
-        "(docs/distribution.md); what a unit misses comes from the cache over HTTP as with `controller`.",
+        "(docs/distribution.md); what a unit misses comes from the cache over HTTP as with `controller`. Shared engine "
+        "builds and Docker image archives then travel the same way.",
     )
     controller_cache: SingleLine = Field(
         ".cache/models", description="For `fetch: controller`: the controller's model cache, relative to where pyinfra runs."

@@ -7,18 +7,17 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import state
 from pyinfra.operations import files
 
-from thorfleet.core.apt import apt_packages
+from thorfleet.core import fanout
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.render import RenderedFile
-from thorfleet.roles.models import fanout
 from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.roles.models.controller_cache import ensure, serve
 from thorfleet.roles.models.facts import FETCHER_SOURCE
 from thorfleet.roles.models.fleet import needed_models
 from thorfleet.roles.models.hub import HubError, model_files
-from thorfleet.roles.models.operations import CLI, fan_out, hub_cli, model, prune
+from thorfleet.roles.models.operations import CLI, fan_out, fanout_delivery, hub_cli, model, prune
 
 
 def requirements(config: Any, needed: dict[str, Any]) -> list[str]:
@@ -53,7 +52,7 @@ def model_spec(name: str, config: Any) -> dict[str, Any]:
     return {
         "name": name, "dest": store.dest(entry), "source": entry.source, "id": entry.id, "revision": entry.revision,
         "url": entry.url, "mirror": key and f"{serve(store)}/{key}", "cli": CLI, "key": key,
-        "incoming": f"{fanout.incoming(store)}/{key}" if store.fetch == "fleet" else None,
+        "incoming": f"{fanout_delivery(store).into}/{key}" if store.fetch == "fleet" else None,
         "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed],
     }
 
@@ -70,16 +69,13 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
                         _sudo=True)
         specs = [model_spec(name, config) for name in sorted(needed)]
         if store.fetch == "fleet":
-            fanout.controller_key(store)  # uftp missing on the controller: said now, before any unit is touched
-            fanout.expect(state, unit.name)
-            # Debian's own uftp service would take files from any sender, on every address.
-            apt_packages(name="uftp for the fleet's fan-out", packages=["uftp"], masked=["uftp.service"], _sudo=True)
+            fanout.prepare(state, "models", unit.name, store)
             fan_out(name="Models fanned out from the controller (multicast)", specs=specs, store=store,
                     address=unit.address, _sudo=True)
         for spec in specs:
             model(name=f"Model {spec['name']} ({len(spec['files'])} files)", spec=spec, env=hub_env(store), _sudo=True)
         if store.fetch == "fleet":
-            files.directory(name="The fan-out's incoming folder cleared", path=fanout.incoming(store), present=False,
+            files.directory(name="The fan-out's incoming folder cleared", path=fanout_delivery(store).into, present=False,
                             _sudo=True)
     if store.prune:
         prune(name=f"Prune unused models under {store.root}", root=store.root,

@@ -10,7 +10,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.context import state as pyinfra_state
 
-from thorfleet.core import closing_table
+from thorfleet.core import closing_table, fanout
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
 from thorfleet.core.will import will
@@ -18,7 +18,7 @@ from thorfleet.core.paths import HUB_VENV
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
 from thorfleet.core.paths import MODEL_SPECS as SPECS
 from thorfleet.core.pip import pip_install_command
-from thorfleet.roles.models import controller_cache, fanout
+from thorfleet.roles.models import controller_cache
 from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.roles.models.facts import ManagedModelFolders, ModelState, VenvPackages
 
@@ -37,6 +37,12 @@ def hub_cli(requirements: list[str], index_url: str | None = None) -> Commands:
     will(f"install {', '.join(missing)} from the package index into {HUB_VENV}")
     yield f"test -x {HUB_VENV}/bin/pip || python3 -m venv {HUB_VENV}"
     yield pip_install_command(f"{HUB_VENV}/bin/pip", requirements, index_url)
+
+
+def fanout_delivery(store: ModelStoreConfig) -> fanout.Delivery:
+    """The models' fan-out: from the controller's cache into a folder under the model store (taking a file is a link)."""
+    return fanout.Delivery("models", store.controller_cache, f"{store.root}/.thorfleet-incoming",
+                           rest="the fetcher gets the rest over HTTP")
 
 
 def gib(size: int) -> str:
@@ -75,7 +81,7 @@ def model(spec: dict[str, Any], env: dict[str, str]) -> Commands:
 @operation()
 def fan_out(specs: list[dict[str, Any]], store: ModelStoreConfig, address: str) -> Commands:
     """The files this unit lacks, received with every other unit's in one multicast session from the
-    controller (fanout.py); the unit declines when it lacks nothing, or has no room for what it lacks
+    controller (core/fanout.py); the unit declines when it lacks nothing, or has no room for what it lacks
     (each model's own operation then says so)."""
     lacking, need, free = [], 0, None
     for spec in specs:
@@ -86,13 +92,13 @@ def fan_out(specs: list[dict[str, Any]], store: ModelStoreConfig, address: str) 
                 lacking.append(f"{spec['key']}/{f['path']}")
                 need += max((f["size"] or 0) - state["files"][f["path"]]["bytes"], 0)
     if not lacking or need > (free or 0):
-        fanout.decline(pyinfra_state, host.name)
+        fanout.decline(pyinfra_state, "models", host.name)
         host.noop(f"all {sum(len(s['files']) for s in specs)} model files verified: nothing to receive" if not lacking
                   else "not enough room for the fan-out: each model's operation below says how much it needs")
         return
     unique = sorted(set(lacking))
     will(f"receive {len(unique)} model files ({gib(need)}) in the fleet's multicast session from the controller")
-    yield FunctionCommand(fanout.receive, (store, address, unique), {})
+    yield FunctionCommand(fanout.receive, (store, fanout_delivery(store), address, unique), {})
 
 
 @operation()

@@ -1,17 +1,19 @@
-"""Models fanned out to the fleet (`model_store.fetch: fleet`): the files the units lack, sent once from
-the controller's cache to all of them in one authenticated multicast session (uftp; the measurements
-and the choice: docs/distribution.md).
+"""The fleet's fan-out: files sent once from a folder on the controller to every unit that lacks them,
+in one authenticated multicast session (uftp; the measurements and the choice: docs/distribution.md).
+Models use it (`model_store.fetch: fleet`) and so do shared engine builds; its settings are
+model_store's (`serve_address`, `fanout_group`, `fanout_port`, `fanout_rate_mbit`).
 
-How a deploy runs it, in pyinfra's order (each operation on every unit before the next):
-- while the deploy is planned, every unit that needs models is *expected* in the session;
-- the fan-out operation on each unit: with nothing to receive it *declines*; otherwise (a
+How a deploy runs one delivery (models, builds: each a session of its own), in pyinfra's order (each
+operation on every unit before the next):
+- while the deploy is planned, every unit that may need files is *expected* in the session;
+- the role's fan-out operation on each unit: with nothing to receive it *declines*; otherwise (a
   FunctionCommand, run on the controller) it starts a uftpd on the unit, bound to its inventory
   address and taking sessions only from the controller's key, *joins*, waits for the send and stops
   its uftpd whatever happened;
 - the last unit to join or decline (or the first after JOIN_WAIT, when one never comes) runs uftp:
   one session per set of units that lack the same files; each joined unit learns which arrived;
-- each model's fetcher then takes its files from the unit's incoming folder, checking their sha256,
-  and fetches what is missing or wrong from the cache over HTTP, as `fetch: controller` does.
+- the role then takes each file from the unit's incoming folder, checking its sha256, and gets what is
+  missing or wrong another way (models: the cache over HTTP; builds: uploaded over SSH).
 """
 
 import ipaddress
@@ -23,7 +25,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gevent  # type: ignore[import-untyped]  # pyinfra runs units in gevent greenlets
 import gevent.event  # type: ignore[import-untyped]
@@ -31,9 +33,8 @@ from pyinfra import logger
 from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.exceptions import PyinfraError
 
+from thorfleet.core.apt import apt_packages
 from thorfleet.core.paths import MODEL_SPECS
-from thorfleet.roles.models import controller_cache
-from thorfleet.roles.models.config import ModelStoreConfig
 
 RECEIVER_UNIT = "thorfleet-fanout"  # the transient systemd unit running a unit's uftpd during the deploy
 SERVER_LIST = f"{MODEL_SPECS}/fanout-servers"  # uftpd -S: the one sender it takes sessions from, and its key
@@ -41,21 +42,37 @@ JOIN_WAIT = 60.0  # seconds the first joined unit waits for the others before th
 CIPHER = ["-Y", "aes256-gcm", "-h", "sha256", "-e", "ecdh_ecdsa"]  # encrypted, signed, keys exchanged with ECDH
 
 
-def incoming(store: ModelStoreConfig) -> str:
-    """Where a unit's uftpd puts what it receives, under the model store (so taking a file is a link)."""
-    return f"{store.root}/.thorfleet-incoming"
+class Settings(Protocol):
+    """The fan-out's settings: model_store's (roles/models/config.py), whatever the delivery."""
+
+    controller_cache: str  # the controller's key is kept beside it
+    serve_address: Any
+    fanout_group: str
+    fanout_port: int
+    fanout_rate_mbit: int
 
 
-def data_group(store: ModelStoreConfig) -> str:
+@dataclass(frozen=True)
+class Delivery:
+    """What one session carries: files relative to `root` on the controller, into `into` on each unit
+    (a folder on the same file system as where they end up, so that taking one is a rename or a link)."""
+
+    kind: str  # "models", "builds", "images": what the deploy's lines call them
+    root: str
+    into: str
+    rest: str = "the rest are uploaded over SSH"  # how a unit gets what did not arrive
+
+
+def data_group(store: Settings) -> str:
     return str(ipaddress.IPv4Address(store.fanout_group) + 1)
 
 
-def server_id(store: ModelStoreConfig) -> str:
+def server_id(store: Settings) -> str:
     """uftp's sender id: its IPv4 address in hex, as uftpd's server list names it."""
     return f"0x{int(ipaddress.IPv4Address(store.serve_address)):08X}"
 
 
-def controller_key(store: ModelStoreConfig) -> tuple[Path, str]:
+def controller_key(store: Settings) -> tuple[Path, str]:
     """The controller's ECDSA key (made on first use, beside the model cache, never served) and its fingerprint."""
     if not shutil.which("uftp") or not shutil.which("uftp_keymgt"):
         raise PyinfraError("model_store.fetch is 'fleet', but uftp is not installed on the controller: install Debian's "
@@ -71,6 +88,16 @@ def controller_key(store: ModelStoreConfig) -> tuple[Path, str]:
         raise PyinfraError(f"uftp_keymgt could not read the controller's fan-out key {key}: {shown.stderr.strip()}; "
                            "delete it and a new one is made")
     return key, found[0]
+
+
+def prepare(state: Any, kind: str, unit: str, store: Settings) -> None:
+    """Called by a role while the deploy is planned, before its fan-out operation: uftp missing on the
+    controller is said now, before any unit is touched; the unit is expected in the session of `kind`;
+    the operation that installs uftpd on it (Debian's own uftp service would take files from any sender,
+    on every address, so it is masked before the package is installed)."""
+    controller_key(store)
+    expect(state, kind, unit)
+    apt_packages(name="uftp for the fleet's fan-out", packages=["uftp"], masked=["uftp.service"], _sudo=True)
 
 
 @dataclass
@@ -92,27 +119,27 @@ class Session:
     arrived: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-def session(state: Any) -> Session:
-    """The deploy's session, kept on pyinfra's state (one per deploy)."""
+def session(state: Any, kind: str) -> Session:
+    """The deploy's session for one kind of delivery, kept on pyinfra's state."""
     if not hasattr(state, "thorfleet_fanout"):
-        state.thorfleet_fanout = Session()
-    found: Session = state.thorfleet_fanout
+        state.thorfleet_fanout = {}
+    found: Session = state.thorfleet_fanout.setdefault(kind, Session())
     return found
 
 
-def expect(state: Any, unit: str) -> None:
-    session(state).expected.add(unit)
+def expect(state: Any, kind: str, unit: str) -> None:
+    session(state, kind).expected.add(unit)
 
 
-def decline(state: Any, unit: str) -> None:
-    session(state).answered.add(unit)
+def decline(state: Any, kind: str, unit: str) -> None:
+    session(state, kind).answered.add(unit)
 
 
-def receive(state: Any, host: Any, store: ModelStoreConfig, address: str, files: list[str]) -> bool:
+def receive(state: Any, host: Any, store: Settings, delivery: Delivery, address: str, files: list[str]) -> bool:
     """Run on the controller for one unit (a FunctionCommand): its uftpd up, the session joined and
-    waited for, its uftpd stopped. Never fails the unit: what did not arrive, the fetcher gets over HTTP."""
-    joined = session(state)
-    into = incoming(store)
+    waited for, its uftpd stopped. Never fails the unit: what did not arrive, the role gets another way."""
+    joined = session(state, delivery.kind)
+    into = delivery.into
     key, fingerprint = controller_key(store)
     ok, output = host.run_shell_command(StringCommand(
         "systemctl", "stop", f"{RECEIVER_UNIT}.service", "2>/dev/null;",
@@ -129,29 +156,29 @@ def receive(state: Any, host: Any, store: ModelStoreConfig, address: str, files:
         "-S", SERVER_LIST, "-K", "ec:prime256v1"), _sudo=True)
     if not ok:
         host.log_styled(f"thorfleet: uftpd did not start here ({' '.join(output.stderr_lines[-2:])}); "
-                        "the models come from the controller's cache over HTTP instead", fg="yellow", log_func=logger.warning)
-        decline(state, host.name)
+                        f"the {delivery.kind} come another way ({delivery.rest})", fg="yellow", log_func=logger.warning)
+        decline(state, delivery.kind, host.name)
         return True
     try:
         joined.receivers[host.name] = Receiver(host.name, address, set(files))
         joined.answered.add(host.name)
-        _wait_or_send(state, joined, store, key)
+        _wait_or_send(state, joined, store, Path(delivery.root).expanduser().resolve(), key)
     finally:
         host.run_shell_command(StringCommand("systemctl", "stop", f"{RECEIVER_UNIT}.service"), _sudo=True)
     got = joined.arrived[host.name] & set(files)
-    host.log(f"fan-out: {len(got)} of {len(files)} files received by multicast from the controller"
-             + ("" if len(got) == len(files) else "; the fetcher gets the rest over HTTP"))
+    host.log(f"fan-out: {len(got)} of {len(files)} {delivery.kind} files received by multicast from the controller"
+             + ("" if len(got) == len(files) else f"; {delivery.rest}"))
     return True
 
 
-def _wait_or_send(state: Any, joined: Session, store: ModelStoreConfig, key: Path) -> None:
+def _wait_or_send(state: Any, joined: Session, store: Settings, root: Path, key: Path) -> None:
     deadline = time.monotonic() + JOIN_WAIT
     while not joined.started:
         failed = {h.name for h in state.failed_hosts}
         if joined.expected <= joined.answered | failed or time.monotonic() > deadline:
             joined.started = True
             try:
-                _send(joined, store, key)
+                _send(joined, store, root, key)
             finally:
                 joined.done.set()
         else:
@@ -159,7 +186,7 @@ def _wait_or_send(state: Any, joined: Session, store: ModelStoreConfig, key: Pat
     joined.done.wait()
 
 
-def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
+def _send(joined: Session, store: Settings, root: Path, key: Path) -> None:
     """One uftp session per set of units that lack the same files; records what reached each."""
     wanting: dict[str, set[str]] = defaultdict(set)
     for receiver in joined.receivers.values():
@@ -168,12 +195,11 @@ def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
     groups: dict[frozenset[str], list[str]] = defaultdict(list)
     for path, lacking in sorted(wanting.items()):
         groups[frozenset(lacking)].append(path)
-    root = Path(store.controller_cache).expanduser().resolve()
     for units, paths in groups.items():
         try:
             by_id = {socket.gethostbyname(joined.receivers[u].address): u for u in units}  # uftp's receiver ids
         except OSError as err:  # an inventory address the controller cannot resolve: the star serves them
-            logger.warning(f"fan-out: no session for {', '.join(sorted(units))} ({err}); their files come over HTTP")
+            logger.warning(f"fan-out: no session for {', '.join(sorted(units))} ({err}); their files come another way")
             continue
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as scratch:
@@ -181,7 +207,7 @@ def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
             sent = subprocess.run(
                 ["uftp", "-I", str(store.serve_address), "-U", server_id(store), "-M", store.fanout_group,
                  "-P", data_group(store), "-p", str(store.fanout_port), "-R", str(store.fanout_rate_mbit * 1000), *CIPHER,
-                 "-k", str(key), "-H", ",".join(by_id), "-E", f"{root}/", "-S", str(status), "-x", "1",
+                 "-k", str(key), "-H", ",".join(by_id), "-E", str(root).rstrip("/") + "/", "-S", str(status), "-x", "1",
                  *(str(root / p) for p in paths)], capture_output=True, text=True)
             lines = status.read_text().splitlines() if status.is_file() else []
         for line in lines:  # RESULT;target;filename;size;status;speed
@@ -190,6 +216,23 @@ def _send(joined: Session, store: ModelStoreConfig, key: Path) -> None:
                 joined.arrived[by_id[fields[1]]].add(fields[2])
         size = sum((root / p).stat().st_size for p in paths)
         logger.info(f"fan-out: {len(paths)} files, {size / 1e6:.1f} MB, sent once to {len(units)} units in "
-                    f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode}); from the hubs this deploy: "
-                    f"{controller_cache.uplink_bytes / 1e6:.1f} MB")
+                    f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode})")
 
+
+
+def take_or_upload(host: Any, local: Path, sha256: str, received: str, remote: str) -> str | None:
+    """Run on the controller for one unit, in a FunctionCommand after the session: the unit's received
+    copy moved to `remote` when its sha256 is `sha256` ("fan-out"); otherwise (it did not arrive, or
+    arrived damaged: never used) deleted, and the controller's `local` uploaded over SSH ("upload");
+    None when that upload failed too (said on the unit's lines)."""
+    ok, _ = host.run_shell_command(StringCommand(
+        "echo", QuoteString(f"{sha256}  {received}"), "|", "sha256sum", "--check", "--status", "-", "&&",
+        "mv", "-f", QuoteString(received), QuoteString(remote)), _sudo=True)
+    if ok:
+        return "fan-out"
+    host.run_shell_command(StringCommand("rm", "-f", QuoteString(received)), _sudo=True)
+    host.log(f"{local.name}: no whole copy from the fan-out; uploading the controller's")
+    if host.put_file(str(local), remote, remote_temp_filename=host.get_temp_filename(remote), _sudo=True):
+        return "upload"
+    host.log_styled(f"thorfleet: the upload of {local} to {remote} failed", fg="red")
+    return None
