@@ -177,6 +177,10 @@ def test_image_archives_reach_their_units_in_one_multicast_session_and_are_loade
             found = ssh(unit, f"sudo docker image inspect --format '{{{{.Id}}}}' {tag}").stdout.strip()
             assert found == container_images.image_id(), (unit.name, tag)
         assert ssh(unit, f"sudo test -e {IMAGE_ARCHIVES_INCOMING}").returncode != 0
+    closing = result.output.split("Artifacts placed by this deploy", 1)[1]
+    for unit in loaders:  # the deploy's closing table: each image, and how it came
+        for tag in container_images.TAGS:
+            assert re.search(rf"│ {unit} +│ image {tag} +│ +- │ +[\d.]+ │ archive \(fan-out\) +│ [\d.]+ s", closing), closing
     again = converge(project)
     assert again.returncode == 0 and again.changed() == [], again.changed()
     assert "sent once" not in again.output

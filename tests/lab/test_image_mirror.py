@@ -52,6 +52,9 @@ def test_units_pull_through_the_mirror_and_the_upstream_serves_each_layer_to_the
     # storage); the deploy lets one unit pull first, so the others' pulls are all served from storage.
     assert set(per_layer.values()) == {2}, per_layer
     assert "each first by one unit, through the mirror" in result.output
+    closing = result.output.split("Artifacts placed by this deploy", 1)[1]
+    for unit in PULLERS:  # the deploy's closing table names the mirror
+        assert re.search(rf"│ {unit} +│ image {IMAGE} +│ +- │ +[\d.]+ │ pulled \(the mirror\) +│ [\d.]+ s", closing), closing
     again = converge(project)
     assert again.returncode == 0 and again.changed() == [], again.changed()
     checked = thorfleet("verify", str(project), "--limit", "sim-03", cwd=ROOT)

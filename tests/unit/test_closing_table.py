@@ -83,6 +83,19 @@ def test_builds_alone_have_no_uplink_line():
     assert "│ thor-01 │ whisper.cpp w1 │ - │ 3.0 │ the fleet's build (copied) │ - │" in shown(rows) and line == ""
 
 
+def test_images_have_rows_with_their_docker_size_and_how_they_came():
+    record = Placements(units={"thor-01": Planned(images={
+        "lab/vllm:standin": "archive (fan-out)", "nvcr.io/nvidia/vllm@sha256:" + "a" * 64: "pulled (the mirror)",
+        "ubuntu:24.04": "pulled (a registry)"})}, started={("thor-01", "docker"): 1.0}, ended={("thor-01", "docker"): 4.5})
+    held = {"thor-01": {"images": [{"name": "lab/vllm:standin", "size": "23.1MB", "id": "sha256:1"},
+                                   {"name": "nvcr.io/nvidia/vllm:<none>", "size": "19.2GB", "id": "sha256:2"}]}}
+    rows, line = closing_table.table(record, held)
+    lines = shown(rows)
+    assert "│ thor-01 │ image lab/vllm:standin │ - │ 23.1 │ archive (fan-out) │ 3.5 s │" in lines
+    assert f"│ thor-01 │ image nvcr.io/nvidia/vllm@sha256:{'a' * 64} │ - │ 19200.0 │ pulled (the mirror) │ 3.5 s │" in lines
+    assert "│ thor-01 │ image ubuntu:24.04 │ - │ - │ not placed │ 3.5 s │" in lines and line == ""  # its pull failed
+
+
 def test_the_listing_reads_model_folders_outside_the_store(tmp_path: Path):
     import json
     import subprocess

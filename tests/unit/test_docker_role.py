@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from thorfleet.core.closing_table import placements
 from thorfleet.roles.docker.facts import DaemonJson, DockerDefaultRuntime, DockerImages
 from thorfleet.roles.docker.files import DAEMON_JSON, owned_settings
 from thorfleet.roles.docker.operations import (
@@ -12,7 +13,7 @@ from thorfleet.roles.docker.operations import (
 )
 from thorfleet.fleet.schema import HostConfig
 
-from .fake_host import LocalUnit, failure_of, run_operation
+from .fake_host import LocalUnit, failure_of, fake_state, run_operation
 
 OWNED = owned_settings(HostConfig().docker, [])
 
@@ -130,7 +131,10 @@ def test_present_images_give_no_commands():
 
 
 def test_missing_images_are_pulled_with_retries():
-    commands, _ = run_operation(images, {"DockerImages": []}, ["nvcr.io/nvidia/vllm:25.10-py3"], {})
+    state = fake_state()
+    commands, _ = run_operation(images, {"DockerImages": []}, ["nvcr.io/nvidia/vllm:25.10-py3"], {}, registry="the mirror",
+                                pyinfra_state=state)
+    assert placements(state).units["thor-01"].images == {"nvcr.io/nvidia/vllm:25.10-py3": "pulled (the mirror)"}
     assert len(commands) == 1
     assert commands[0].startswith("image=nvcr.io/nvidia/vllm:25.10-py3; for attempt in $(seq 4); do docker pull \"$image\" && break;")
     assert "sleep $((attempt * 15))" in commands[0]
@@ -188,7 +192,9 @@ def test_a_unit_loads_the_fan_outs_archive_only_when_its_sha256_is_the_controlle
     received.parent.mkdir(parents=True)
     if arrived != "missing":
         received.write_bytes(b"the images" if arrived == "whole" else b"the imageS")
-    unit, remote = LocalUnit(), tmp_path / "unit.tar"
-    assert operations.take_archive(None, unit, local, str(remote))
+    unit, remote, state = LocalUnit(), tmp_path / "unit.tar", fake_state()
+    assert operations.take_archive(state, unit, local, str(remote), ["lab/a:1"])
     assert remote.read_bytes() == b"the images" and not received.exists()
     assert unit.uploaded == ([] if arrived == "whole" else [(str(local), str(remote))])
+    how = "archive (fan-out)" if arrived == "whole" else "archive (upload)"  # what the closing table says
+    assert placements(state).units["thor-01"].images == {"lab/a:1": how}

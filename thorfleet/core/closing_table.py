@@ -1,10 +1,10 @@
-"""The deploy's closing table: the artifacts it placed on each unit (model files, engine builds), where
-each came from (the fan-out, the controller's cache, the hub; compiled there or the fleet's copy), the
-time the unit spent in that role, and the model bytes that crossed the uplink. A deploy that placed
-nothing prints nothing: a second run is quiet.
+"""The deploy's closing table: the artifacts it placed on each unit (model files, engine builds, container
+images), where each came from (the fan-out, the controller's cache, the hub; compiled there or the
+fleet's copy; pulled, or loaded from an archive), the time the unit spent in that role, and the model
+bytes that crossed the uplink. A deploy that placed nothing prints nothing: a second run is quiet.
 
 Each operation with something to place records it when its body runs (`model_planned`,
-`build_planned`: while the deploy is planned, or with `-y` as pyinfra executes it); pyinfra's callbacks,
+`build_planned`, `image_planned`: while the deploy is planned, or with `-y` as pyinfra executes it); pyinfra's callbacks,
 hooked while the deploy is planned (thorfleet/deploy.py), time each unit's operations of those roles;
 after the deploy's last operation each unit says what it holds, with the same listing
 `thorfleet hosts --artifacts` uses.
@@ -24,7 +24,7 @@ from rich.table import Table
 
 from thorfleet.core.holdings import listing
 
-ROLES = ("builds", "models")  # pyinfra names their operations "<role> | …"
+ROLES = ("builds", "docker", "models")  # pyinfra names their operations "<role> | …"
 UPLINK_ORIGINS = ("hub", "url")  # a unit's own download from the internet
 
 
@@ -43,6 +43,7 @@ class Planned:
     builds_root: str | None = None
     models: dict[str, ModelFolder] = field(default_factory=dict)  # folder → what it lacked
     builds: dict[str, str] = field(default_factory=dict)  # engine → build id
+    images: dict[str, str] = field(default_factory=dict)  # image reference → how it comes (pulled, or an archive)
 
 
 @dataclass
@@ -83,6 +84,32 @@ def build_planned(state: Any, unit: str, builds_root: str, engine: str, build: s
     planned.builds[engine] = build
 
 
+def image_planned(state: Any, unit: str, image: str, origin: str) -> None:
+    """Record an image to place and how it comes; recorded again when that is known better (an archive's copy
+    from the fan-out or uploaded, as the deploy runs)."""
+    placements(state).units.setdefault(unit, Planned()).images[image] = origin
+
+
+DOCKER_SIZES = {"B": 1e-6, "kB": 1e-3, "MB": 1.0, "GB": 1e3, "TB": 1e6}  # `docker image ls` sizes, in decimal units
+
+
+def _image_held(image: str, listed: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The listed image that is `image` (a tag; or, pinned by digest, one of the same repository)."""
+    repository = image.split("@", 1)[0] if "@" in image else None
+    for found in listed:
+        if found["name"] == image or (repository and found["name"].rsplit(":", 1)[0] == repository):
+            return found
+    return None
+
+
+def _mb(size: str) -> str:
+    number = size.rstrip("kMGTB")
+    try:
+        return f"{float(number) * DOCKER_SIZES[size[len(number):]]:.1f}"
+    except (ValueError, KeyError):
+        return size
+
+
 def table(record: Placements, held: dict[str, dict[str, Any]]) -> tuple[Table, str]:
     """The closing table and its last line (none when no model was placed), from what was planned and what
     each unit holds (the listing's JSON; a unit missing from `held` holds nothing we know of)."""
@@ -107,6 +134,10 @@ def table(record: Placements, held: dict[str, dict[str, Any]]) -> tuple[Table, s
             placed = now.get("id") == build
             rows.add_row(unit, f"{engine} {build}", "-", f"{now['bytes'] / 1e6:.1f}" if placed else "-",
                          now["from"] if placed else "not placed", record.took(unit, "builds"))
+        for image, how in sorted(planned.images.items()):
+            there = _image_held(image, found.get("images", []))
+            rows.add_row(unit, f"image {image}", "-", _mb(there["size"]) if there else "-",
+                         how if there else "not placed", record.took(unit, "docker"))
         rows.add_section()
     if not any(planned.models for planned in record.units.values()):
         return rows, ""

@@ -104,7 +104,8 @@ def prepare(state: Any, kind: str, unit: str, store: Settings) -> None:
 class Receiver:
     name: str
     address: str  # the unit's inventory address, which its uftpd is bound to
-    files: set[str]  # what it lacks, relative to the controller's cache
+    root: Path  # the controller's folder its files are in (its own config's)
+    files: set[str]  # what it lacks, relative to root
 
 
 @dataclass
@@ -160,9 +161,9 @@ def receive(state: Any, host: Any, store: Settings, delivery: Delivery, address:
         decline(state, delivery.kind, host.name)
         return True
     try:
-        joined.receivers[host.name] = Receiver(host.name, address, set(files))
+        joined.receivers[host.name] = Receiver(host.name, address, Path(delivery.root).expanduser().resolve(), set(files))
         joined.answered.add(host.name)
-        _wait_or_send(state, joined, store, Path(delivery.root).expanduser().resolve(), key)
+        _wait_or_send(state, joined, store, key)
     finally:
         host.run_shell_command(StringCommand("systemctl", "stop", f"{RECEIVER_UNIT}.service"), _sudo=True)
     got = joined.arrived[host.name] & set(files)
@@ -171,14 +172,14 @@ def receive(state: Any, host: Any, store: Settings, delivery: Delivery, address:
     return True
 
 
-def _wait_or_send(state: Any, joined: Session, store: Settings, root: Path, key: Path) -> None:
+def _wait_or_send(state: Any, joined: Session, store: Settings, key: Path) -> None:
     deadline = time.monotonic() + JOIN_WAIT
     while not joined.started:
         failed = {h.name for h in state.failed_hosts}
         if joined.expected <= joined.answered | failed or time.monotonic() > deadline:
             joined.started = True
             try:
-                _send(joined, store, root, key)
+                _send(joined, store, key)
             finally:
                 joined.done.set()
         else:
@@ -186,16 +187,16 @@ def _wait_or_send(state: Any, joined: Session, store: Settings, root: Path, key:
     joined.done.wait()
 
 
-def _send(joined: Session, store: Settings, root: Path, key: Path) -> None:
-    """One uftp session per set of units that lack the same files; records what reached each."""
-    wanting: dict[str, set[str]] = defaultdict(set)
+def _send(joined: Session, store: Settings, key: Path) -> None:
+    """One uftp session per folder and set of units that lack the same files in it; records what reached each."""
+    wanting: dict[tuple[Path, str], set[str]] = defaultdict(set)
     for receiver in joined.receivers.values():
         for path in receiver.files:
-            wanting[path].add(receiver.name)
-    groups: dict[frozenset[str], list[str]] = defaultdict(list)
-    for path, lacking in sorted(wanting.items()):
-        groups[frozenset(lacking)].append(path)
-    for units, paths in groups.items():
+            wanting[(receiver.root, path)].add(receiver.name)
+    groups: dict[tuple[Path, frozenset[str]], list[str]] = defaultdict(list)
+    for (root, path), lacking in sorted(wanting.items()):
+        groups[(root, frozenset(lacking))].append(path)
+    for (root, units), paths in groups.items():
         try:
             by_id = {socket.gethostbyname(joined.receivers[u].address): u for u in units}  # uftp's receiver ids
         except OSError as err:  # an inventory address the controller cannot resolve: the star serves them
@@ -217,7 +218,6 @@ def _send(joined: Session, store: Settings, root: Path, key: Path) -> None:
         size = sum((root / p).stat().st_size for p in paths)
         logger.info(f"fan-out: {len(paths)} files, {size / 1e6:.1f} MB, sent once to {len(units)} units in "
                     f"{time.monotonic() - started:.1f} s (uftp exit {sent.returncode})")
-
 
 
 def take_or_upload(host: Any, local: Path, sha256: str, received: str, remote: str) -> str | None:

@@ -30,7 +30,8 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         reached = {h.name for h in state.activated_hosts}
         first = [i for i in pull if first_puller(fleet, i, reached) == unit.name]
         if first:
-            images(name="Docker images: each first by one unit, through the mirror", pull=first, archives={}, _sudo=True)
+            images(name="Docker images: each first by one unit, through the mirror", pull=first, archives={},
+                   registry="the mirror", _sudo=True)
     store = config.model_store
     fanned = bool(docker.image_archives) and store.fetch == "fleet"  # archives travel as models do
     if fanned:
@@ -38,7 +39,8 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
         archives_fanned_out(name="Image archives fanned out from the controller (multicast)", pull=pull,
                             archives=docker.image_archives, store=store, address=unit.address, _sudo=True)
     if pull or docker.image_archives:
-        images(name="Docker images", pull=pull, archives=docker.image_archives, fanned=fanned, _sudo=True)
+        images(name="Docker images", pull=pull, archives=docker.image_archives, fanned=fanned,
+               registry="the mirror" if fleet.fact(IMAGE_MIRRORS) else "a registry", _sudo=True)
     if fanned:
         files.directory(name="The image archives' fan-out folder cleared", path=ARCHIVES_DELIVERY.into, present=False,
                         _sudo=True)

@@ -11,7 +11,7 @@ from pyinfra.api.command import FileUploadCommand, FunctionCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host, state
 
-from thorfleet.core import fanout
+from thorfleet.core import closing_table, fanout
 from thorfleet.core.accounts import Accounts
 from thorfleet.core.failure import failure
 from thorfleet.core.install import Commands
@@ -159,27 +159,33 @@ def archives_fanned_out(pull: list[str], archives: dict[str, str], store: fanout
 _sha256: dict[tuple[Path, int, int], str] = {}
 
 
-def take_archive(state: Any, host: Any, local: Path, remote: str) -> bool:
+def take_archive(state: Any, host: Any, local: Path, remote: str, images: list[str]) -> bool:
     """Run on the controller for one unit (a FunctionCommand): the fan-out's copy of an archive when its
-    sha256 is the controller's (hashed once per deploy), else the controller's uploaded."""
+    sha256 is the controller's (hashed once per deploy), else the controller's uploaded; the closing
+    table learns which, for the `images` the archive brings."""
     stat = local.stat()
     key = (local, stat.st_mtime_ns, stat.st_size)
     if key not in _sha256:
         with local.open("rb") as data:
             _sha256[key] = hashlib.file_digest(data, "sha256").hexdigest()
     received = f"{ARCHIVES_DELIVERY.into}/{str(local).lstrip('/')}"
-    return fanout.take_or_upload(host, local, _sha256[key], received, remote) is not None
+    taken = fanout.take_or_upload(host, local, _sha256[key], received, remote)
+    for image in images:
+        closing_table.image_planned(state, host.name, image, f"archive ({taken})")
+    return taken is not None
 
 
 @operation()
-def images(pull: list[str], archives: dict[str, str], fanned: bool = False) -> Commands:
+def images(pull: list[str], archives: dict[str, str], fanned: bool = False, registry: str = "a registry") -> Commands:
     """Images present: loaded from archives from the controller (units without a registry; `fanned`: taken
-    from the fan-out when they arrived whole, uploaded otherwise), else pulled, retrying with a growing
-    pause (large images over a flaky link)."""
+    from the fan-out when they arrived whole, uploaded otherwise), else pulled from `registry` (as the
+    closing table names it), retrying with a growing pause (large images over a flaky link)."""
     wanted, missing = missing_images(pull, archives)
     if not missing:
         host.noop(f"all {len(wanted)} images are present")
         return
+    for ref in missing:
+        closing_table.image_planned(state, host.name, ref, "archive (upload)" if wanted[ref] in archives else f"pulled ({registry})")
     for archive in archives_to_load(wanted, missing, archives):
         local = Path(archive).expanduser()
         if not local.is_file():
@@ -188,7 +194,8 @@ def images(pull: list[str], archives: dict[str, str], fanned: bool = False) -> C
             return
         remote = f"/var/tmp/thorfleet-{local.name}"
         if fanned:
-            yield FunctionCommand(take_archive, (local.resolve(), remote), {})
+            brought = [ref for ref in missing if archives.get(wanted[ref]) == archive]
+            yield FunctionCommand(take_archive, (local.resolve(), remote, brought), {})
         else:
             yield FileUploadCommand(str(local), remote, remote_temp_filename=host.get_temp_filename(remote))
         yield f"docker load -i {shlex.quote(remote)}; status=$?; rm -f {shlex.quote(remote)}; exit $status"
