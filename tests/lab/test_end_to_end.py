@@ -651,6 +651,10 @@ ROUTER_MODELS = ("qwen3-long", "qwen3-coder-on-demand", "gpt-oss-on-demand")  # 
 # llama.cpp's router may evict a model between a request's "is it loaded" and its proxying: that one request
 # fails (llama.cpp#28698, docs/roles/engines.md). Only a load over more models than models_max meets it.
 EVICTION_RACE = "proxy error: Could not establish connection"
+# How a request for a router model fails while the model's instance is replaced (a preset reload unloads it):
+# refused ("is not running", "failed to load"), its proxying to the stopping instance cut ("proxy error"), or,
+# in flight, its stream cut short (bench/client.py's "stream: …", or a stream that ended before any content).
+REPLACEMENT_FAILURES = ("is not running", "failed to load", "proxy error", "stream: ", "the stream carried no content")
 
 
 def unexplained_failures(load: "Load") -> list[str]:
@@ -748,8 +752,10 @@ def test_a_router_loads_and_unloads_models_under_load_within_its_memory_plan_and
     assert [op for op in done.changed() if op.startswith("engines")] == ["engines | Engine on-demand (llama-router)"], done.changed()
     untouched = load.by_model["qwen3-long"]
     assert untouched and all(r.ok for r in untouched), [r.error for r in untouched if not r.ok][:3]
-    # The changed model's requests may fail while its instance is replaced (docs/roles/engines.md); then it serves.
-    assert all("is not running" in r.error or "failed to load" in r.error for r in load.by_model["gpt-oss-on-demand"] if not r.ok)
+    # The changed model's requests may fail while its instance is replaced (docs/roles/engines.md): one in
+    # flight is cut, a new one is refused; then it serves. Any other failure is not the replacement's.
+    replaced = [r.error for r in load.by_model["gpt-oss-on-demand"] if not r.ok]
+    assert not [e for e in replaced if not any(words in e for words in REPLACEMENT_FAILURES)], replaced
     with Load(1, ("gpt-oss-on-demand",)) as after:
         wait_for("the changed model served", lambda: any(r.ok for r in after.results), timeout=60)
     assert after.failed == []
