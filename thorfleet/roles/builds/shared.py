@@ -127,7 +127,6 @@ def copy_off_builder(state: Any, host: Any, builder: str, directory: str, cached
     return True
 
 
-
 def fanout_delivery(root: str, cache: str) -> fanout.Delivery:
     """The builds' fan-out: from the controller's cache of builds into a folder beside the engines' own."""
     return fanout.Delivery("builds", cache, f"{root}/.thorfleet-incoming")
