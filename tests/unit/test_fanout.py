@@ -4,6 +4,7 @@ joined, and what it records as arrived, with a stand-in `uftp` that writes uftp'
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from thorfleet.core import fanout
 from thorfleet.fleet.schema import HostConfig
@@ -56,3 +57,38 @@ def test_one_session_per_folder_and_set_of_units_and_only_what_arrived_is_record
     assert dict(joined.arrived) == {"u1": {"org/m/a.gguf", "org/m/b.gguf"}, "u2": {"org/m/a.gguf"},
                                     "u4": {"llama.cpp/b1.tar.gz"}, "u5": {image}}  # u3's uftpd heard nothing
 
+
+
+def test_auto_sends_by_multicast_what_two_units_need_when_the_controller_can(tmp_path, monkeypatch, caplog):
+    """model_store.fetch: auto (the default): the fan-out's settings, with the controller's address on
+    the units' route, for files two or more units need; None for one unit, without uftp here, or when
+    the units are reached from different addresses of the controller (said once per deploy)."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("uftp", "uftp_keymgt"):
+        (tools / name).write_text("#!/bin/sh\n")
+        (tools / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    auto = HostConfig().model_store
+    assert auto.fetch == "auto" and auto.serve_address is None
+    deploy = SimpleNamespace()
+    assert fanout.sender(deploy, auto, {"u1": "127.0.0.1"}) is None  # one unit: it downloads its own copy
+    sent = fanout.sender(deploy, auto, {"u1": "127.0.0.1", "u2": "127.0.0.2"})
+    assert sent.serve_address == "127.0.0.1" and sent.fanout_port == auto.fanout_port and auto.serve_address is None
+    given = auto.model_copy(update={"serve_address": "10.0.0.1"})
+    assert fanout.sender(deploy, given, {"u1": "127.0.0.1", "u2": "127.0.0.2"}).serve_address == "10.0.0.1"
+    for fetch in ("unit", "controller"):
+        assert fanout.sender(deploy, auto.model_copy(update={"fetch": fetch}), {"u1": "127.0.0.1", "u2": "127.0.0.2"}) is None
+    fleet = HostConfig.model_validate({"model_store": {"fetch": "fleet", "serve_address": "10.0.0.1"}}).model_store
+    assert fanout.sender(deploy, fleet, {"u1": "127.0.0.1"}) is fleet  # fleet: always, even to one unit
+
+    assert fanout.controller_address(["127.0.0.1", "no-such-unit.invalid"]) is None
+    with caplog.at_level("WARNING", logger="pyinfra"):
+        assert fanout.sender(deploy, auto, {"u1": "127.0.0.1", "u2": "no-such-unit.invalid"}) is None
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        assert fanout.sender(SimpleNamespace(), auto, {"u1": "127.0.0.1", "u2": "127.0.0.2"}) is None
+        assert fanout.sender(deploy, auto, {"u1": "127.0.0.1", "u2": "127.0.0.2"}) is None
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said  # once per deploy
+    assert "reaches the units from different addresses (set model_store.serve_address" in said[0]
+    assert "uftp is not installed on the controller (apt install uftp)" in said[1]

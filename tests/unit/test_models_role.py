@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from thorfleet.roles.models import hub
+from thorfleet.fleet.inventory import load_fleet
+from thorfleet.roles.models import deploy, hub
 from thorfleet.roles.models.facts import ModelState, VenvPackages
 from thorfleet.core import fanout
 from thorfleet.core.apt import apt_packages
@@ -19,7 +20,9 @@ from thorfleet.roles.models.operations import FETCHER, HUB_VENV, fan_out, hub_cl
 from thorfleet.fleet.schema import HostConfig
 from thorfleet.core.http_files import send_file
 
-from .fake_host import failure_of, run_operation, said_before_its_first_command
+from pyinfra.context import ctx_host, ctx_state
+
+from .fake_host import FakeHost, failure_of, run_operation, said_before_its_first_command
 
 FETCH_MODEL = Path(__file__).resolve().parents[2] / "thorfleet/roles/models/fetch_model.py"
 
@@ -285,3 +288,36 @@ def test_fetcher_takes_the_fan_outs_copy_and_fetches_a_wrong_one_again(tmp_path,
     assert (dest / "a.gguf").read_bytes() == data and (dest / "b.gguf").read_bytes() == data
     assert (dest / "a.gguf").stat().st_ino == (incoming / "a.gguf").stat().st_ino  # linked, not copied
     assert run_fetcher(tmp_path, s).returncode == 0  # stamped: a second run reads nothing
+
+
+def test_auto_fans_out_what_two_units_of_the_deploy_serve_and_fills_the_cache_only_for_a_unit_lacking_it(monkeypatch):
+    """In the example lab, thor-01 (router) and thor-02 (coder) both serve gpt-oss-120b: with the
+    default `fetch: auto` it comes through the controller's fan-out when the deploy reaches both, and
+    from the hub when it reaches thor-02 alone; Qwen3-8B, thor-01's only, always from the hub."""
+    fleet = load_fleet(Path(__file__).parents[2] / "inventory" / "lab.py", secrets=False)
+    monkeypatch.setattr(fanout, "controller_address", lambda units: "192.168.55.1")
+    monkeypatch.setattr(fanout.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    thor01, thor02 = fleet.hosts["thor-01"], fleet.hosts["thor-02"]
+
+    def routes(unit, reached):
+        deploy_state = SimpleNamespace(activated_hosts=[SimpleNamespace(name=n) for n in reached])
+        with ctx_state.use(deploy_state):
+            return {name: deploy.route(unit, fleet, unit.config.models[name]) for name in ("gpt-oss-120b-gguf", "qwen3-8b-gguf")}
+
+    both = routes(thor02, ["thor-01", "thor-02", "thor-03"])
+    assert both["gpt-oss-120b-gguf"].serve_address == "192.168.55.1" and both["qwen3-8b-gguf"] is None
+    assert routes(thor02, ["thor-02"]) == {"gpt-oss-120b-gguf": None, "qwen3-8b-gguf": None}  # --limit thor-02
+
+    filled = []
+    monkeypatch.setattr(deploy, "model_files", lambda entry, store: [hub.HubFile("a.gguf", 5, "a" * 64)])
+    monkeypatch.setattr(deploy, "ensure", lambda entry, listed, via: filled.append(entry.id) or "key")
+    monkeypatch.setattr(deploy, "serve", lambda via: f"http://{via.serve_address}:{via.serve_port}")
+    for held in (True, False):
+        with ctx_host.use(FakeHost(state({"a.gguf": held}))):
+            spec = deploy.model_spec("gpt-oss-120b-gguf", thor02.config, both["gpt-oss-120b-gguf"])
+        assert spec["mirror"] == "http://192.168.55.1:7081/modelscope/ggml-org/gpt-oss-120b-GGUF/default"
+        assert spec["incoming"] == "/models/.thorfleet-incoming/modelscope/ggml-org/gpt-oss-120b-GGUF/default"
+        assert filled == ([] if held else ["ggml-org/gpt-oss-120b-GGUF"])  # a unit holding it asks the controller nothing
+    with ctx_host.use(FakeHost(state({"a.gguf": False}))):
+        alone = deploy.model_spec("gpt-oss-120b-gguf", thor02.config, None)
+    assert alone["mirror"] is None and alone["incoming"] is None and alone["key"] is None

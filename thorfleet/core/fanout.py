@@ -1,7 +1,9 @@
 """The fleet's fan-out: files sent once from a folder on the controller to every unit that lacks them,
 in one authenticated multicast session (uftp; the measurements and the choice: docs/distribution.md).
-Models use it (`model_store.fetch: fleet`) and so do shared engine builds; its settings are
-model_store's (`serve_address`, `fanout_group`, `fanout_port`, `fanout_rate_mbit`).
+Models use it, and so do shared engine builds and Docker image archives: always with
+`model_store.fetch: fleet`, and with `auto` (the default) for what two or more units of a deploy need,
+when the controller can send (`sender`); its settings are model_store's (`serve_address`,
+`fanout_group`, `fanout_port`, `fanout_rate_mbit`).
 
 How a deploy runs one delivery (models, builds: each a session of its own), in pyinfra's order (each
 operation on every unit before the next):
@@ -25,6 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import gevent  # type: ignore[import-untyped]  # pyinfra runs units in gevent greenlets
@@ -45,6 +48,7 @@ CIPHER = ["-Y", "aes256-gcm", "-h", "sha256", "-e", "ecdh_ecdsa"]  # encrypted, 
 class Settings(Protocol):
     """The fan-out's settings: model_store's (roles/models/config.py), whatever the delivery."""
 
+    fetch: str  # "fleet", or "auto" (see `sender`)
     controller_cache: str  # the controller's key is kept beside it
     serve_address: Any
     fanout_group: str
@@ -61,6 +65,43 @@ class Delivery:
     root: str
     into: str
     rest: str = "the rest are uploaded over SSH"  # how a unit gets what did not arrive
+
+
+def controller_address(units: Iterable[str]) -> str | None:
+    """The IPv4 address this machine sends from to reach all these units (the kernel's route: a UDP
+    socket's `connect` sends nothing); None when they are reached from different ones, or not at all."""
+    found = set()
+    for address in units:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((address, 9))
+                found.add(probe.getsockname()[0])
+        except OSError:
+            return None
+    return found.pop() if len(found) == 1 else None
+
+
+def sender(state: Any, store: Any, receivers: Mapping[str, str]) -> Any:
+    """The fan-out's settings (model_store's, with the controller's address) when files that `receivers`
+    (unit -> inventory address: the units of this deploy that need them) take go by multicast; None
+    when they do not. `fetch: fleet`: always. `fetch: auto`: when two or more units need them and the
+    controller can send; the first time it cannot, the deploy says why."""
+    if store.fetch == "fleet":
+        return store
+    if store.fetch != "auto" or len(receivers) < 2:
+        return None
+    address = store.serve_address or controller_address(receivers.values())
+    if shutil.which("uftp") and shutil.which("uftp_keymgt") and address:
+        return store.model_copy(update={"serve_address": address})
+    said = getattr(state, "thorfleet_fanout_declined", False)
+    if not said:
+        state.thorfleet_fanout_declined = True
+        why = ("uftp is not installed on the controller (apt install uftp)" if address else
+               "the controller reaches the units from different addresses (set model_store.serve_address to the one "
+               "they all reach)")
+        logger.warning(f"thorfleet: model_store.fetch is 'auto', and what several units need is not fanned out: {why}; "
+                       "each unit gets its own copy")
+    return None
 
 
 def data_group(store: Settings) -> str:

@@ -7,7 +7,7 @@ from thorfleet.core.role import Role
 from thorfleet.core.types import Name
 from thorfleet.roles.models.config import ModelConfig, ModelStoreConfig, listeners, shared_destinations
 from thorfleet.roles.models.deploy import apply
-from thorfleet.roles.models.fleet import Catalogue
+from thorfleet.roles.models.fleet import MODEL_TAKERS, Catalogue, takers
 from thorfleet.roles.models.shapes import known
 
 ROLE = Role(
@@ -20,5 +20,5 @@ ROLE = Role(
     problems=shared_destinations,
     listeners=listeners,
     checks="thorfleet.roles.models.verify",
-    fleet={MODEL_FACTS: lambda fleet: known, MODEL_CATALOGUE: lambda fleet: Catalogue()},
+    fleet={MODEL_FACTS: lambda fleet: known, MODEL_CATALOGUE: lambda fleet: Catalogue(), MODEL_TAKERS: takers},
 )

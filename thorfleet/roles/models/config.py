@@ -80,38 +80,41 @@ class ModelStoreConfig(StrictModel):
     modelscope_endpoint: Url | None = Field(None, description="`MODELSCOPE_ENDPOINT` for a mirror or the lab; the public hub when unset.")
     hf_version: SingleLine = Field("2.4.0", description="Pinned `huggingface_hub` (its `hf` CLI), installed beside modelscope when a model comes from Hugging Face.")
     hf_endpoint: Url | None = Field(None, description="`HF_ENDPOINT` for Hugging Face mirrors; the public hub when unset.")
-    fetch: Literal["unit", "controller", "fleet"] = Field(
-        "unit", description="`unit`: each unit downloads from the hub. `controller`: the controller downloads each file "
+    fetch: Literal["auto", "unit", "controller", "fleet"] = Field(
+        "auto", description="`unit`: each unit downloads from the hub. `controller`: the controller downloads each file "
         "once into `controller_cache` and serves it to the units on `serve_address` while the deploy runs (units "
         "without internet, or many units and one uplink). `fleet`: the same cache, sent to all the units that lack a "
         "file in one authenticated multicast session (uftp) from `serve_address`, so that N units take close to the time of one "
         "(docs/distribution.md); what a unit misses comes from the cache over HTTP as with `controller`. Shared engine "
-        "builds and Docker image archives then travel the same way.",
+        "builds and Docker image archives then travel the same way. `auto`: `fleet` for what two or more units of a "
+        "deploy need (a model, a build, image archives) when the controller can send (uftp installed here, and one "
+        "IPv4 address of it on the way to those units, or `serve_address`), `unit` otherwise; the deploy says which and why.",
     )
     controller_cache: SingleLine = Field(
-        ".cache/models", description="For `fetch: controller`: the controller's model cache, relative to where pyinfra runs."
+        ".cache/models", description="For every `fetch` but `unit`: the controller's model cache, relative to where pyinfra runs."
     )
     serve_address: BindAddress | None = Field(
-        None, description="For `fetch: controller`: the controller's address the units reach; the cache is served there, "
+        None, description="For `fetch: controller` and `fleet`: the controller's address the units reach (for `auto`, found "
+        "from this machine's route to them when unset); the cache is served there, "
         "without authentication (models are public files), only while a deploy runs.",
     )
-    serve_port: int = Field(7081, ge=1024, le=65535, description="For `fetch: controller`: the port the cache is served on.")
+    serve_port: int = Field(7081, ge=1024, le=65535, description="For every `fetch` but `unit`: the port the cache is served on.")
     fanout_group: FanoutGroup = Field(
-        "232.7.0.1", description="For `fetch: fleet`: the multicast group uftp announces on; the session's data goes to the "
+        "232.7.0.1", description="For `fetch: fleet` and `auto`: the multicast group uftp announces on; the session's data goes to the "
         "next address. Source-specific (232.0.0.0/8), so that units take sessions only from the controller.",
     )
-    fanout_port: int = Field(7044, ge=1024, le=65535, description="For `fetch: fleet`: the UDP port the units' uftpd "
+    fanout_port: int = Field(7044, ge=1024, le=65535, description="For `fetch: fleet` and `auto`: the UDP port the units' uftpd "
                              "listens on, only while a deploy sends them files.")
-    fanout_rate_mbit: int = Field(900, ge=1, description="For `fetch: fleet`: the rate uftp sends at, in Mbit/s: a little "
+    fanout_rate_mbit: int = Field(900, ge=1, description="For `fetch: fleet` and `auto`: the rate uftp sends at, in Mbit/s: a little "
                                   "under the slowest link between the controller and the units (900 for 1 GbE).")
     prune: bool = Field(False, description="Delete the model folders thorfleet filled under `root` that no model of the host uses any more; otherwise they stay.")
 
     @model_validator(mode="after")
     def _served_somewhere(self) -> Self:
-        if self.fetch != "unit" and not self.serve_address:
+        if self.fetch in ("controller", "fleet") and not self.serve_address:
             raise ValueError(f"fetch {self.fetch!r} needs serve_address: the controller's address that the units reach")
-        if self.fetch == "fleet" and ":" in str(self.serve_address):
-            raise ValueError("fetch 'fleet' needs an IPv4 serve_address: the fan-out's multicast group is IPv4")
+        if self.fetch in ("fleet", "auto") and ":" in str(self.serve_address or ""):
+            raise ValueError(f"fetch {self.fetch!r} needs an IPv4 serve_address: the fan-out's multicast group is IPv4")
         return self
 
     def dest(self, model: ModelConfig) -> str:
@@ -145,7 +148,7 @@ def listeners(host: Any) -> list[Listener]:
     """uftpd binds its port on every address (multicast needs it), only while a deploy sends files; it
     joins the group on the unit's inventory address and takes sessions only from the controller's key."""
     store = host.config.model_store
-    if store.fetch != "fleet":
+    if store.fetch not in ("fleet", "auto"):
         return []
     return [Listener(("model_store", "fanout_port"), "0.0.0.0", store.fanout_port, "uftpd (the models' fan-out, during a deploy)",
                      privileged=True)]

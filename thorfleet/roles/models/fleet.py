@@ -3,18 +3,32 @@ serve), what the controller knows of each (the memory plan), and what a unit's c
 engines' restart fingerprint)."""
 
 import hashlib
+from collections import defaultdict
 from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
-from thorfleet.core.fleet import FleetHost, FleetView, endpoints_of
+from thorfleet.core.fleet import FactKey, FleetHost, FleetView, endpoints_of
+from thorfleet.roles.models.controller_cache import cache_key
 from thorfleet.roles.models.hub import HubError, model_files
+
+# The units that need each set of model files (a cache key: one repository and revision, or one URL,
+# whatever the models' names): what `model_store.fetch: auto` fans out is what two or more of them need.
+MODEL_TAKERS: FactKey[dict[str, list[FleetHost]]] = FactKey("models.takers")
 
 
 def needed_models(host: FleetHost, fleet: FleetView) -> dict[str, Any]:
     """The models this host's engines serve, by name: only these are downloaded here."""
     models = host.config.models
     return {e.model: models[e.model] for e in endpoints_of(fleet, host.name) if e.model is not None and e.model in models}
+
+
+def takers(fleet: FleetView) -> dict[str, list[FleetHost]]:
+    found: dict[str, list[FleetHost]] = defaultdict(list)
+    for host in fleet.with_role("models"):
+        for key in {cache_key(model) for model in needed_models(host, fleet).values()}:
+            found[key].append(host)
+    return dict(found)
 
 
 class Catalogue:
