@@ -34,7 +34,9 @@ def unit_sha(unit, path) -> str:
 
 @pytest.fixture(scope="module")
 def inventory(lab_units, tmp_path_factory):
-    path = project_with(tmp_path_factory.mktemp("models"), {h: {"roles": ROLES} for h in ("sim-01", "sim-02", "sim-03")})
+    # Each unit downloads (the fleet's fan-out, the default for what several units serve: test_fanout.py).
+    own = {"roles": ROLES, "model_store": {"fetch": "unit"}}
+    path = project_with(tmp_path_factory.mktemp("models"), {h: own for h in ("sim-01", "sim-02", "sim-03")})
     first = converge(path)
     assert first.returncode == 0, first.output[-4000:]
     return path

@@ -13,7 +13,7 @@ import pytest
 
 from thorfleet.fleet.inventory import load_fleet
 from thorfleet.roles.models import deploy, hub
-from thorfleet.roles.models.facts import ModelState, VenvPackages
+from thorfleet.roles.models.facts import ModelState, ModelStates, VenvPackages
 from thorfleet.core import fanout
 from thorfleet.core.apt import apt_packages
 from thorfleet.roles.models.operations import FETCHER, HUB_VENV, fan_out, hub_cli, model, prune
@@ -308,16 +308,34 @@ def test_auto_fans_out_what_two_units_of_the_deploy_serve_and_fills_the_cache_on
     assert both["gpt-oss-120b-gguf"].serve_address == "192.168.55.1" and both["qwen3-8b-gguf"] is None
     assert routes(thor02, ["thor-02"]) == {"gpt-oss-120b-gguf": None, "qwen3-8b-gguf": None}  # --limit thor-02
 
-    filled = []
     monkeypatch.setattr(deploy, "model_files", lambda entry, store: [hub.HubFile("a.gguf", 5, "a" * 64)])
-    monkeypatch.setattr(deploy, "ensure", lambda entry, listed, via: filled.append(entry.id) or "key")
     monkeypatch.setattr(deploy, "serve", lambda via: f"http://{via.serve_address}:{via.serve_port}")
-    for held in (True, False):
-        with ctx_host.use(FakeHost(state({"a.gguf": held}))):
-            spec = deploy.model_spec("gpt-oss-120b-gguf", thor02.config, both["gpt-oss-120b-gguf"])
-        assert spec["mirror"] == "http://192.168.55.1:7081/modelscope/ggml-org/gpt-oss-120b-GGUF/default"
-        assert spec["incoming"] == "/models/.thorfleet-incoming/modelscope/ggml-org/gpt-oss-120b-GGUF/default"
-        assert filled == ([] if held else ["ggml-org/gpt-oss-120b-GGUF"])  # a unit holding it asks the controller nothing
-    with ctx_host.use(FakeHost(state({"a.gguf": False}))):
-        alone = deploy.model_spec("gpt-oss-120b-gguf", thor02.config, None)
+    spec = deploy.model_spec("gpt-oss-120b-gguf", thor02.config, both["gpt-oss-120b-gguf"])
+    assert spec["mirror"] == "http://192.168.55.1:7081/modelscope/ggml-org/gpt-oss-120b-GGUF/default"
+    assert spec["incoming"] == "/models/.thorfleet-incoming/modelscope/ggml-org/gpt-oss-120b-GGUF/default"
+    alone = deploy.model_spec("gpt-oss-120b-gguf", thor02.config, None)
     assert alone["mirror"] is None and alone["incoming"] is None and alone["key"] is None
+
+
+def test_what_a_unit_lacks_is_read_in_one_command_and_a_plan_fills_no_cache(tmp_path, monkeypatch):
+    """The deploy reads which models a unit lacks with one fact (ModelStates: the fetcher's own code on a
+    real folder here); only those get the controller's cache filled, never for `thorfleet plan` (--dry)."""
+    whole, torn = tmp_path / "whole", tmp_path / "torn"
+    for folder in (whole, torn):
+        folder.mkdir()
+        (folder / "a.gguf").write_bytes(b"abc")
+    files = [{"path": "a.gguf", "size": 3, "sha256": hashlib.sha256(b"abc").hexdigest()}]
+    folders = [[str(whole), files], [str(torn), [{**files[0], "sha256": "0" * 64}]]]
+    out = subprocess.run(["sh", "-c", ModelStates().command(folders)], capture_output=True, text=True, check=True)
+    held = ModelStates().process(out.stdout.splitlines())
+    assert [h["files"]["a.gguf"]["bytes"] for h in held] == [3, 3] and all(h["free"] > 0 for h in held)
+    specs = [{"name": "m", "dest": str(whole), "files": files}, {"name": "n", "dest": str(torn), "files": folders[1][1]}]
+    verified = [{"files": {"a.gguf": {"verified": True, "bytes": 3}}, "free": 1}, held[1]]  # "whole" as once stamped
+    with ctx_host.use(FakeHost({"ModelStates": verified})):
+        assert deploy.lacking(specs) == {"n"}
+    filled = []
+    monkeypatch.setattr(deploy, "ensure", lambda entry, listed, via: filled.append([f.path for f in listed]))
+    deploy.cache_filled(specs[1], None, None)
+    monkeypatch.setattr(sys, "argv", ["pyinfra", "inventory/lab.py", "deploy.py", "--dry", "--json"])  # thorfleet plan
+    deploy.cache_filled(specs[1], None, None)
+    assert filled == [["a.gguf"]]

@@ -12,6 +12,12 @@ def pyinfra_command(inventory: Path | str, *args: str) -> list[str]:
     return [sys.executable, "-m", "pyinfra", str(inventory), DEPLOY_FILE, *args]
 
 
+def is_dry_run() -> bool:
+    """Whether this process is pyinfra's `--dry` run: pyinfra tells deploy code nothing of it, and work done
+    on the controller while the deploy is planned (filling the model cache) must not happen for a plan."""
+    return "--dry" in sys.argv
+
+
 def dry_run(inventory: Path | str, hosts: list[str] | None = None) -> "subprocess.Popen[str]":
     """pyinfra's change detection started, `--dry --json [--limit HOST ...]` (all hosts without `hosts`):
     what thorfleet/plan.py reads."""

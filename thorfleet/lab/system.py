@@ -25,7 +25,7 @@ HOST_TOOLS = {
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
     "git": "git",
-    "uftp": "uftp",  # the models' fan-out (model_store.fetch: fleet) sends from the controller
+    "uftp": "uftp",  # the fleet's fan-out (model_store.fetch: auto or fleet) sends from the controller
     "docker-registry": "docker-registry",  # the lab's stand-in for Docker Hub, which the image mirror proxies
     "skopeo": "skopeo",  # puts the stand-in images into it
 }

@@ -11,12 +11,13 @@ from thorfleet.core import fanout
 from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.core.install import files_installed
 from thorfleet.core.paths import MODEL_FETCHER as FETCHER
+from thorfleet.core.pyinfra_cli import is_dry_run
 from thorfleet.core.render import RenderedFile
 from thorfleet.roles.models.config import ModelStoreConfig
 from thorfleet.roles.models.controller_cache import cache_key, ensure, serve
-from thorfleet.roles.models.facts import FETCHER_SOURCE, ModelState
+from thorfleet.roles.models.facts import FETCHER_SOURCE, ModelStates
 from thorfleet.roles.models.fleet import MODEL_TAKERS, needed_models
-from thorfleet.roles.models.hub import HubError, model_files
+from thorfleet.roles.models.hub import HubError, HubFile, model_files
 from thorfleet.roles.models.operations import CLI, fan_out, fanout_delivery, hub_cli, model, prune
 
 
@@ -52,25 +53,36 @@ def hub_env(store: ModelStoreConfig) -> dict[str, str]:
 
 
 def model_spec(name: str, config: Any, via: Any) -> dict[str, Any]:
-    """What the unit's fetcher is given for one model. Coming through the controller (`via`), the
-    controller's cache is filled only when the unit lacks a file: a fleet that holds its models asks
-    the controller for nothing."""
+    """What the unit's fetcher is given for one model; `via`: the controller's settings it comes through, if any."""
     store, entry = config.model_store, config.models[name]
     key = via and cache_key(entry)
     try:
         listed = model_files(entry, store)
-        wanted = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed]
-        held = host.get_fact(ModelState, dest=store.dest(entry), files=wanted)["files"].values() if key else []
-        if key and not all(f["verified"] for f in held):
-            ensure(entry, listed, via)
     except HubError as err:
         raise PyinfraError(f"models.{name}: {err}") from None
     return {
         "name": name, "dest": store.dest(entry), "source": entry.source, "id": entry.id, "revision": entry.revision,
         "url": entry.url, "mirror": key and f"{serve(via)}/{key}", "cli": CLI, "key": key,
         "incoming": f"{fanout_delivery(store).into}/{key}" if key and via.fetch != "controller" else None,
-        "files": wanted,
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in listed],
     }
+
+
+def lacking(specs: list[dict[str, Any]]) -> set[str]:
+    """The models of which the unit lacks a verified file, read in one command."""
+    held = host.get_fact(ModelStates, folders=[[s["dest"], s["files"]] for s in specs])
+    return {s["name"] for s, found in zip(specs, held) if not all(f["verified"] for f in found["files"].values())}
+
+
+def cache_filled(spec: dict[str, Any], entry: Any, via: Any) -> None:
+    """The controller's cache holds the model's files (downloaded once for the fleet), but not for
+    `thorfleet plan`: a plan changes nothing."""
+    if is_dry_run():
+        return
+    try:
+        ensure(entry, [HubFile(f["path"], f["size"], f["sha256"]) for f in spec["files"]], via)
+    except HubError as err:
+        raise PyinfraError(f"models.{spec['name']}: {err}") from None
 
 
 @deploy("models")
@@ -79,13 +91,19 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     store, needed = config.model_store, needed_models(unit, fleet)
     if needed:
         via = {name: route(unit, fleet, entry) for name, entry in needed.items()}
-        wanted = requirements(config, [entry for name, entry in needed.items() if via[name] is None])
+        specs = [model_spec(name, config, via[name]) for name in sorted(needed)]
+        # Only what the unit lacks needs a hub CLI, the controller's cache or the fan-out: a unit that
+        # holds its models gets none of them, and asks the controller for nothing.
+        short = lacking(specs)
+        for spec in specs:
+            if spec["key"] and spec["name"] in short:
+                cache_filled(spec, needed[spec["name"]], via[spec["name"]])
+        wanted = requirements(config, [needed[name] for name in short if via[name] is None])
         if wanted:
             hub_cli(name=f"Hub CLIs: {', '.join(wanted)}", requirements=wanted, index_url=config.base.pip_index_url, _sudo=True)
         files_installed(name="Model fetcher", files=[RenderedFile(FETCHER, FETCHER_SOURCE, mode="755", role="models")],
                         _sudo=True)
-        specs = [model_spec(name, config, via[name]) for name in sorted(needed)]
-        fanned = [spec for spec in specs if spec["incoming"]]
+        fanned = [spec for spec in specs if spec["incoming"] and spec["name"] in short]
         if fanned:
             sender = via[fanned[0]["name"]]
             fanout.prepare(state, "models", unit.name, sender)

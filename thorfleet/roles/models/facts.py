@@ -24,6 +24,18 @@ class ModelState(FactBase[dict[str, Any]]):
         return found
 
 
+class ModelStates(FactBase[list[dict[str, Any]]]):
+    """ModelState of several folders (`[[dest, files], ...]`) in one command: what the deploy reads once
+    per unit to know which models it lacks before planning their operations."""
+
+    def command(self, folders: list[list[Any]]) -> str:
+        return f"python3 -c {shlex.quote(FETCHER_SOURCE)} --states {shlex.quote(json.dumps(folders))}"
+
+    def process(self, output: list[str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = json.loads("\n".join(output))
+        return found
+
+
 class VenvPackages(FactBase[dict[str, str]]):
     """`{name: version}` of what a virtual environment has installed (empty when it does not exist)."""
 

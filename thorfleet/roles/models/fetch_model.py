@@ -190,4 +190,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "--state":
         print(json.dumps(state(Path(sys.argv[2]), json.loads(sys.argv[3]))))
         sys.exit(0)
+    if sys.argv[1] == "--states":  # several folders in one command: [[dest, files], ...]
+        print(json.dumps([state(Path(dest), files) for dest, files in json.loads(sys.argv[2])]))
+        sys.exit(0)
     sys.exit(main(sys.argv[1]))
