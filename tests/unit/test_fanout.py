@@ -3,6 +3,7 @@ joined, and what it records as arrived, with a stand-in `uftp` that writes uftp'
 
 import json
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -68,6 +69,7 @@ def test_auto_sends_by_multicast_what_two_units_need_when_the_controller_can(tmp
     for name in ("uftp", "uftp_keymgt"):
         (tools / name).write_text("#!/bin/sh\n")
         (tools / name).chmod(0o755)
+    (tools / "ip").symlink_to(shutil.which("ip"))  # iproute2's, which tells the routes
     monkeypatch.setenv("PATH", str(tools))
     auto = HostConfig().model_store
     assert auto.fetch == "auto" and auto.serve_address is None
@@ -82,6 +84,7 @@ def test_auto_sends_by_multicast_what_two_units_need_when_the_controller_can(tmp
     fleet = HostConfig.model_validate({"model_store": {"fetch": "fleet", "serve_address": "10.0.0.1"}}).model_store
     assert fanout.sender(deploy, fleet, {"u1": "127.0.0.1"}) is fleet  # fleet: always, even to one unit
 
+    assert fanout.controller_address(["127.0.0.1", "localhost"]) == "127.0.0.1"
     assert fanout.controller_address(["127.0.0.1", "no-such-unit.invalid"]) is None
     with caplog.at_level("WARNING", logger="pyinfra"):
         assert fanout.sender(deploy, auto, {"u1": "127.0.0.1", "u2": "no-such-unit.invalid"}) is None
@@ -90,5 +93,6 @@ def test_auto_sends_by_multicast_what_two_units_need_when_the_controller_can(tmp
         assert fanout.sender(deploy, auto, {"u1": "127.0.0.1", "u2": "127.0.0.2"}) is None
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 2, said  # once per deploy
-    assert "reaches the units from different addresses (set model_store.serve_address" in said[0]
+    assert "the units are not all on the controller's LAN, reached from one address of it (set model_store.serve_address" \
+        in said[0]
     assert "uftp is not installed on the controller (apt install uftp)" in said[1]

@@ -1,8 +1,8 @@
 """The fleet's fan-out: files sent once from a folder on the controller to every unit that lacks them,
 in one authenticated multicast session (uftp; the measurements and the choice: docs/distribution.md).
-Models use it, and so do shared engine builds and Docker image archives: always with
-`model_store.fetch: fleet`, and with `auto` (the default) for what two or more units of a deploy need,
-when the controller can send (`sender`); its settings are model_store's (`serve_address`,
+Models use it with `model_store.fetch: fleet`, and with `auto` (the default) for a model that two
+or more units of a deploy serve, when the controller can send (`sender`); shared engine builds and
+Docker image archives with `fetch: fleet`. Its settings are model_store's (`serve_address`,
 `fanout_group`, `fanout_port`, `fanout_rate_mbit`).
 
 How a deploy runs one delivery (models, builds: each a session of its own), in pyinfra's order (each
@@ -19,6 +19,7 @@ operation on every unit before the next):
 """
 
 import ipaddress
+import json
 import shutil
 import socket
 import subprocess
@@ -68,16 +69,20 @@ class Delivery:
 
 
 def controller_address(units: Iterable[str]) -> str | None:
-    """The IPv4 address this machine sends from to reach all these units (the kernel's route: a UDP
-    socket's `connect` sends nothing); None when they are reached from different ones, or not at all."""
+    """The IPv4 address this machine sends from to all these units, when they are on its LAN (its route
+    to each goes through no gateway: multicast does not cross routers, nor does a unit behind a jump
+    host reach the controller); None otherwise, or when it reaches them from different addresses."""
     found = set()
     for address in units:
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                probe.connect((address, 9))
-                found.add(probe.getsockname()[0])
-        except OSError:
+            shown = subprocess.run(["ip", "-j", "-4", "route", "get", socket.gethostbyname(address)],
+                                   capture_output=True, text=True, check=True).stdout
+            route = json.loads(shown)[0]
+        except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
             return None
+        if "gateway" in route or "prefsrc" not in route:
+            return None
+        found.add(route["prefsrc"])
     return found.pop() if len(found) == 1 else None
 
 
@@ -90,15 +95,15 @@ def sender(state: Any, store: Any, receivers: Mapping[str, str]) -> Any:
         return store
     if store.fetch != "auto" or len(receivers) < 2:
         return None
-    address = store.serve_address or controller_address(receivers.values())
-    if shutil.which("uftp") and shutil.which("uftp_keymgt") and address:
+    installed = shutil.which("uftp") and shutil.which("uftp_keymgt")
+    address = installed and (store.serve_address or controller_address(receivers.values()))
+    if address:
         return store.model_copy(update={"serve_address": address})
-    said = getattr(state, "thorfleet_fanout_declined", False)
-    if not said:
+    if not getattr(state, "thorfleet_fanout_declined", False):  # said once per deploy
         state.thorfleet_fanout_declined = True
-        why = ("uftp is not installed on the controller (apt install uftp)" if address else
-               "the controller reaches the units from different addresses (set model_store.serve_address to the one "
-               "they all reach)")
+        why = ("the units are not all on the controller's LAN, reached from one address of it (set "
+               "model_store.serve_address to the one they all reach, or fetch: unit to say nothing)" if installed else
+               "uftp is not installed on the controller (apt install uftp)")
         logger.warning(f"thorfleet: model_store.fetch is 'auto', and what several units need is not fanned out: {why}; "
                        "each unit gets its own copy")
     return None

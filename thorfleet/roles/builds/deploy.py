@@ -10,7 +10,7 @@ from thorfleet.core.fleet import FleetHost, FleetView
 from thorfleet.roles.builds.files import ENGINES, build_id
 from thorfleet.roles.builds.fleet import needed_builds
 from thorfleet.roles.builds.operations import engine_build, engine_build_copied, fanned_out
-from thorfleet.roles.builds.shared import copying, fanout_delivery, source_of
+from thorfleet.roles.builds.shared import fanout_delivery, source_of
 
 
 @deploy("builds")
@@ -19,8 +19,7 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     nothing), then, once every builder is done (a barrier: core/barrier.py), copied from its builder
     onto the others; one the controller's cache holds already is
     copied from there onto every unit that shares, and compiled nowhere. With `model_store.fetch: fleet`
-    (or `auto`, when two or more units copy) the copies travel in one multicast session
-    (core/fanout.py) rather than one upload per unit."""
+    the copies travel in one multicast session (core/fanout.py) rather than one upload per unit."""
     builds = unit.config.builds
     reached = {h.name for h in state.activated_hosts}
     builders = {key: source_of(unit, fleet, key, reached) for key in needed_builds(unit, fleet)}
@@ -32,17 +31,16 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     if builds.share and builders:
         barrier(name="Builds compiled for the fleet", what="every build the fleet shares compiled")
     copies = {key: (getattr(builds, key), builder) for key, builder in builders.items() if builder != unit.name}
-    receivers = {name: address for key, (build, _) in copies.items()
-                 for name, address in copying(fleet, key, build, reached).items()}
-    sender = fanout.sender(state, unit.config.model_store, receivers) if copies else None
-    if sender is not None:
-        fanout.prepare(state, "builds", unit.name, sender)
+    store = unit.config.model_store
+    fanned = bool(copies) and store.fetch == "fleet"
+    if fanned:
+        fanout.prepare(state, "builds", unit.name, store)
         fanned_out(name="Builds fanned out from the controller (multicast)", copies=copies, root=builds.root,
-                   cache=builds.controller_cache, store=sender, address=unit.address, _sudo=True)
+                   cache=builds.controller_cache, store=store, address=unit.address, _sudo=True)
     for key, (build, builder) in copies.items():
         engine_build_copied(name=f"Copy {ENGINES[key]} {build.ref} ({build_id(build)}) from {builder}", key=key,
                             build=build, root=builds.root, keep=builds.keep, builder=builder,
-                            cache=builds.controller_cache, fanned=sender is not None, _sudo=True)
-    if sender is not None:
+                            cache=builds.controller_cache, fanned=fanned, _sudo=True)
+    if fanned:
         files.directory(name="The builds' fan-out folder cleared", path=fanout_delivery(builds.root, builds.controller_cache).into,
                         present=False, _sudo=True)

@@ -8,8 +8,8 @@ once (a checksummed archive in `builds.controller_cache`) and every other unit i
 
 The record is written last, so an archive without one (a copy cut short) is copied again.
 
-With `model_store.fetch: fleet` (or `auto`, when two or more units copy a build) the archives reach
-the units in the fleet's multicast session (core/fanout.py) instead of one upload per unit; a unit takes its copy only when its sha256 is the
+With `model_store.fetch: fleet` the archives reach the units in the fleet's multicast session
+(core/fanout.py) instead of one upload per unit; a unit takes its copy only when its sha256 is the
 record's, and gets an upload over SSH otherwise.
 """
 
@@ -51,15 +51,6 @@ def builder_of(unit: FleetHost, fleet: FleetView, key: str, reached: set[str]) -
                 and build_id(getattr(host.config.builds, key)) == wanted):
             return host.name
     return unit.name
-
-
-def copying(fleet: FleetView, key: str, build: Any, reached: set[str]) -> dict[str, str]:
-    """The units of this deploy that copy this build rather than compile it (name -> address): those
-    the fan-out would send it to."""
-    wanted = build_id(build)
-    return {host.name: host.address for host in fleet.with_role("builds")
-            if host.name in reached and key in needed_builds(host, fleet)
-            and build_id(getattr(host.config.builds, key)) == wanted and source_of(host, fleet, key, reached) != host.name}
 
 
 @dataclass(frozen=True)

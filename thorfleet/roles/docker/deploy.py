@@ -24,25 +24,24 @@ def apply(unit: FleetHost, fleet: FleetView) -> None:
     if users:
         docker_group(name="docker group", users=users, _sudo=True)
     pull = images_pulled(unit, fleet)
-    reached = {h.name for h in state.activated_hosts}
     if fleet.fact(IMAGE_MIRRORS):
         # One unit per image first, then the others: a mirror that misses a layer fetches it upstream for
         # every client asking at that moment, and only once for a unit that asks alone.
+        reached = {h.name for h in state.activated_hosts}
         first = [i for i in pull if first_puller(fleet, i, reached) == unit.name]
         if first:
             images(name="Docker images: each first by one unit, through the mirror", pull=first, archives={},
                    registry="the mirror", _sudo=True)
-    # Archives travel as models do: by the fan-out with fetch: fleet, or auto and two or more units loading archives.
-    loading = {h.name: h.address for h in fleet.with_role("docker") if h.name in reached and h.config.docker.image_archives}
-    sender = fanout.sender(state, config.model_store, loading) if docker.image_archives else None
-    if sender is not None:
-        fanout.prepare(state, "images", unit.name, sender)
+    store = config.model_store
+    fanned = bool(docker.image_archives) and store.fetch == "fleet"  # archives travel as models do
+    if fanned:
+        fanout.prepare(state, "images", unit.name, store)
         archives_fanned_out(name="Image archives fanned out from the controller (multicast)", pull=pull,
-                            archives=docker.image_archives, store=sender, address=unit.address, _sudo=True)
+                            archives=docker.image_archives, store=store, address=unit.address, _sudo=True)
     if pull or docker.image_archives:
-        images(name="Docker images", pull=pull, archives=docker.image_archives, fanned=sender is not None,
+        images(name="Docker images", pull=pull, archives=docker.image_archives, fanned=fanned,
                registry="the mirror" if fleet.fact(IMAGE_MIRRORS) else "a registry", _sudo=True)
-    if sender is not None:
+    if fanned:
         files.directory(name="The image archives' fan-out folder cleared", path=ARCHIVES_DELIVERY.into, present=False,
                         _sudo=True)
 

@@ -86,9 +86,9 @@ class ModelStoreConfig(StrictModel):
         "without internet, or many units and one uplink). `fleet`: the same cache, sent to all the units that lack a "
         "file in one authenticated multicast session (uftp) from `serve_address`, so that N units take close to the time of one "
         "(docs/distribution.md); what a unit misses comes from the cache over HTTP as with `controller`. Shared engine "
-        "builds and Docker image archives then travel the same way. `auto`: `fleet` for what two or more units of a "
-        "deploy need (a model, a build, image archives) when the controller can send (uftp installed here, and one "
-        "IPv4 address of it on the way to those units, or `serve_address`), `unit` otherwise; the deploy says which and why.",
+        "builds and Docker image archives then travel the same way. `auto`: `fleet` for a model two or more units of a "
+        "deploy serve, when the controller can send (uftp installed here, and those units on its LAN, or "
+        "`serve_address`), `unit` otherwise; the deploy says why when it cannot.",
     )
     controller_cache: SingleLine = Field(
         ".cache/models", description="For every `fetch` but `unit`: the controller's model cache, relative to where pyinfra runs."
