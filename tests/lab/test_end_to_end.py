@@ -48,6 +48,9 @@ def fresh_lab(lab_units):
     units = lab.up(3, log=lambda text: None)
     first = converge("inventory/sim.py")
     assert first.returncode == 0, first.output[-5000:]
+    # model_store.fetch: auto (the default): the lab's GGUF, which all three units serve, crossed the
+    # uplink once, into the controller's cache, and reached the three in one multicast session.
+    assert "sent once to 3 units" in first.output, first.output[-5000:]
     yield units
     lab.down(log=lambda text: None)
     lab.up(3, log=lambda text: None)
@@ -439,9 +442,13 @@ def test_a_plain_deploy_drains_an_engine_behind_the_gateway_before_restarting_it
 
 def test_a_canary_that_fails_its_health_check_stops_the_rollout_and_goes_back_to_its_revision(fresh_lab, tmp_path):
     sim01, sim02, _ = fresh_lab
+    # A controller that knows none of the models (the fleet's fan-out left the lab's in .cache/models,
+    # from which the memory plan would be known): no stand-in can be planned.
+    unknown = {"model_store": {"controller_cache": str(tmp_path / "empty-cache")}}
     inventory = project_with(tmp_path, {
-        "sim-01": {"engines": {"qwen3-8b": {"args": {"lora": "/nonexistent/adapter.gguf"}, "health_timeout": 600}}},
-        "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}}},
+        "sim-01": {"engines": {"qwen3-8b": {"args": {"lora": "/nonexistent/adapter.gguf"}, "health_timeout": 600}}, **unknown},
+        "sim-02": {"engines": {"qwen3-coder": {"args": {"top-k": 30}}}, **unknown},
+        "sim-03": unknown,
     })
     refused = rollout(inventory, "--canary", "sim-01", "--batch", "1")
     assert refused.returncode == 1 and "nothing was touched" in refused.stderr, refused.stdout[-3000:]
